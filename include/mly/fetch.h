@@ -1,0 +1,109 @@
+/* fetch.h -- many HTTP(S) or file:// requests in flight, with retries
+ *
+ * A fetch runs requests handed out by the caller's `next` callback, keeps up
+ * to `concurrency` in flight (libcurl multi; HTTP/2 multiplexing where the
+ * server offers it; gzip accepted, also a raw gzip body), retries transient
+ * failures with exponential backoff and jitter (honouring Retry-After), and
+ * reports each request's final outcome once through `done`.
+ *
+ * The token is added here, never by the caller: URLs given to `next` and
+ * every message carry no token. */
+#ifndef MLY_FETCH_H
+#define MLY_FETCH_H
+
+#include "mly/common.h"
+
+enum fetch_auth {
+  FETCH_AUTH_NONE = 0,
+  FETCH_AUTH_QUERY,  /* tiles: append access_token=<url-encoded token> */
+  FETCH_AUTH_HEADER  /* Graph API: header "Authorization: OAuth <token>" */
+};
+
+struct fetch_opts {
+  int concurrency;        /* requests in flight, >= 1 */
+  int retries;            /* attempts per request, >= 1 */
+  double timeout_s;       /* seconds per attempt (whole transfer) */
+  size_t max_body;        /* bytes; a larger body is FETCH_TOOBIG, not retried */
+  const char *token;      /* may be NULL for file:// only runs; copied */
+  unsigned backoff_ms;    /* first retry delay (doubles each attempt, jittered,
+                             capped at 30 s); 0 means the default 500 ms */
+};
+
+/* The final outcome of one request. */
+enum fetch_status {
+  FETCH_OK = 0,       /* body holds the (decompressed) data */
+  FETCH_EMPTY,        /* no data: 200 with empty body, 204, 404, 403 without
+                         a JSON error body, or a missing file:// file */
+  FETCH_FAILED,       /* still failing after all attempts (msg says why) */
+  FETCH_AUTH,         /* 401/403 or a JSON error with code 190: stop */
+  FETCH_RATE_LIMIT,   /* "application request limit reached" (code 4) that
+                         persisted through all attempts */
+  FETCH_TOOBIG        /* body above max_body */
+};
+
+struct fetch_result {
+  enum fetch_status status;
+  long http_status;     /* 0 for file:// and transport errors */
+  const uint8_t *body;  /* borrowed: valid only during the done call */
+  size_t n;
+  int attempts;         /* attempts made */
+  char msg[256];        /* for FAILED/AUTH/RATE_LIMIT/TOOBIG; no token */
+};
+
+/* One request, filled in by `next`. */
+struct fetch_req {
+  char url[2048];       /* without token */
+  enum fetch_auth auth;
+  void *user;           /* handed back to done */
+};
+
+/* What `done` tells the fetcher about a FETCH_OK/FETCH_EMPTY body. */
+enum fetch_verdict {
+  FETCH_ACCEPT = 0,  /* taken */
+  FETCH_RETRY,       /* body unusable (undecodable): retry like a transient
+                        failure; when attempts run out, done is called once
+                        more with FETCH_FAILED and the message set in
+                        res->msg by the previous call kept */
+  FETCH_STOP         /* stop the run now: fetch_run returns MLY_ESTOP */
+};
+
+struct fetch_source {
+  /* Called whenever a slot is free. Return 1 with *req filled to start a
+   * request, 0 when there is nothing to start now. When nothing is in
+   * flight or waiting to retry and next returns 0, the run ends. */
+  int (*next)(void *user, struct fetch_req *req);
+  /* Called exactly once per request with its final outcome (or more than
+   * once if it returned FETCH_RETRY, see above). res may be modified
+   * (msg) by the callee. */
+  enum fetch_verdict (*done)(void *user, void *req_user, struct fetch_result *res);
+  void *user;
+};
+
+/* Counters for progress and summaries */
+struct fetch_stats {
+  uint64_t requests;      /* attempts started (http and file) */
+  uint64_t retries;       /* attempts that were retries */
+  uint64_t bytes;         /* body bytes received (after decompression) */
+  int in_flight;          /* now */
+};
+
+struct fetch;
+
+enum mly_rc fetch_new(const struct fetch_opts *opts, struct fetch **out, struct mly_err *err)
+    MLY_WARN_UNUSED;
+void fetch_free(struct fetch **f);
+
+/* Run until the source is exhausted (MLY_OK), done says stop (MLY_ESTOP),
+ * or an internal failure (MLY_ENOMEM, ...). Optional tick is called about
+ * every 100 ms (progress); return non-zero from it to stop (MLY_ESTOP),
+ * e.g. on SIGINT. */
+enum mly_rc fetch_run(struct fetch *f, const struct fetch_source *src,
+                      int (*tick)(void *user), struct mly_err *err) MLY_WARN_UNUSED;
+
+const struct fetch_stats *fetch_get_stats(const struct fetch *f);
+
+/* Copy s into out replacing the value of any access_token= parameter with
+ * "REDACTED" (for libcurl messages that may echo a URL). */
+void fetch_redact(const char *s, char *out, size_t cap);
+
+#endif
