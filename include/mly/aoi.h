@@ -29,9 +29,22 @@ enum mly_rc aoi_parse_bbox(const char *text, double out[4], struct mly_err *err)
  * MLY_EFORMAT naming the feature (index). Without field_name every polygon
  * forms one area. Non-polygon features are ignored; none at all is
  * MLY_EFORMAT. Invalid polygons (self-intersecting) are repaired with
- * GEOSMakeValid. */
+ * GEOSMakeValid, keeping only the polygonal part of the result (slivers
+ * that collapse to lines or points are dropped); a polygon with nothing
+ * left is MLY_EFORMAT. The polygons of one area are merged (union), so
+ * overlapping or adjacent features behave as one region.
+ * Values group by their safe name (see aoi_name), so "a/b" and "a_b" are
+ * one area, as they would write one file. Only strings and numbers are
+ * accepted as values. Errors about the input (missing file, not a bbox)
+ * are MLY_EINVAL; about its content MLY_EFORMAT; an input over 256 MiB
+ * MLY_ETOOBIG. */
 enum mly_rc aoi_set_load(const char *input, const char *field_name, struct aoi_set **out,
                          struct mly_err *err) MLY_WARN_UNUSED;
+
+/* aoi_set_load() for GeoJSON already in memory (buf[0..len), no NUL
+ * needed); messages call it "input". For tests and fuzzing. */
+enum mly_rc aoi_set_load_buffer(const char *buf, size_t len, const char *field_name,
+                                struct aoi_set **out, struct mly_err *err) MLY_WARN_UNUSED;
 
 void aoi_set_free(struct aoi_set **set);
 

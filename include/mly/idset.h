@@ -1,0 +1,18 @@
+/* idset.h -- exact set of (image id, sequence) keys for dropping images met twice */
+#ifndef MLY_IDSET_H
+#define MLY_IDSET_H
+
+#include "mly/common.h"
+
+struct idset;
+
+struct idset *idset_new(void);
+void idset_free(struct idset **s);
+
+/* Insert (id, tag); *added tells whether it was new. The tag separates
+ * keys that share an id (e.g. the sequence, or string-id namespace). */
+enum mly_rc idset_add(struct idset *s, uint64_t id, uint32_t tag, bool *added) MLY_WARN_UNUSED;
+
+size_t idset_count(const struct idset *s);
+
+#endif

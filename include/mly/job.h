@@ -1,0 +1,74 @@
+/* job.h -- the whole get_mapillary_points run: AOI -> tiles -> images -> files
+ *
+ * Tiles are fetched concurrently but handled in tile order (x, y) through a
+ * reorder window, so outputs are byte-identical whatever the concurrency or
+ * the order in which responses arrive. Outputs are written to temporary
+ * files and renamed only when every tile of the run is done. */
+#ifndef MLY_JOB_H
+#define MLY_JOB_H
+
+#include <signal.h>
+#include "mly/common.h"
+#include "mly/filter.h"
+
+#define JOB_DEFAULT_TILES_URL "https://tiles.mapillary.com/maps/vtp/mly1_public/2/{z}/{x}/{y}"
+#define JOB_DEFAULT_GRAPH_URL "https://graph.mapillary.com"
+#define JOB_ZOOM 14
+
+struct job_opts {
+  const char *input_aoi;      /* bbox text, GeoJSON path, or "-" */
+  const char *field_name;     /* NULL: one area */
+  struct filter filter;
+  bool split_pano;
+  const char *out_points;
+  const char *out_sequences;
+  const char *tiles_url;      /* template with {z} {x} {y} */
+  const char *token;          /* NULL when not needed (file://) */
+  int concurrency;
+  int retries;
+  double timeout_s;
+  size_t max_tile_bytes;
+  size_t max_tiles;           /* refuse AOIs needing more z14 tiles */
+  unsigned backoff_ms;        /* 0: fetcher default */
+  volatile sig_atomic_t *stop;/* set by a signal handler: stop cleanly */
+};
+
+/* Figures for progress and the summary */
+struct job_stats {
+  bool started;               /* requests began: later failures are not input errors */
+  size_t areas;
+  size_t tiles_total;
+  size_t tiles_done;
+  size_t tiles_with_data;
+  uint64_t images_seen;       /* image features decoded */
+  uint64_t images_kept;       /* written to point files, all areas */
+  uint64_t duplicates;        /* dropped as seen before */
+  uint64_t inexact_ids;       /* kept ids held as doubles above 2^53 */
+  uint64_t panoramas;         /* kept and panoramic */
+  size_t sequences;           /* written, all areas */
+  uint64_t requests;
+  uint64_t retries;
+  uint64_t bytes;
+  int in_flight;
+  size_t files_written;
+};
+
+/* Called about every 100 ms while fetching (may be NULL) */
+typedef void (*job_progress_fn)(void *user, const struct job_stats *st);
+
+/* Validate everything that can be checked before a request (AOI, paths,
+ * URL template) and run. MLY_EFORMAT/MLY_EINVAL/MLY_ETOOBIG for bad
+ * input before anything is fetched or written; MLY_EHTTP, MLY_EAUTH,
+ * MLY_EIO while running; MLY_ERATE or MLY_ESTOP when stopped early. On
+ * any failure no output path is created or changed. */
+enum mly_rc job_run(const struct job_opts *o, job_progress_fn progress, void *user,
+                    struct job_stats *st, struct mly_err *err) MLY_WARN_UNUSED;
+
+/* Output paths for one area and class, following geokit's layout:
+ * with a group value, "<dir>/<value>_<basename>"; with split, the path
+ * minus a final ".geojson" plus "__pano.geojson" or "__no__pano.geojson".
+ * Returns a malloc'd string or NULL. */
+char *job_output_path(const char *path, const char *group_value, int split_class);
+enum { JOB_CLASS_ALL = 0, JOB_CLASS_PANO = 1, JOB_CLASS_NO_PANO = 2 };
+
+#endif

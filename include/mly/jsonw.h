@@ -1,0 +1,27 @@
+/* jsonw.h -- JSON text pieces: numbers that round-trip, escaped strings */
+#ifndef MLY_JSONW_H
+#define MLY_JSONW_H
+
+#include "mly/common.h"
+#include "mly/dbuf.h"
+
+#define JSONW_NUM_MAX 48 /* buffer size for every number writer here */
+
+/* Shortest text that parses back to the same double (JSON number syntax;
+ * exponent form for very large or small magnitudes). v must be finite.
+ * Returns the length; buf is NUL-terminated. */
+size_t jsonw_double(char *buf, double v);
+
+/* A coordinate: fixed notation with at least 7 decimals, enough digits to
+ * parse back to the same double. v must be finite. */
+size_t jsonw_coord(char *buf, double v);
+
+size_t jsonw_u64(char *buf, uint64_t v);
+size_t jsonw_i64(char *buf, int64_t v);
+
+/* Append s (n bytes) as a quoted JSON string: '"', '\\' and control
+ * characters escaped; invalid UTF-8 bytes become U+FFFD, so the output is
+ * always valid JSON text. */
+enum mly_rc jsonw_string(struct dbuf *b, const char *s, size_t n) MLY_WARN_UNUSED;
+
+#endif

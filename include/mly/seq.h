@@ -1,0 +1,49 @@
+/* seq.h -- sequences as LineStrings built from the kept images of a whole area
+ *
+ * The builder keeps one compact record per image (struct seq_point, 48
+ * bytes) and, at the end, sorts them into sequences (SPEC.md "Output",
+ * Sequences). Strings (sequence ids, organization ids, non-numeric image
+ * ids) live in a caller-owned strtab, referred to by index. */
+#ifndef MLY_SEQ_H
+#define MLY_SEQ_H
+
+#include "mly/common.h"
+#include "mly/outfile.h"
+#include "mly/strtab.h"
+
+enum seq_point_flags {
+  SEQP_ID_KNOWN = 1 << 0,
+  SEQP_ID_STR = 1 << 1,       /* id is a strtab index of a non-numeric id */
+  SEQP_PANO_KNOWN = 1 << 2,
+  SEQP_PANO = 1 << 3,
+  SEQP_CAPTURED_KNOWN = 1 << 4
+};
+
+struct seq_point {
+  double lon, lat;
+  int64_t captured_at;
+  uint64_t id;       /* numeric id, or strtab index with SEQP_ID_STR */
+  uint32_t seq;      /* strtab index of sequence_id */
+  uint32_t org;      /* strtab index + 1 of organization_id, 0 unknown */
+  uint32_t ordinal;  /* set by seq_add: order of arrival (tile order) */
+  uint8_t flags;
+};
+
+struct seq_builder;
+
+struct seq_builder *seq_new(const struct strtab *strings);
+void seq_free(struct seq_builder **b);
+
+/* Keep a copy of p (its ordinal is assigned here). */
+enum mly_rc seq_add(struct seq_builder *b, const struct seq_point *p) MLY_WARN_UNUSED;
+
+size_t seq_point_count(const struct seq_builder *b);
+
+/* Sort and write every sequence with at least two images to out, ordered
+ * by their first vertex (captured_at, then id, then tile order). Returns
+ * the number of sequences written in *nseq. The builder may be freed
+ * after. */
+enum mly_rc seq_write(struct seq_builder *b, struct outfile *out, size_t *nseq,
+                      struct mly_err *err) MLY_WARN_UNUSED;
+
+#endif

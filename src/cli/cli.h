@@ -1,0 +1,42 @@
+/* cli.h -- command line of the mapillary tool: options, help, exit codes */
+#ifndef MLY_CLI_H
+#define MLY_CLI_H
+
+#include <stdio.h>
+#include "mly/job.h"
+
+/* Exit statuses (SPEC.md "Exit status") */
+enum cli_exit {
+  CLI_OK = 0,
+  CLI_FAILED = 1,      /* a failure while running: network, API, I/O */
+  CLI_USAGE = 2,       /* usage or invalid input: nothing fetched or written */
+  CLI_INCOMPLETE = 3   /* stopped before done; rerun to resume */
+};
+
+enum cli_command { CLI_CMD_NONE = 0, CLI_CMD_HELP, CLI_CMD_VERSION, CLI_CMD_POINTS };
+
+struct cli_opts {
+  enum cli_command cmd;
+  bool help;              /* --help after a command: that command's help */
+  const char *input_aoi;
+  const char *field_name;
+  const char *timestamp_from, *timestamp_to;
+  bool only_pano, split_pano, quiet, progress;
+  const char *organization_ids;
+  const char *output_file_point, *output_file_sequence;
+  const char *tiles_url, *graph_url;
+  long concurrency, retries;
+  double timeout_s;
+  long long max_tile_bytes;
+  long long max_tiles;
+};
+
+/* Parse argv into o. CLI_OK, or CLI_USAGE after printing one error line
+ * to stderr. */
+enum cli_exit cli_parse(int argc, char **argv, struct cli_opts *o);
+
+void cli_help_main(FILE *out);
+void cli_help_points(FILE *out);
+void cli_version(FILE *out);
+
+#endif

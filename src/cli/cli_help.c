@@ -1,0 +1,66 @@
+/* cli_help.c -- usage text and version */
+#include "cli.h"
+
+#include <curl/curl.h>
+#include <geos_c.h>
+#include <jansson.h>
+
+void cli_help_main(FILE *out)
+{
+  fputs("usage: mapillary get_mapillary_points --input_aoi=<bbox|file|-> [options]\n"
+        "       mapillary --help | --version\n"
+        "\n"
+        "Get Mapillary image points and sequences for an area and write GeoJSON.\n"
+        "A drop-in successor to geokit's get_mapillary_points.\n"
+        "\n"
+        "Run 'mapillary get_mapillary_points --help' for the options.\n",
+        out);
+}
+
+void cli_help_points(FILE *out)
+{
+  fputs(
+    "usage: mapillary get_mapillary_points --input_aoi=<bbox|file|-> [options]\n"
+    "\n"
+    "Area:\n"
+    "  --input_aoi=<bbox|file|->    bbox 'xMin,yMin,xMax,yMax' (WGS84; xMin > xMax crosses\n"
+    "                               the antimeridian), a GeoJSON file (Polygon/MultiPolygon,\n"
+    "                               holes honoured) or '-' for GeoJSON on stdin\n"
+    "  --field_name=<property>      one output pair per distinct value of this property,\n"
+    "                               written as <value>_<basename> beside the given paths\n"
+    "Filters:\n"
+    "  --timestamp_from=<time>      keep images captured at or after: epoch ms or ISO 8601\n"
+    "                               (2022-05-01, 2022-05-01T10:00:00Z, ...+02:00)\n"
+    "  --timestamp_to=<time>        keep images captured at or before (a date alone: its end)\n"
+    "  --only_pano                  keep panoramic images only\n"
+    "  --organization_ids=<id,...>  keep images of these organizations only\n"
+    "Output:\n"
+    "  --output_file_point=<path>   points GeoJSON (default mapillary_points.geojson)\n"
+    "  --output_file_sequence=<path>  sequences GeoJSON (default mapillary_sequences.geojson)\n"
+    "  --split_pano                 geokit's layout: <stem>__pano.geojson and\n"
+    "                               <stem>__no__pano.geojson instead of the plain paths\n"
+    "Source:\n"
+    "  --tiles_url=<template>       tile URL with {z} {x} {y}; file:// for local tiles\n"
+    "                               (env MAPILLARY_TILES_URL; default the Mapillary API)\n"
+    "  --graph_url=<url>            Graph API root (env MAPILLARY_GRAPH_URL)\n"
+    "  --concurrency=<n>            requests in flight (default 16)\n"
+    "  --retries=<n>                attempts per request (default 5)\n"
+    "  --timeout=<seconds>          per attempt (default 60)\n"
+    "  --max_tile_bytes=<n>         largest tile body accepted (default 67108864)\n"
+    "  --max_tiles=<n>              refuse areas needing more z14 tiles (default 1000000)\n"
+    "Messages:\n"
+    "  --quiet                      no progress and no summary\n"
+    "  --progress                   progress lines on stderr even when it is not a terminal\n"
+    "\n"
+    "The access token is read from MAPILLARY_ACCESS_TOKEN (needed for http(s) sources).\n"
+    "Every option also takes its dashed spelling (--input-aoi) and the form '--opt value'.\n"
+    "Exit status: 0 done, 1 failed while running, 2 bad usage or input, 3 stopped early.\n",
+    out);
+}
+
+void cli_version(FILE *out)
+{
+  curl_version_info_data *cv = curl_version_info(CURLVERSION_NOW);
+  fprintf(out, "mapillary %s (libcurl %s, GEOS %s, jansson %s)\n", MLY_VERSION, cv->version,
+          GEOSversion(), jansson_version_str());
+}

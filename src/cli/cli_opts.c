@@ -1,0 +1,212 @@
+/* cli_opts.c -- argv to struct cli_opts: seed spellings, dashed spellings, space forms */
+#include "cli.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum opt_id {
+  OPT_CONCURRENCY = 256,
+  OPT_FIELD_NAME,
+  OPT_GRAPH_URL,
+  OPT_HELP,
+  OPT_INPUT_AOI,
+  OPT_MAX_TILE_BYTES,
+  OPT_MAX_TILES,
+  OPT_ONLY_PANO,
+  OPT_ORGANIZATION_IDS,
+  OPT_OUTPUT_FILE_POINT,
+  OPT_OUTPUT_FILE_SEQUENCE,
+  OPT_PROGRESS,
+  OPT_QUIET,
+  OPT_RETRIES,
+  OPT_SPLIT_PANO,
+  OPT_TILES_URL,
+  OPT_TIMEOUT,
+  OPT_TIMESTAMP_FROM,
+  OPT_TIMESTAMP_TO,
+  OPT_VERSION
+};
+
+/* Alphabetical; every option also under its dashed spelling */
+static const struct option long_opts[] = {
+  {"concurrency", required_argument, NULL, OPT_CONCURRENCY},
+  {"field_name", required_argument, NULL, OPT_FIELD_NAME},
+  {"field-name", required_argument, NULL, OPT_FIELD_NAME},
+  {"graph_url", required_argument, NULL, OPT_GRAPH_URL},
+  {"graph-url", required_argument, NULL, OPT_GRAPH_URL},
+  {"help", no_argument, NULL, OPT_HELP},
+  {"input_aoi", required_argument, NULL, OPT_INPUT_AOI},
+  {"input-aoi", required_argument, NULL, OPT_INPUT_AOI},
+  {"max_tile_bytes", required_argument, NULL, OPT_MAX_TILE_BYTES},
+  {"max-tile-bytes", required_argument, NULL, OPT_MAX_TILE_BYTES},
+  {"max_tiles", required_argument, NULL, OPT_MAX_TILES},
+  {"max-tiles", required_argument, NULL, OPT_MAX_TILES},
+  {"only_pano", no_argument, NULL, OPT_ONLY_PANO},
+  {"only-pano", no_argument, NULL, OPT_ONLY_PANO},
+  {"organization_ids", required_argument, NULL, OPT_ORGANIZATION_IDS},
+  {"organization-ids", required_argument, NULL, OPT_ORGANIZATION_IDS},
+  {"output_file_point", required_argument, NULL, OPT_OUTPUT_FILE_POINT},
+  {"output-file-point", required_argument, NULL, OPT_OUTPUT_FILE_POINT},
+  {"output_file_sequence", required_argument, NULL, OPT_OUTPUT_FILE_SEQUENCE},
+  {"output-file-sequence", required_argument, NULL, OPT_OUTPUT_FILE_SEQUENCE},
+  {"progress", no_argument, NULL, OPT_PROGRESS},
+  {"quiet", no_argument, NULL, OPT_QUIET},
+  {"retries", required_argument, NULL, OPT_RETRIES},
+  {"split_pano", no_argument, NULL, OPT_SPLIT_PANO},
+  {"split-pano", no_argument, NULL, OPT_SPLIT_PANO},
+  {"tiles_url", required_argument, NULL, OPT_TILES_URL},
+  {"tiles-url", required_argument, NULL, OPT_TILES_URL},
+  {"timeout", required_argument, NULL, OPT_TIMEOUT},
+  {"timestamp_from", required_argument, NULL, OPT_TIMESTAMP_FROM},
+  {"timestamp-from", required_argument, NULL, OPT_TIMESTAMP_FROM},
+  {"timestamp_to", required_argument, NULL, OPT_TIMESTAMP_TO},
+  {"timestamp-to", required_argument, NULL, OPT_TIMESTAMP_TO},
+  {"version", no_argument, NULL, OPT_VERSION},
+  {NULL, 0, NULL, 0},
+};
+
+static enum cli_exit usage_error(const char *fmt, const char *a, const char *b)
+{
+  fprintf(stderr, "mapillary: ");
+  fprintf(stderr, fmt, a, b);
+  fprintf(stderr, " (try 'mapillary --help')\n");
+  return CLI_USAGE;
+}
+
+static bool parse_long(const char *s, long long lo, long long hi, long long *out)
+{
+  char *end;
+  errno = 0;
+  long long v = strtoll(s, &end, 10);
+  if(errno || end == s || *end || v < lo || v > hi)
+    return false;
+  *out = v;
+  return true;
+}
+
+static void defaults(struct cli_opts *o)
+{
+  memset(o, 0, sizeof(*o));
+  o->output_file_point = "mapillary_points.geojson";
+  o->output_file_sequence = "mapillary_sequences.geojson";
+  const char *env = getenv("MAPILLARY_TILES_URL");
+  o->tiles_url = env && *env ? env : JOB_DEFAULT_TILES_URL;
+  env = getenv("MAPILLARY_GRAPH_URL");
+  o->graph_url = env && *env ? env : JOB_DEFAULT_GRAPH_URL;
+  o->concurrency = 16;
+  o->retries = 5;
+  o->timeout_s = 60;
+  o->max_tile_bytes = 64LL << 20;
+  o->max_tiles = 1000000;
+}
+
+static enum cli_exit set_option(struct cli_opts *o, int id, const char *name, const char *arg)
+{
+  long long v;
+  switch(id) {
+  case OPT_CONCURRENCY:
+    if(!parse_long(arg, 1, 1024, &v))
+      return usage_error("--%s must be a whole number from 1 to 1024, not '%s'", name, arg);
+    o->concurrency = (long)v;
+    break;
+  case OPT_RETRIES:
+    if(!parse_long(arg, 1, 100, &v))
+      return usage_error("--%s must be a whole number from 1 to 100, not '%s'", name, arg);
+    o->retries = (long)v;
+    break;
+  case OPT_MAX_TILE_BYTES:
+    if(!parse_long(arg, 1024, 1LL << 32, &v))
+      return usage_error("--%s must be a whole number from 1024 to 4294967296, not '%s'", name, arg);
+    o->max_tile_bytes = v;
+    break;
+  case OPT_MAX_TILES:
+    if(!parse_long(arg, 1, 1LL << 40, &v))
+      return usage_error("--%s must be a positive whole number, not '%s'", name, arg);
+    o->max_tiles = v;
+    break;
+  case OPT_TIMEOUT: {
+    char *end;
+    double t = strtod(arg, &end);
+    if(end == arg || *end || !isfinite(t) || t <= 0 || t > 86400)
+      return usage_error("--%s must be a number of seconds above 0, not '%s'", name, arg);
+    o->timeout_s = t;
+    break;
+  }
+  case OPT_FIELD_NAME: o->field_name = arg; break;
+  case OPT_GRAPH_URL: o->graph_url = arg; break;
+  case OPT_INPUT_AOI: o->input_aoi = arg; break;
+  case OPT_ONLY_PANO: o->only_pano = true; break;
+  case OPT_ORGANIZATION_IDS: o->organization_ids = arg; break;
+  case OPT_OUTPUT_FILE_POINT: o->output_file_point = arg; break;
+  case OPT_OUTPUT_FILE_SEQUENCE: o->output_file_sequence = arg; break;
+  case OPT_PROGRESS: o->progress = true; break;
+  case OPT_QUIET: o->quiet = true; break;
+  case OPT_SPLIT_PANO: o->split_pano = true; break;
+  case OPT_TILES_URL: o->tiles_url = arg; break;
+  case OPT_TIMESTAMP_FROM: o->timestamp_from = arg; break;
+  case OPT_TIMESTAMP_TO: o->timestamp_to = arg; break;
+  case OPT_HELP: o->help = true; break;
+  case OPT_VERSION: o->cmd = CLI_CMD_VERSION; break;
+  }
+  return CLI_OK;
+}
+
+static const char *name_of(int id)
+{
+  for(const struct option *op = long_opts; op->name; op++)
+    if(op->val == id)
+      return op->name;
+  return "?";
+}
+
+enum cli_exit cli_parse(int argc, char **argv, struct cli_opts *o)
+{
+  defaults(o);
+  int first = 1;
+  if(argc >= 2 && argv[1][0] != '-') {
+    if(strcmp(argv[1], "get_mapillary_points") != 0 && strcmp(argv[1], "get-mapillary-points") != 0)
+      return usage_error("unknown command '%s'%s", argv[1], "");
+    o->cmd = CLI_CMD_POINTS;
+    first = 2;
+  }
+  /* getopt_long over argv[first-1 ..]: element 0 is skipped as the name */
+  int gargc = argc - first + 1;
+  char **gargv = argv + first - 1;
+  opterr = 0;
+  optind = 1;
+  int c;
+  /* "+": stop at the first non-option so stray words are reported */
+  while((c = getopt_long(gargc, gargv, "+:h", long_opts, NULL)) != -1) {
+    const char *arg = gargv[optind - 1];
+    if(c == 'h')
+      c = OPT_HELP;
+    if(c == '?')
+      return usage_error("unknown option '%s'%s", optopt ? "-" : arg,
+                         optopt ? (char[]){(char)optopt, 0} : "");
+    if(c == ':')
+      return usage_error("option '%s' needs a value%s", arg, "");
+    enum cli_exit rc = set_option(o, c, name_of(c), optarg);
+    if(rc)
+      return rc;
+  }
+  if(optind < gargc)
+    return usage_error("unexpected argument '%s'%s", gargv[optind], "");
+  if(o->cmd == CLI_CMD_VERSION)
+    return CLI_OK;
+  if(o->cmd == CLI_CMD_NONE) {
+    if(o->help)
+      o->cmd = CLI_CMD_HELP;
+    else
+      return usage_error("missing command: use 'mapillary get_mapillary_points --input_aoi=...'%s%s",
+                         "", "");
+    return CLI_OK;
+  }
+  if(o->help)
+    return CLI_OK;
+  if(!o->input_aoi)
+    return usage_error("--input_aoi is required%s%s", "", "");
+  return CLI_OK;
+}

@@ -1,0 +1,180 @@
+/* main.c -- the mapillary command: parse, run the job, report, exit */
+#include "cli.h"
+#include "mly/timeparse.h"
+
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig)
+{
+  stop_requested = 1;
+  /* a second signal ends at once (temporary files keep their temp names) */
+  signal(sig, SIG_DFL);
+}
+
+static double now_s(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+struct progress {
+  bool tty;      /* redraw one line */
+  bool lines;    /* periodic plain lines */
+  double start, last;
+  bool drawn;
+};
+
+static void show_progress(void *user, const struct job_stats *st)
+{
+  struct progress *p = user;
+  double t = now_s();
+  double min_gap = p->tty ? 0.1 : 5.0;
+  if(t - p->last < min_gap)
+    return;
+  p->last = t;
+  double el = t - p->start;
+  double rate = el > 0 ? st->tiles_done / el : 0;
+  double eta = rate > 0 ? (st->tiles_total - st->tiles_done) / rate : 0;
+  int pct = st->tiles_total ? (int)(100.0 * st->tiles_done / st->tiles_total) : 100;
+  char line[256];
+  snprintf(line, sizeof(line),
+           "tiles %zu/%zu (%d%%) | images kept %llu | in flight %d | retries %llu | %.1f tiles/s | ETA %.0fs",
+           st->tiles_done, st->tiles_total, pct, (unsigned long long)st->images_kept, st->in_flight,
+           (unsigned long long)st->retries, rate, eta);
+  if(p->tty) {
+    fprintf(stderr, "\r\033[K%s", line);
+    p->drawn = true;
+  }
+  else
+    fprintf(stderr, "mapillary: %s\n", line);
+}
+
+static int exit_for(enum mly_rc rc, bool started)
+{
+  switch(rc) {
+  case MLY_OK: return CLI_OK;
+  case MLY_ERATE:
+  case MLY_ESTOP: return CLI_INCOMPLETE;
+  case MLY_EINVAL:
+  case MLY_EFORMAT: return started ? CLI_FAILED : CLI_USAGE;
+  case MLY_ETOOBIG: return started ? CLI_FAILED : CLI_USAGE;
+  default: return CLI_FAILED;
+  }
+}
+
+static int run_points(struct cli_opts *co)
+{
+  struct mly_err err = {0};
+  struct job_opts o;
+  memset(&o, 0, sizeof(o));
+  o.input_aoi = co->input_aoi;
+  o.field_name = co->field_name;
+  o.filter.only_pano = co->only_pano;
+  if(co->timestamp_from && time_parse(co->timestamp_from, false, &o.filter.from_ms, &err)) {
+    fprintf(stderr, "mapillary: --timestamp_from: %s\n", err.msg);
+    return CLI_USAGE;
+  }
+  o.filter.has_from = co->timestamp_from != NULL;
+  if(co->timestamp_to && time_parse(co->timestamp_to, true, &o.filter.to_ms, &err)) {
+    fprintf(stderr, "mapillary: --timestamp_to: %s\n", err.msg);
+    return CLI_USAGE;
+  }
+  o.filter.has_to = co->timestamp_to != NULL;
+  if(o.filter.has_from && o.filter.has_to && o.filter.from_ms > o.filter.to_ms) {
+    fprintf(stderr, "mapillary: --timestamp_from is later than --timestamp_to\n");
+    return CLI_USAGE;
+  }
+  if(co->organization_ids &&
+     filter_parse_ids(co->organization_ids, &o.filter.org_ids, &o.filter.norg_ids, &err)) {
+    fprintf(stderr, "mapillary: %s\n", err.msg);
+    return CLI_USAGE;
+  }
+  o.split_pano = co->split_pano;
+  o.out_points = co->output_file_point;
+  o.out_sequences = co->output_file_sequence;
+  o.tiles_url = co->tiles_url;
+  o.concurrency = (int)co->concurrency;
+  o.retries = (int)co->retries;
+  o.timeout_s = co->timeout_s;
+  o.max_tile_bytes = (size_t)co->max_tile_bytes;
+  o.max_tiles = (size_t)co->max_tiles;
+  o.stop = &stop_requested;
+  const char *backoff = getenv("MAPILLARY_BACKOFF_MS"); /* tests: fast retries */
+  if(backoff)
+    o.backoff_ms = (unsigned)strtoul(backoff, NULL, 10);
+  bool is_http = strncmp(o.tiles_url, "http://", 7) == 0 || strncmp(o.tiles_url, "https://", 8) == 0;
+  const char *token = getenv("MAPILLARY_ACCESS_TOKEN");
+  if(is_http) {
+    if(!token || !*token) {
+      fprintf(stderr, "mapillary: MAPILLARY_ACCESS_TOKEN is not set; it is needed to fetch %s\n",
+              "tiles over http(s)");
+      filter_free_ids(&o.filter.org_ids, o.filter.norg_ids);
+      return CLI_USAGE;
+    }
+    o.token = token;
+  }
+
+  struct progress pr = {0};
+  pr.tty = !co->quiet && isatty(STDERR_FILENO);
+  pr.lines = !co->quiet && !pr.tty && co->progress;
+  pr.start = pr.last = now_s();
+  struct job_stats st;
+  enum mly_rc rc = job_run(&o, pr.tty || pr.lines ? show_progress : NULL, &pr, &st, &err);
+  filter_free_ids(&o.filter.org_ids, o.filter.norg_ids);
+  if(pr.drawn)
+    fputs("\r\033[K", stderr);
+  double el = now_s() - pr.start;
+  if(rc) {
+    fprintf(stderr, "mapillary: %s\n", err.msg[0] ? err.msg : mly_strerror(rc));
+    return exit_for(rc, st.started);
+  }
+  if(!co->quiet) {
+    fprintf(stderr,
+            "mapillary: %zu tiles (%zu with data), %llu images seen, %llu kept (%llu panoramas), "
+            "%zu sequences, %zu files written in %.1f s\n",
+            st.tiles_total, st.tiles_with_data, (unsigned long long)st.images_seen,
+            (unsigned long long)st.images_kept, (unsigned long long)st.panoramas, st.sequences,
+            st.files_written, el);
+    if(st.inexact_ids)
+      fprintf(stderr,
+              "mapillary: %llu image ids arrived as doubles above 2^53 and may be inexact\n",
+              (unsigned long long)st.inexact_ids);
+  }
+  return CLI_OK;
+}
+
+int main(int argc, char **argv)
+{
+  struct cli_opts co;
+  enum cli_exit rc = cli_parse(argc, argv, &co);
+  if(rc)
+    return rc;
+  switch(co.cmd) {
+  case CLI_CMD_VERSION:
+    cli_version(stdout);
+    return CLI_OK;
+  case CLI_CMD_HELP:
+    cli_help_main(stdout);
+    return CLI_OK;
+  case CLI_CMD_POINTS:
+    if(co.help) {
+      cli_help_points(stdout);
+      return CLI_OK;
+    }
+    break;
+  default:
+    cli_help_main(stderr);
+    return CLI_USAGE;
+  }
+  signal(SIGINT, on_signal);
+  signal(SIGTERM, on_signal);
+  signal(SIGPIPE, SIG_IGN);
+  return run_points(&co);
+}

@@ -1,0 +1,360 @@
+#!/usr/bin/env python3
+"""server.py -- local stand-in for the Mapillary tile and Graph API servers, with fault injection.
+
+Serves ROOT/{z}/{x}/{y}.mvt for any path whose last three segments are z/x/y
+(a suffix such as .mvt on y is fine), and a few Graph API endpoints from
+ROOT/graph/. Binds 127.0.0.1 only. Python 3 standard library only.
+
+A tile may carry a permanent override ROOT/{z}/{x}/{y}.status:
+    line 1:  STATUS [BODYFILE]      e.g. "500", "204", "403 err190.json"
+    line 2+: optional "Header: value" lines sent with the answer
+BODYFILE is looked up next to the .status file, then in ROOT.
+
+Faults are drawn from a hash of (seed, request key, attempt number of that
+key), so a run is reproducible and a retry of a failed request can succeed.
+At most one of fail/429/truncate/reset strikes a request (they share one
+draw); slow and gzip have draws of their own.
+
+The JSON-lines log (--log) has one object per request, written before the
+answer goes out, so a client that has its answer can count on the line
+being there. The access token is never written: the query's access_token
+value is replaced by REDACTED and headers are not logged.
+"""
+
+import argparse
+import gzip
+import hashlib
+import http.server
+import json
+import os
+import signal
+import socket
+import struct
+import sys
+import threading
+import time
+import urllib.parse
+
+ERR190 = {"error": {"message": "Invalid OAuth access token.",
+                    "type": "OAuthException", "code": 190}}
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(description="test tile / graph server with faults")
+    p.add_argument("--root", required=True, help="directory of z/x/y.mvt tiles")
+    p.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    p.add_argument("--port-file", help="write the port here (atomically) once listening")
+    p.add_argument("--token", help="required access token")
+    p.add_argument("--latency-ms", type=float, default=0.0, help="delay before every answer")
+    p.add_argument("--fault-seed", default="0")
+    p.add_argument("--fail-rate", type=float, default=0.0, help="answer 500")
+    p.add_argument("--rate429", type=float, default=0.0, help="answer 429 with Retry-After")
+    p.add_argument("--retry-after", type=int, default=0, help="seconds sent in Retry-After")
+    p.add_argument("--truncate-rate", type=float, default=0.0,
+                   help="send half the body, then close")
+    p.add_argument("--reset-rate", type=float, default=0.0, help="close without an answer (RST)")
+    p.add_argument("--slow-rate", type=float, default=0.0, help="sleep --slow-ms first")
+    p.add_argument("--slow-ms", type=float, default=1000.0)
+    p.add_argument("--auth-fail-after", type=int, default=-1,
+                   help="after N successful tile answers, answer 403 code 190 to everything")
+    p.add_argument("--gzip-rate", type=float, default=0.0,
+                   help="gzip bodies (half with Content-Encoding, half raw)")
+    p.add_argument("--log", help="JSON-lines request log")
+    p.add_argument("--max-seconds", type=float, default=600.0, help="stop after this long")
+    return p.parse_args(argv)
+
+
+def draw(seed, key, attempt, what):
+    """A number in [0, 1) that depends only on its arguments."""
+    h = hashlib.sha256(f"{seed}\0{key}\0{attempt}\0{what}".encode()).digest()
+    return struct.unpack(">Q", h[:8])[0] / 2.0 ** 64
+
+
+def redact_query(query):
+    """The query string with any access_token value replaced by REDACTED."""
+    out = []
+    for part in query.split("&") if query else []:
+        name = part.split("=", 1)[0]
+        out.append(name + "=REDACTED" if name == "access_token" else part)
+    return "&".join(out)
+
+
+class State:
+    """Everything the handler threads share; counters under one lock."""
+
+    def __init__(self, args):
+        self.args = args
+        self.root = os.path.abspath(args.root)
+        self.lock = threading.Lock()
+        self.attempts = {}
+        self.tiles_ok = 0
+        self.logf = open(args.log, "a", encoding="utf-8") if args.log else None
+        self.t0 = time.monotonic()
+
+    def next_attempt(self, key):
+        with self.lock:
+            n = self.attempts.get(key, 0) + 1
+            self.attempts[key] = n
+            return n
+
+    def count_tile_ok(self):
+        with self.lock:
+            self.tiles_ok += 1
+
+    def auth_broken(self):
+        n = self.args.auth_fail_after
+        with self.lock:
+            return n >= 0 and self.tiles_ok >= n
+
+    def log(self, rec):
+        rec["t"] = round(time.monotonic() - self.t0, 6)
+        line = json.dumps(rec, sort_keys=True) + "\n"
+        with self.lock:
+            if not self.logf:
+                return
+            self.logf.write(line)
+            self.logf.flush()
+
+
+def tile_of(path):
+    """(z, x, y) from the last three path segments, or None."""
+    segs = [s for s in path.split("/") if s]
+    if len(segs) < 3:
+        return None
+    last = segs[-1].split(".", 1)[0]
+    zxy = segs[-3:-1] + [last]
+    if not all(s.isdigit() for s in zxy):
+        return None
+    return tuple(int(s) for s in zxy)
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "mly-test-server/1"
+    # Headers and body go out in separate writes: without TCP_NODELAY,
+    # Nagle plus delayed ACKs would add ~40 ms to every answer.
+    disable_nagle_algorithm = True
+
+    def log_message(self, fmt, *args):
+        pass  # the JSON log replaces the default stderr chatter
+
+    # -- routing ---------------------------------------------------------
+
+    def do_GET(self):
+        st = self.server.state
+        a = st.args
+        url = urllib.parse.urlsplit(self.path)
+        q = urllib.parse.parse_qs(url.query, keep_blank_values=True)
+        tile = tile_of(url.path)
+        key_q = redact_query(url.query)
+        # Retries of one request share a key: the token is not part of it
+        rest = "&".join(p for p in key_q.split("&") if p and not p.startswith("access_token="))
+        key = url.path + ("?" + rest if rest else "")
+        attempt = st.next_attempt(key)
+        rec = {"method": "GET", "path": url.path, "query": key_q, "attempt": attempt,
+               "fault": None, "gzip": None,
+               "tile": "%d/%d/%d" % tile if tile is not None else None}
+
+        if a.latency_ms > 0:
+            time.sleep(a.latency_ms / 1000.0)
+        if a.slow_rate > 0 and draw(a.fault_seed, key, attempt, "slow") < a.slow_rate:
+            rec["slow"] = True
+            time.sleep(a.slow_ms / 1000.0)
+
+        if a.token is not None and not self.token_ok(tile is not None, q):
+            return self.answer(rec, 403, json.dumps(ERR190).encode(), "application/json",
+                               fault="bad-token")
+        if st.auth_broken():
+            return self.answer(rec, 403, json.dumps(ERR190).encode(), "application/json",
+                               fault="auth-fail-after")
+
+        u = draw(a.fault_seed, key, attempt, "fault")
+        edges = [("fail", a.fail_rate), ("429", a.rate429),
+                 ("truncate", a.truncate_rate), ("reset", a.reset_rate)]
+        fault, acc = None, 0.0
+        for name, rate in edges:
+            acc += rate
+            if u < acc:
+                fault = name
+                break
+        if fault == "reset":
+            return self.reset(rec)
+        if fault == "fail":
+            return self.answer(rec, 500, b"internal error\n", "text/plain", fault="fail")
+        if fault == "429":
+            return self.answer(rec, 429, b"", "text/plain", fault="429",
+                               headers=[("Retry-After", str(a.retry_after))])
+
+        if tile is not None:
+            status, body, ctype, headers = self.tile_answer(tile)
+        else:
+            status, body, ctype, headers = self.graph_answer(url.path, q)
+        if status == 200 and tile is not None and body:
+            st.count_tile_ok()
+        self.answer(rec, status, body, ctype, headers=headers,
+                    truncate=(fault == "truncate"), fault=fault,
+                    gz=(a.gzip_rate > 0 and body and status != 204 and
+                        draw(a.fault_seed, key, attempt, "gzip") < a.gzip_rate),
+                    gz_raw=draw(a.fault_seed, key, attempt, "gzip-raw") < 0.5)
+
+    def token_ok(self, is_tile, q):
+        tok = self.server.state.args.token
+        if is_tile:
+            return q.get("access_token", [None])[0] == tok
+        return self.headers.get("Authorization", "") == "OAuth " + tok
+
+    # -- content ---------------------------------------------------------
+
+    def tile_answer(self, tile):
+        st = self.server.state
+        z, x, y = tile
+        base = os.path.join(st.root, str(z), str(x), str(y))
+        if os.path.exists(base + ".status"):
+            return self.override(base + ".status")
+        try:
+            with open(base + ".mvt", "rb") as f:
+                body = f.read()
+        except (FileNotFoundError, NotADirectoryError):
+            return 404, b"", "text/plain", []
+        return 200, body, "application/x-protobuf", []
+
+    def override(self, spec_path):
+        st = self.server.state
+        with open(spec_path, encoding="utf-8") as f:
+            lines = [ln.strip() for ln in f.read().splitlines() if ln.strip()]
+        first = lines[0].split(None, 1) if lines else ["500"]
+        status = int(first[0])
+        body, ctype = b"", "text/plain"
+        if len(first) > 1:
+            name = first[1].strip()
+            for d in (os.path.dirname(spec_path), st.root):
+                p = os.path.join(d, name)
+                if os.path.exists(p):
+                    with open(p, "rb") as f:
+                        body = f.read()
+                    break
+            if name.endswith(".json"):
+                ctype = "application/json"
+        headers = []
+        for ln in lines[1:]:
+            if ":" in ln:
+                k, v = ln.split(":", 1)
+                headers.append((k.strip(), v.strip()))
+        return status, body, ctype, headers
+
+    def graph_answer(self, path, q):
+        st = self.server.state
+        segs = [s for s in path.split("/") if s]
+        if segs and segs[0] == "graph":
+            segs = segs[1:]
+        gdir = os.path.join(st.root, "graph")
+        if segs == ["image_ids"]:
+            seq = q.get("sequence_id", [""])[0]
+            p = os.path.join(gdir, "image_ids", seq + ".json")
+            if seq and "/" not in seq and not seq.startswith(".") and os.path.isfile(p):
+                with open(p, "rb") as f:
+                    return 200, f.read(), "application/json", []
+            return self.graph_missing(seq)
+        if len(segs) == 1 and segs[0].isdigit():
+            try:
+                with open(os.path.join(gdir, "orgs.json"), encoding="utf-8") as f:
+                    orgs = json.load(f)
+            except (OSError, ValueError):
+                orgs = {}
+            if segs[0] in orgs:
+                doc = {"name": orgs[segs[0]], "id": segs[0]}
+                return 200, json.dumps(doc).encode(), "application/json", []
+            return self.graph_missing(segs[0])
+        return 404, b"", "text/plain", []
+
+    @staticmethod
+    def graph_missing(what):
+        doc = {"error": {"message": f"Unsupported get request. Object with ID '{what}' "
+                                    "does not exist", "type": "GraphMethodException",
+                         "code": 100}}
+        return 404, json.dumps(doc).encode(), "application/json", []
+
+    # -- writing ---------------------------------------------------------
+
+    def answer(self, rec, status, body, ctype, headers=(), truncate=False, fault=None,
+               gz=False, gz_raw=False):
+        if gz:
+            body = gzip.compress(body, mtime=0)
+            rec["gzip"] = "raw" if gz_raw else "header"
+        if status == 204:
+            body = b""
+        send = body
+        if truncate:
+            send = body[:len(body) // 2]
+            if len(send) == len(body):
+                fault = None  # nothing to cut from an empty body
+        rec.update(status=status, fault=fault, bytes=len(body))
+        self.server.state.log(rec)
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        if gz and not gz_raw:
+            self.send_header("Content-Encoding", "gzip")
+        for k, v in headers:
+            self.send_header(k, v)
+        if status != 204:
+            self.send_header("Content-Length", str(len(body)))
+        if fault == "truncate":
+            self.send_header("Connection", "close")
+        self.end_headers()
+        if send:
+            self.wfile.write(send)
+        if fault == "truncate":
+            self.wfile.flush()
+            self.close_connection = True
+
+    def reset(self, rec):
+        rec.update(status=0, fault="reset", bytes=0)
+        self.server.state.log(rec)
+        # Linger 0 makes the close send RST instead of FIN; the real close
+        # happens once the handler's file objects are closed in finish().
+        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                   struct.pack("ii", 1, 0))
+        self.close_connection = True
+        self.connection.close()
+
+
+class Server(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 512  # many clients connect at once
+    allow_reuse_address = True
+
+    def handle_error(self, request, client_address):
+        pass  # clients vanishing mid-answer is normal under fault tests
+
+
+def write_port_file(path, port):
+    tmp = f"{path}.tmp.{os.getpid()}"
+    with open(tmp, "w", encoding="ascii") as f:
+        f.write(f"{port}\n")
+    os.replace(tmp, path)
+
+
+def main(argv):
+    args = parse_args(argv)
+    server = Server(("127.0.0.1", args.port), Handler)
+    server.state = State(args)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1},
+                              daemon=True)
+    thread.start()
+    if args.port_file:
+        write_port_file(args.port_file, server.server_address[1])
+    stop.wait(args.max_seconds)
+    server.shutdown()
+    server.server_close()
+    if server.state.logf:
+        with server.state.lock:
+            server.state.logf.close()
+            server.state.logf = None
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

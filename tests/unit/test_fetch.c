@@ -1,0 +1,1054 @@
+/* test_fetch.c -- the fetcher against tests/integration/server.py run as a real child process */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <zlib.h>
+
+#include "mly/fetch.h"
+
+#define TOKEN "MLY|s3cret tok/en"
+#define TOKEN_ESC "MLY%7Cs3cret%20tok%2Fen"
+
+/* ---- fixture: a temp root and a server process ------------------------- */
+
+struct fx {
+  char dir[64];     /* temp dir */
+  char root[128];   /* tiles */
+  char log[128];    /* server request log */
+  pid_t pid;
+  int port;
+};
+
+static int setup(void **state)
+{
+  struct fx *fx = calloc(1, sizeof(*fx));
+  assert_non_null(fx);
+  snprintf(fx->dir, sizeof(fx->dir), "/tmp/mly-fetch-XXXXXX");
+  assert_non_null(mkdtemp(fx->dir));
+  snprintf(fx->root, sizeof(fx->root), "%s/root", fx->dir);
+  snprintf(fx->log, sizeof(fx->log), "%s/server.log", fx->dir);
+  assert_int_equal(mkdir(fx->root, 0700), 0);
+  *state = fx;
+  return 0;
+}
+
+static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+  return remove(p);
+}
+
+static void server_stop(struct fx *fx)
+{
+  if(fx->pid > 0) {
+    kill(fx->pid, SIGTERM);
+    waitpid(fx->pid, NULL, 0);
+    fx->pid = 0;
+  }
+}
+
+static int teardown(void **state)
+{
+  struct fx *fx = *state;
+  server_stop(fx);
+  nftw(fx->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+  free(fx);
+  return 0;
+}
+
+/* Start server.py with extra arguments (NULL-terminated); wait for its port */
+static void server_start(struct fx *fx, const char *const *extra)
+{
+  char script[512], portfile[160];
+  const char *argv[64];
+  int n = 0;
+
+  snprintf(script, sizeof(script), "%s/tests/integration/server.py", MLY_SOURCE_DIR);
+  snprintf(portfile, sizeof(portfile), "%s/port", fx->dir);
+  unlink(portfile);
+  argv[n++] = "python3";
+  argv[n++] = script;
+  argv[n++] = "--root";
+  argv[n++] = fx->root;
+  argv[n++] = "--port-file";
+  argv[n++] = portfile;
+  argv[n++] = "--log";
+  argv[n++] = fx->log;
+  argv[n++] = "--max-seconds";
+  argv[n++] = "120";
+  for(int i = 0; extra && extra[i] && n < 62; i++)
+    argv[n++] = extra[i];
+  argv[n] = NULL;
+
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if(pid == 0) {
+    execvp("python3", (char *const *)argv);
+    _exit(127);
+  }
+  fx->pid = pid;
+  for(int i = 0; i < 1500; i++) { /* up to 15 s on a loaded machine */
+    FILE *fp = fopen(portfile, "r");
+    if(fp) {
+      int ok = fscanf(fp, "%d", &fx->port);
+      fclose(fp);
+      if(ok == 1 && fx->port > 0)
+        return;
+    }
+    if(waitpid(pid, NULL, WNOHANG) == pid) {
+      fx->pid = 0;
+      fail_msg("server.py exited before listening");
+    }
+    usleep(10000);
+  }
+  fail_msg("server.py did not write its port file");
+}
+
+static void mkdirs(const char *path)
+{
+  char tmp[512];
+  snprintf(tmp, sizeof(tmp), "%s", path);
+  for(char *p = tmp + 1; *p; p++)
+    if(*p == '/') {
+      *p = '\0';
+      mkdir(tmp, 0700);
+      *p = '/';
+    }
+  mkdir(tmp, 0700);
+}
+
+static void put_file(const char *path, const void *data, size_t n)
+{
+  char dir[512];
+  snprintf(dir, sizeof(dir), "%s", path);
+  char *slash = strrchr(dir, '/');
+  assert_non_null(slash);
+  *slash = '\0';
+  mkdirs(dir);
+  FILE *fp = fopen(path, "wb");
+  assert_non_null(fp);
+  assert_int_equal(fwrite(data, 1, n, fp), n);
+  assert_int_equal(fclose(fp), 0);
+}
+
+static void put_tile(struct fx *fx, int z, int x, int y, const void *data, size_t n)
+{
+  char p[512];
+  snprintf(p, sizeof(p), "%s/%d/%d/%d.mvt", fx->root, z, x, y);
+  put_file(p, data, n);
+}
+
+static void put_status(struct fx *fx, int z, int x, int y, const char *spec)
+{
+  char p[512];
+  snprintf(p, sizeof(p), "%s/%d/%d/%d.status", fx->root, z, x, y);
+  put_file(p, spec, strlen(spec));
+}
+
+static void put_root_file(struct fx *fx, const char *name, const char *text)
+{
+  char p[512];
+  snprintf(p, sizeof(p), "%s/%s", fx->root, name);
+  put_file(p, text, strlen(text));
+}
+
+/* Deterministic filler that looks like no gzip and no JSON */
+static uint8_t *make_body(size_t n, uint32_t seed)
+{
+  uint8_t *b = malloc(n ? n : 1);
+  assert_non_null(b);
+  uint32_t s = seed * 2654435761u + 1;
+  for(size_t i = 0; i < n; i++) {
+    s = s * 1103515245u + 12345u;
+    b[i] = (uint8_t)(s >> 16);
+  }
+  if(n)
+    b[0] = 0x1a; /* an MVT layer tag */
+  return b;
+}
+
+static size_t gzip_bytes(const void *in, size_t n, uint8_t *out, size_t cap)
+{
+  z_stream zs;
+  memset(&zs, 0, sizeof(zs));
+  assert_int_equal(deflateInit2(&zs, 9, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY),
+                   Z_OK);
+  zs.next_in = (Bytef *)in;
+  zs.avail_in = (uInt)n;
+  zs.next_out = out;
+  zs.avail_out = (uInt)cap;
+  assert_int_equal(deflate(&zs, Z_FINISH), Z_STREAM_END);
+  size_t m = zs.total_out;
+  deflateEnd(&zs);
+  return m;
+}
+
+/* Requests made for a tile "z/x/y" (status < 0: any), from the server log */
+static int log_count(struct fx *fx, const char *tile, int status)
+{
+  FILE *fp = fopen(fx->log, "r");
+  if(!fp)
+    return 0;
+  char line[4096];
+  int n = 0;
+  while(fgets(line, sizeof(line), fp)) {
+    json_t *o = json_loads(line, 0, NULL);
+    assert_non_null(o);
+    const char *t = json_string_value(json_object_get(o, "tile"));
+    int st = (int)json_integer_value(json_object_get(o, "status"));
+    if((!tile || (t && strcmp(t, tile) == 0)) && (status < 0 || st == status))
+      n++;
+    json_decref(o);
+  }
+  fclose(fp);
+  return n;
+}
+
+static int log_count_fault(struct fx *fx, const char *fault)
+{
+  FILE *fp = fopen(fx->log, "r");
+  if(!fp)
+    return 0;
+  char line[4096];
+  int n = 0;
+  while(fgets(line, sizeof(line), fp)) {
+    json_t *o = json_loads(line, 0, NULL);
+    assert_non_null(o);
+    const char *f = json_string_value(json_object_get(o, "fault"));
+    const char *g = json_string_value(json_object_get(o, "gzip"));
+    if((f && strcmp(f, fault) == 0) || (g && strcmp(g, fault) == 0))
+      n++;
+    json_decref(o);
+  }
+  fclose(fp);
+  return n;
+}
+
+static char *slurp(const char *path)
+{
+  FILE *fp = fopen(path, "rb");
+  assert_non_null(fp);
+  fseek(fp, 0, SEEK_END);
+  long n = ftell(fp);
+  fseek(fp, 0, SEEK_SET);
+  char *s = malloc((size_t)n + 1);
+  assert_non_null(s);
+  assert_int_equal(fread(s, 1, (size_t)n, fp), (size_t)n);
+  s[n] = '\0';
+  fclose(fp);
+  return s;
+}
+
+/* ---- a request list as fetch source ------------------------------------ */
+
+struct item {
+  char url[512];
+  enum fetch_auth auth;
+  const uint8_t *want;     /* expected body for FETCH_OK */
+  size_t want_n;
+  int retry_verdicts;      /* answer FETCH_RETRY this many times */
+  /* recorded */
+  int done_calls;
+  enum fetch_status status;
+  long http;
+  int attempts;
+  uint8_t *body;
+  size_t n;
+  char msg[256];
+};
+
+struct list {
+  struct item *items;
+  int n, next;
+  int stop_on_done;        /* answer FETCH_STOP on the first done */
+  int ticks, stop_tick;    /* tick returns 1 on call stop_tick (0: never) */
+  int total_done;
+};
+
+static int list_next(void *user, struct fetch_req *req)
+{
+  struct list *l = user;
+  if(l->next >= l->n)
+    return 0;
+  struct item *it = &l->items[l->next++];
+  snprintf(req->url, sizeof(req->url), "%s", it->url);
+  req->auth = it->auth;
+  req->user = it;
+  return 1;
+}
+
+static enum fetch_verdict list_done(void *user, void *req_user, struct fetch_result *res)
+{
+  struct list *l = user;
+  struct item *it = req_user;
+  it->done_calls++;
+  l->total_done++;
+  it->status = res->status;
+  it->http = res->http_status;
+  it->attempts = res->attempts;
+  snprintf(it->msg, sizeof(it->msg), "%s", res->msg);
+  free(it->body);
+  it->body = NULL;
+  it->n = res->n;
+  if(res->n) {
+    it->body = malloc(res->n);
+    assert_non_null(it->body);
+    memcpy(it->body, res->body, res->n);
+  }
+  if(l->stop_on_done)
+    return FETCH_STOP;
+  if(res->status == FETCH_OK && it->retry_verdicts > 0) {
+    it->retry_verdicts--;
+    snprintf(res->msg, sizeof(res->msg), "bad body %d", it->done_calls);
+    return FETCH_RETRY;
+  }
+  return FETCH_ACCEPT;
+}
+
+static int list_tick(void *user)
+{
+  struct list *l = user;
+  l->ticks++;
+  return l->stop_tick && l->ticks >= l->stop_tick;
+}
+
+static struct list *list_new(int n)
+{
+  struct list *l = calloc(1, sizeof(*l));
+  assert_non_null(l);
+  l->items = calloc((size_t)n, sizeof(*l->items));
+  assert_non_null(l->items);
+  l->n = n;
+  return l;
+}
+
+static void list_free(struct list *l)
+{
+  for(int i = 0; i < l->n; i++)
+    free(l->items[i].body);
+  free(l->items);
+  free(l);
+}
+
+static void tile_url(struct fx *fx, struct item *it, int z, int x, int y)
+{
+  snprintf(it->url, sizeof(it->url), "http://127.0.0.1:%d/maps/vtp/2/%d/%d/%d", fx->port, z, x,
+           y);
+  it->auth = FETCH_AUTH_QUERY;
+}
+
+static struct fetch_opts opts_default(void)
+{
+  struct fetch_opts o = {
+    .concurrency = 8,
+    .retries = 4,
+    .timeout_s = 20,
+    .max_body = 1 << 20,
+    .token = TOKEN,
+    .backoff_ms = 5,
+  };
+  return o;
+}
+
+static enum mly_rc run_list(const struct fetch_opts *o, struct list *l, struct fetch_stats *st)
+{
+  struct fetch *f = NULL;
+  struct mly_err err = {0};
+  assert_int_equal(fetch_new(o, &f, &err), MLY_OK);
+  struct fetch_source src = {.next = list_next, .done = list_done, .user = l};
+  enum mly_rc rc = fetch_run(f, &src, list_tick, &err);
+  if(st)
+    *st = *fetch_get_stats(f);
+  assert_null(strstr(err.msg, "s3cret"));
+  fetch_free(&f);
+  assert_null(f);
+  return rc;
+}
+
+static void assert_no_token(const char *s)
+{
+  assert_null(strstr(s, "s3cret"));
+  assert_null(strstr(s, TOKEN_ESC));
+}
+
+/* ---- tests --------------------------------------------------------------- */
+
+static void test_fetch_delivers_each_body_once_at_concurrency_16(void **state)
+{
+  struct fx *fx = *state;
+  enum { N = 200 };
+  uint8_t *bodies[N];
+  const char *args[] = {"--token", TOKEN, NULL};
+
+  for(int i = 0; i < N; i++) {
+    size_t n = 1 + (size_t)(i * 7919) % 150000; /* 1 byte .. ~150 kB */
+    bodies[i] = make_body(n, (uint32_t)i);
+    put_tile(fx, 14, 100 + i / 20, 200 + i % 20, bodies[i], n);
+  }
+  server_start(fx, args);
+  struct list *l = list_new(N);
+  for(int i = 0; i < N; i++) {
+    tile_url(fx, &l->items[i], 14, 100 + i / 20, 200 + i % 20);
+    l->items[i].want = bodies[i];
+    l->items[i].want_n = 1 + (size_t)(i * 7919) % 150000;
+  }
+  struct fetch_opts o = opts_default();
+  o.concurrency = 16;
+  struct fetch_stats st;
+  assert_int_equal(run_list(&o, l, &st), MLY_OK);
+  for(int i = 0; i < N; i++) {
+    struct item *it = &l->items[i];
+    assert_int_equal(it->done_calls, 1);
+    assert_int_equal(it->status, FETCH_OK);
+    assert_int_equal(it->http, 200);
+    assert_int_equal(it->attempts, 1);
+    assert_int_equal(it->n, it->want_n);
+    assert_memory_equal(it->body, it->want, it->n);
+  }
+  assert_int_equal(st.requests, N);
+  assert_int_equal(st.retries, 0);
+  assert_int_equal(st.in_flight, 0);
+  assert_int_equal(log_count(fx, NULL, 200), N);
+  list_free(l);
+  for(int i = 0; i < N; i++)
+    free(bodies[i]);
+}
+
+static void test_fetch_empty_answers_are_empty(void **state)
+{
+  struct fx *fx = *state;
+  const char *args[] = {"--token", TOKEN, NULL};
+  put_tile(fx, 14, 1, 1, "", 0);      /* 200 with an empty body */
+  put_status(fx, 14, 1, 2, "204\n");
+  put_status(fx, 14, 1, 3, "403\n");  /* no JSON error body */
+  put_status(fx, 14, 1, 4, "403 forbidden.html\n");
+  put_root_file(fx, "forbidden.html", "<html>Forbidden</html>");
+  /* 14/1/5 does not exist: 404 */
+  server_start(fx, args);
+  struct list *l = list_new(5);
+  for(int i = 0; i < 5; i++)
+    tile_url(fx, &l->items[i], 14, 1, i + 1);
+  struct fetch_opts o = opts_default();
+  assert_int_equal(run_list(&o, l, NULL), MLY_OK);
+  long want_http[] = {200, 204, 403, 403, 404};
+  for(int i = 0; i < 5; i++) {
+    assert_int_equal(l->items[i].done_calls, 1);
+    assert_int_equal(l->items[i].status, FETCH_EMPTY);
+    assert_int_equal(l->items[i].http, want_http[i]);
+    assert_int_equal(l->items[i].attempts, 1);
+    assert_int_equal(l->items[i].n, 0);
+  }
+  assert_int_equal(log_count(fx, NULL, -1), 5);
+  list_free(l);
+}
+
+static void test_fetch_auth_errors_stop_without_retry(void **state)
+{
+  struct fx *fx = *state;
+  const char *args[] = {"--token", TOKEN, NULL};
+  put_root_file(fx, "err190.json",
+                "{\"error\":{\"message\":\"Invalid OAuth access token.\","
+                "\"type\":\"OAuthException\",\"code\":190}}");
+  put_root_file(fx, "err10.json",
+                "{\"error\":{\"message\":\"Permission denied\",\"type\":\"OAuthException\","
+                "\"code\":10}}");
+  put_status(fx, 14, 2, 1, "403 err190.json\n");
+  put_status(fx, 14, 2, 2, "401 err190.json\n");
+  put_status(fx, 14, 2, 3, "403 err10.json\n");
+  put_status(fx, 14, 2, 4, "401\n");
+  put_status(fx, 14, 2, 5, "400 err190.json\n"); /* code 190 whatever the status */
+  server_start(fx, args);
+  struct list *l = list_new(5);
+  for(int i = 0; i < 5; i++)
+    tile_url(fx, &l->items[i], 14, 2, i + 1);
+  struct fetch_opts o = opts_default();
+  assert_int_equal(run_list(&o, l, NULL), MLY_OK);
+  for(int i = 0; i < 5; i++) {
+    char name[32];
+    snprintf(name, sizeof(name), "14/2/%d", i + 1);
+    assert_int_equal(l->items[i].done_calls, 1);
+    assert_int_equal(l->items[i].status, FETCH_AUTH);
+    assert_int_equal(l->items[i].attempts, 1);
+    assert_int_equal(log_count(fx, name, -1), 1);
+    assert_no_token(l->items[i].msg);
+  }
+  assert_non_null(strstr(l->items[0].msg, "190"));
+  assert_non_null(strstr(l->items[0].msg, "Invalid OAuth access token"));
+  list_free(l);
+}
+
+static void test_fetch_wrong_token_is_auth(void **state)
+{
+  struct fx *fx = *state;
+  const char *args[] = {"--token", "another-token", NULL};
+  put_tile(fx, 14, 3, 3, "\x1a\x01", 2);
+  server_start(fx, args);
+  struct list *l = list_new(1);
+  tile_url(fx, &l->items[0], 14, 3, 3);
+  struct fetch_opts o = opts_default();
+  assert_int_equal(run_list(&o, l, NULL), MLY_OK);
+  assert_int_equal(l->items[0].status, FETCH_AUTH);
+  assert_int_equal(l->items[0].http, 403);
+  assert_int_equal(l->items[0].attempts, 1);
+  assert_no_token(l->items[0].msg);
+  list_free(l);
+}
+
+static void test_fetch_500_fails_after_exactly_retries_attempts(void **state)
+{
+  struct fx *fx = *state;
+  const char *args[] = {"--token", TOKEN, NULL};
+  put_status(fx, 14, 4, 1, "500\n");
+  put_status(fx, 14, 4, 2, "400\n"); /* a client error is not retried */
+  server_start(fx, args);
+  struct list *l = list_new(2);
+  tile_url(fx, &l->items[0], 14, 4, 1);
+  tile_url(fx, &l->items[1], 14, 4, 2);
+  struct fetch_opts o = opts_default();
+  o.retries = 4;
+  struct fetch_stats st;
+  assert_int_equal(run_list(&o, l, &st), MLY_OK);
+  assert_int_equal(l->items[0].done_calls, 1);
+  assert_int_equal(l->items[0].status, FETCH_FAILED);
+  assert_int_equal(l->items[0].attempts, 4);
+  assert_int_equal(l->items[0].http, 500);
+  assert_string_equal(l->items[0].msg, "request failed after 4 attempts: HTTP 500");
+  assert_int_equal(log_count(fx, "14/4/1", 500), 4);
+  assert_int_equal(l->items[1].status, FETCH_FAILED);
+  assert_int_equal(l->items[1].attempts, 1);
+  assert_int_equal(log_count(fx, "14/4/2", -1), 1);
+  assert_int_equal(st.requests, 5);
+  assert_int_equal(st.retries, 3);
+  list_free(l);
+}
+
+static void test_fetch_rate_limit_code_4_persisting_is_rate_limit(void **state)
+{
+  struct fx *fx = *state;
+  const char *args[] = {"--token", TOKEN, NULL};
+  put_root_file(fx, "err4.json",
+                "{\"error\":{\"message\":\"Application request limit reached\","
+                "\"type\":\"OAuthException\",\"code\":4}}");
+  put_status(fx, 14, 5, 1, "403 err4.json\n");
+  put_status(fx, 14, 5, 2, "400 err4.json\n");
+  server_start(fx, args);
+  struct list *l = list_new(2);
+  tile_url(fx, &l->items[0], 14, 5, 1);
+  tile_url(fx, &l->items[1], 14, 5, 2);
+  struct fetch_opts o = opts_default();
+  o.retries = 3;
+  assert_int_equal(run_list(&o, l, NULL), MLY_OK);
+  for(int i = 0; i < 2; i++) {
+    assert_int_equal(l->items[i].done_calls, 1);
+    assert_int_equal(l->items[i].status, FETCH_RATE_LIMIT);
+    assert_int_equal(l->items[i].attempts, 3);
+    assert_non_null(strstr(l->items[i].msg, "request limit reached"));
+  }
+  assert_int_equal(log_count(fx, "14/5/1", -1), 3);
+  assert_int_equal(log_count(fx, "14/5/2", -1), 3);
+  list_free(l);
+}
+
+static void test_fetch_mixed_faults_keep_every_body_intact(void **state)
+{
+  struct fx *fx = *state;
+  enum { N = 150 };
+  uint8_t *bodies[N];
+  size_t sizes[N];
+  const char *args[] = {"--token", TOKEN, "--fault-seed", "11", "--fail-rate", "0.1",
+                        "--rate429", "0.1", "--retry-after", "0", "--truncate-rate", "0.1",
+                        "--reset-rate", "0.1", "--gzip-rate", "0.2", "--slow-rate", "0.05",
+                        "--slow-ms", "30", NULL};
+  for(int i = 0; i < N; i++) {
+    sizes[i] = 2 + (size_t)(i * 104729) % 60000;
+    bodies[i] = make_body(sizes[i], (uint32_t)i + 1000);
+    put_tile(fx, 14, 300 + i / 10, 400 + i % 10, bodies[i], sizes[i]);
+  }
+  server_start(fx, args);
+  struct list *l = list_new(N);
+  for(int i = 0; i < N; i++)
+    tile_url(fx, &l->items[i], 14, 300 + i / 10, 400 + i % 10);
+  struct fetch_opts o = opts_default();
+  o.concurrency = 16;
+  o.retries = 12;
+  o.backoff_ms = 2;
+  struct fetch_stats st;
+  assert_int_equal(run_list(&o, l, &st), MLY_OK);
+  for(int i = 0; i < N; i++) {
+    struct item *it = &l->items[i];
+    assert_int_equal(it->done_calls, 1);
+    assert_int_equal(it->status, FETCH_OK);
+    assert_int_equal(it->n, sizes[i]);
+    assert_memory_equal(it->body, bodies[i], sizes[i]);
+  }
+  /* every fault kind struck and was retried through */
+  assert_true(log_count_fault(fx, "fail") > 0);
+  assert_true(log_count_fault(fx, "429") > 0);
+  assert_true(log_count_fault(fx, "truncate") > 0);
+  assert_true(log_count_fault(fx, "reset") > 0);
+  assert_true(log_count_fault(fx, "header") > 0);
+  assert_true(log_count_fault(fx, "raw") > 0);
+  assert_true(st.retries > 0);
+  assert_int_equal(st.requests, N + st.retries);
+  list_free(l);
+  for(int i = 0; i < N; i++)
+    free(bodies[i]);
+}
+
+/* The gap between a 429 and the next request for the same tile */
+static void test_fetch_retry_after_is_honoured(void **state)
+{
+  struct fx *fx = *state;
+  enum { N = 6 };
+  const char *args[] = {"--token", TOKEN, "--fault-seed", "3", "--rate429", "0.3",
+                        "--retry-after", "1", NULL};
+  for(int i = 0; i < N; i++)
+    put_tile(fx, 14, 6, i, "\x1a\x02xy", 4);
+  server_start(fx, args);
+  struct list *l = list_new(N);
+  for(int i = 0; i < N; i++)
+    tile_url(fx, &l->items[i], 14, 6, i);
+  struct fetch_opts o = opts_default();
+  o.retries = 10;
+  assert_int_equal(run_list(&o, l, NULL), MLY_OK);
+  for(int i = 0; i < N; i++)
+    assert_int_equal(l->items[i].status, FETCH_OK);
+
+  /* read the log: t of each tile's last 429, checked against its next request */
+  double last429[N];
+  for(int i = 0; i < N; i++)
+    last429[i] = -1;
+  int seen429 = 0, checked = 0;
+  FILE *fp = fopen(fx->log, "r");
+  assert_non_null(fp);
+  char line[4096];
+  while(fgets(line, sizeof(line), fp)) {
+    json_t *j = json_loads(line, 0, NULL);
+    assert_non_null(j);
+    int y = -1;
+    sscanf(json_string_value(json_object_get(j, "tile")), "14/6/%d", &y);
+    assert_true(y >= 0 && y < N);
+    double t = json_real_value(json_object_get(j, "t"));
+    if(last429[y] >= 0) {
+      /* loose: 1 s asked, allow for clock granularity */
+      assert_true(t - last429[y] >= 0.95);
+      checked++;
+      last429[y] = -1;
+    }
+    if(json_integer_value(json_object_get(j, "status")) == 429) {
+      last429[y] = t;
+      seen429++;
+    }
+    json_decref(j);
+  }
+  fclose(fp);
+  assert_true(seen429 > 0);
+  assert_int_equal(checked, seen429);
+  list_free(l);
+}
+
+static void test_fetch_body_above_cap_is_toobig(void **state)
+{
+  struct fx *fx = *state;
+  const char *args[] = {"--token", TOKEN, NULL};
+  uint8_t *big = make_body(20000, 1);
+  uint8_t *exact = make_body(10000, 2);
+  uint8_t *zeros = calloc(1, 200000);
+  uint8_t gz[4096];
+  assert_non_null(zeros);
+  size_t gzn = gzip_bytes(zeros, 200000, gz, sizeof(gz));
+  put_tile(fx, 14, 7, 1, big, 20000);
+  put_tile(fx, 14, 7, 2, exact, 10000);
+  put_tile(fx, 14, 7, 3, gz, gzn); /* raw gzip, small on the wire, big inflated */
+  server_start(fx, args);
+  struct list *l = list_new(3);
+  for(int i = 0; i < 3; i++)
+    tile_url(fx, &l->items[i], 14, 7, i + 1);
+  struct fetch_opts o = opts_default();
+  o.max_body = 10000;
+  assert_int_equal(run_list(&o, l, NULL), MLY_OK);
+  assert_int_equal(l->items[0].status, FETCH_TOOBIG);
+  assert_int_equal(l->items[0].attempts, 1);
+  assert_non_null(strstr(l->items[0].msg, l->items[0].url)); /* names the url */
+  assert_non_null(strstr(l->items[0].msg, "10000"));
+  assert_no_token(l->items[0].msg);
+  assert_int_equal(log_count(fx, "14/7/1", -1), 1);
+  assert_int_equal(l->items[1].status, FETCH_OK);
+  assert_int_equal(l->items[1].n, 10000);
+  assert_memory_equal(l->items[1].body, exact, 10000);
+  assert_int_equal(l->items[2].status, FETCH_TOOBIG);
+  assert_int_equal(l->items[2].attempts, 1);
+  list_free(l);
+  free(big);
+  free(exact);
+  free(zeros);
+}
+
+static void test_fetch_gzip_bodies_are_inflated(void **state)
+{
+  struct fx *fx = *state;
+  enum { N = 24 };
+  uint8_t *bodies[N];
+  const char *args[] = {"--token", TOKEN, "--gzip-rate", "1", "--fault-seed", "5", NULL};
+  for(int i = 0; i < N; i++) {
+    bodies[i] = make_body(5000 + (size_t)i, (uint32_t)i);
+    memset(bodies[i] + 1, 'a', 2000); /* compressible */
+    put_tile(fx, 14, 8, i, bodies[i], 5000 + (size_t)i);
+  }
+  server_start(fx, args);
+  struct list *l = list_new(N);
+  for(int i = 0; i < N; i++)
+    tile_url(fx, &l->items[i], 14, 8, i);
+  struct fetch_opts o = opts_default();
+  assert_int_equal(run_list(&o, l, NULL), MLY_OK);
+  for(int i = 0; i < N; i++) {
+    assert_int_equal(l->items[i].status, FETCH_OK);
+    assert_int_equal(l->items[i].n, 5000 + (size_t)i);
+    assert_memory_equal(l->items[i].body, bodies[i], l->items[i].n);
+  }
+  assert_true(log_count_fault(fx, "header") > 0);
+  assert_true(log_count_fault(fx, "raw") > 0);
+  list_free(l);
+  for(int i = 0; i < N; i++)
+    free(bodies[i]);
+}
+
+static void test_fetch_retry_verdict_retries_then_accepts(void **state)
+{
+  struct fx *fx = *state;
+  const char *args[] = {"--token", TOKEN, NULL};
+  put_tile(fx, 14, 9, 1, "\x1a\x01z", 3);
+  put_tile(fx, 14, 9, 2, "\x1a\x01q", 3);
+  server_start(fx, args);
+  struct list *l = list_new(2);
+  tile_url(fx, &l->items[0], 14, 9, 1);
+  tile_url(fx, &l->items[1], 14, 9, 2);
+  l->items[0].retry_verdicts = 2;   /* then accepted */
+  l->items[1].retry_verdicts = 100; /* never accepted */
+  struct fetch_opts o = opts_default();
+  o.retries = 3;
+  assert_int_equal(run_list(&o, l, NULL), MLY_OK);
+  assert_int_equal(l->items[0].done_calls, 3);
+  assert_int_equal(l->items[0].status, FETCH_OK);
+  assert_int_equal(l->items[0].attempts, 3);
+  assert_int_equal(log_count(fx, "14/9/1", -1), 3);
+  /* three OK calls answered RETRY, then one FAILED keeping the last message */
+  assert_int_equal(l->items[1].done_calls, 4);
+  assert_int_equal(l->items[1].status, FETCH_FAILED);
+  assert_int_equal(l->items[1].attempts, 3);
+  assert_string_equal(l->items[1].msg, "bad body 3");
+  assert_int_equal(log_count(fx, "14/9/2", -1), 3);
+  list_free(l);
+}
+
+static void test_fetch_stop_verdict_ends_run(void **state)
+{
+  struct fx *fx = *state;
+  const char *args[] = {"--token", TOKEN, NULL};
+  for(int i = 0; i < 20; i++)
+    put_tile(fx, 14, 10, i, "\x1a\x01z", 3);
+  server_start(fx, args);
+  struct list *l = list_new(20);
+  for(int i = 0; i < 20; i++)
+    tile_url(fx, &l->items[i], 14, 10, i);
+  l->stop_on_done = 1;
+  struct fetch_opts o = opts_default();
+  o.concurrency = 2;
+  assert_int_equal(run_list(&o, l, NULL), MLY_ESTOP);
+  assert_int_equal(l->total_done, 1);
+  list_free(l);
+}
+
+static void test_fetch_tick_stops_run_with_transfers_in_flight(void **state)
+{
+  struct fx *fx = *state;
+  const char *args[] = {"--token", TOKEN, "--latency-ms", "3000", NULL};
+  for(int i = 0; i < 10; i++)
+    put_tile(fx, 14, 11, i, "\x1a\x01z", 3);
+  server_start(fx, args);
+  struct list *l = list_new(10);
+  for(int i = 0; i < 10; i++)
+    tile_url(fx, &l->items[i], 14, 11, i);
+  l->stop_tick = 2;
+  struct fetch_opts o = opts_default();
+  assert_int_equal(run_list(&o, l, NULL), MLY_ESTOP);
+  assert_int_equal(l->total_done, 0);
+  assert_int_equal(l->ticks, 2);
+  list_free(l);
+}
+
+static void test_fetch_timeout_and_refused_connection_fail(void **state)
+{
+  struct fx *fx = *state;
+  const char *args[] = {"--token", TOKEN, "--slow-rate", "1", "--slow-ms", "1500", NULL};
+  put_tile(fx, 14, 12, 1, "\x1a\x01z", 3);
+  server_start(fx, args);
+
+  /* a port nobody listens on */
+  int sock = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  socklen_t sl = sizeof(sa);
+  assert_int_equal(bind(sock, (struct sockaddr *)&sa, sizeof(sa)), 0);
+  assert_int_equal(getsockname(sock, (struct sockaddr *)&sa, &sl), 0);
+  close(sock);
+
+  struct list *l = list_new(2);
+  tile_url(fx, &l->items[0], 14, 12, 1);
+  snprintf(l->items[1].url, sizeof(l->items[1].url), "http://127.0.0.1:%d/14/12/2",
+           ntohs(sa.sin_port));
+  l->items[1].auth = FETCH_AUTH_QUERY;
+  struct fetch_opts o = opts_default();
+  o.retries = 2;
+  o.timeout_s = 0.3;
+  assert_int_equal(run_list(&o, l, NULL), MLY_OK);
+  for(int i = 0; i < 2; i++) {
+    assert_int_equal(l->items[i].done_calls, 1);
+    assert_int_equal(l->items[i].status, FETCH_FAILED);
+    assert_int_equal(l->items[i].attempts, 2);
+    assert_non_null(strstr(l->items[i].msg, "request failed after 2 attempts: "));
+    assert_no_token(l->items[i].msg);
+  }
+  assert_non_null(strstr(l->items[0].msg, "timed out"));
+  list_free(l);
+}
+
+static void test_fetch_token_never_leaks(void **state)
+{
+  struct fx *fx = *state;
+  const char *args[] = {"--token", TOKEN, "--fault-seed", "2", "--reset-rate", "0.3",
+                        "--truncate-rate", "0.3", NULL};
+  uint8_t *big = make_body(5000, 3);
+  put_tile(fx, 14, 13, 1, "\x1a\x01z", 3);
+  put_status(fx, 14, 13, 2, "500\n");
+  put_tile(fx, 14, 13, 3, big, 5000);
+  put_root_file(fx, "graph/orgs.json", "{\"1805883732926354\": \"Org One\"}");
+  server_start(fx, args);
+  struct list *l = list_new(6);
+  for(int i = 0; i < 3; i++)
+    tile_url(fx, &l->items[i], 14, 13, i + 1);
+  /* Graph API: the token goes in a header; the server refuses it in the query */
+  snprintf(l->items[3].url, sizeof(l->items[3].url),
+           "http://127.0.0.1:%d/graph/1805883732926354?fields=name", fx->port);
+  l->items[3].auth = FETCH_AUTH_HEADER;
+  snprintf(l->items[4].url, sizeof(l->items[4].url),
+           "http://127.0.0.1:%d/graph/42?fields=name", fx->port);
+  l->items[4].auth = FETCH_AUTH_HEADER;
+  snprintf(l->items[5].url, sizeof(l->items[5].url),
+           "http://127.0.0.1:%d/graph/1805883732926354?fields=name", fx->port);
+  l->items[5].auth = FETCH_AUTH_QUERY;
+  struct fetch_opts o = opts_default();
+  o.max_body = 4000;
+  o.retries = 8;
+  assert_int_equal(run_list(&o, l, NULL), MLY_OK);
+  assert_int_equal(l->items[0].status, FETCH_OK);
+  assert_int_equal(l->items[1].status, FETCH_FAILED);
+  assert_int_equal(l->items[2].status, FETCH_TOOBIG);
+  assert_int_equal(l->items[3].status, FETCH_OK);
+  assert_non_null(l->items[3].body);
+  json_t *doc = json_loadb((const char *)l->items[3].body, l->items[3].n, 0, NULL);
+  assert_non_null(doc);
+  assert_string_equal(json_string_value(json_object_get(doc, "name")), "Org One");
+  json_decref(doc);
+  assert_int_equal(l->items[4].status, FETCH_EMPTY); /* unknown id: 404 */
+  assert_int_equal(l->items[5].status, FETCH_AUTH);
+  for(int i = 0; i < 6; i++)
+    assert_no_token(l->items[i].msg);
+  /* the server saw the token (requests succeeded) but logged it redacted */
+  char *log = slurp(fx->log);
+  assert_no_token(log);
+  assert_null(strstr(log, "MLY%7C"));
+  assert_non_null(strstr(log, "access_token=REDACTED"));
+  free(log);
+  list_free(l);
+  free(big);
+}
+
+static void test_fetch_file_urls(void **state)
+{
+  struct fx *fx = *state;
+  char p[512];
+  uint8_t *body = make_body(3000, 9);
+  uint8_t *big = make_body(6000, 10);
+  uint8_t gz[8192];
+  size_t gzn = gzip_bytes(body, 3000, gz, sizeof(gz));
+
+  snprintf(p, sizeof(p), "%s/my tiles/14/1/1.mvt", fx->dir);
+  put_file(p, body, 3000);
+  snprintf(p, sizeof(p), "%s/my tiles/14/1/2.mvt", fx->dir);
+  put_file(p, gz, gzn);
+  snprintf(p, sizeof(p), "%s/my tiles/14/1/3.mvt", fx->dir);
+  put_file(p, "\x1f\x8b\x08\x00garbage", 11);
+  snprintf(p, sizeof(p), "%s/my tiles/14/1/4.mvt", fx->dir);
+  put_file(p, "", 0);
+  snprintf(p, sizeof(p), "%s/my tiles/14/1/5.mvt", fx->dir);
+  put_file(p, big, 6000);
+  snprintf(p, sizeof(p), "%s/my tiles/14/1/7.mvt", fx->dir);
+  mkdirs(p); /* a directory where a file should be */
+
+  enum { N = 8 };
+  struct list *l = list_new(N);
+  for(int i = 0; i < 7; i++) {
+    snprintf(l->items[i].url, sizeof(l->items[i].url), "file://%s/my%%20tiles/14/1/%d.mvt",
+             fx->dir, i + 1);
+    l->items[i].auth = FETCH_AUTH_QUERY; /* ignored for files */
+  }
+  snprintf(l->items[7].url, sizeof(l->items[7].url), "file://localhost%s/my%%20tiles/14/1/1.mvt",
+           fx->dir);
+  struct fetch_opts o = opts_default();
+  o.max_body = 5000;
+  o.token = NULL; /* file:// needs none */
+  struct fetch_stats st;
+  assert_int_equal(run_list(&o, l, &st), MLY_OK);
+  assert_int_equal(l->items[0].status, FETCH_OK);
+  assert_int_equal(l->items[0].n, 3000);
+  assert_memory_equal(l->items[0].body, body, 3000);
+  assert_int_equal(l->items[0].http, 0);
+  assert_int_equal(l->items[1].status, FETCH_OK); /* gzip inflated */
+  assert_int_equal(l->items[1].n, 3000);
+  assert_memory_equal(l->items[1].body, body, 3000);
+  assert_int_equal(l->items[2].status, FETCH_FAILED);
+  assert_non_null(strstr(l->items[2].msg, "gzip"));
+  assert_int_equal(l->items[3].status, FETCH_EMPTY);
+  assert_int_equal(l->items[4].status, FETCH_TOOBIG);
+  assert_int_equal(l->items[5].status, FETCH_EMPTY); /* missing file */
+  assert_int_equal(l->items[6].status, FETCH_FAILED);
+  assert_int_equal(l->items[7].status, FETCH_OK);
+  assert_int_equal(l->items[7].n, 3000);
+  for(int i = 0; i < N; i++) {
+    assert_int_equal(l->items[i].done_calls, 1);
+    assert_int_equal(l->items[i].attempts, 1);
+  }
+  assert_int_equal(st.requests, N);
+  list_free(l);
+  free(body);
+  free(big);
+}
+
+static void test_fetch_many_files_with_retry_verdict(void **state)
+{
+  struct fx *fx = *state;
+  enum { N = 300 };
+  char p[512];
+  for(int i = 0; i < N; i++) {
+    snprintf(p, sizeof(p), "%s/t/14/2/%d.mvt", fx->dir, i);
+    put_file(p, "\x1a\x01z", 3);
+  }
+  struct list *l = list_new(N);
+  for(int i = 0; i < N; i++)
+    snprintf(l->items[i].url, sizeof(l->items[i].url), "file://%s/t/14/2/%d.mvt", fx->dir, i);
+  l->items[17].retry_verdicts = 1;
+  struct fetch_opts o = opts_default();
+  o.token = NULL;
+  assert_int_equal(run_list(&o, l, NULL), MLY_OK);
+  for(int i = 0; i < N; i++)
+    assert_int_equal(l->items[i].status, FETCH_OK);
+  assert_int_equal(l->items[17].attempts, 2);
+  assert_int_equal(l->items[17].done_calls, 2);
+  assert_int_equal(l->total_done, N + 1);
+  list_free(l);
+}
+
+static void test_fetch_new_rejects_bad_options(void **state)
+{
+  struct fetch *f = NULL;
+  struct mly_err err = {0};
+  struct fetch_opts o = opts_default();
+  o.concurrency = 0;
+  assert_int_equal(fetch_new(&o, &f, &err), MLY_EINVAL);
+  assert_null(f);
+  o = opts_default();
+  o.retries = 0;
+  assert_int_equal(fetch_new(&o, &f, &err), MLY_EINVAL);
+  o = opts_default();
+  o.timeout_s = 0;
+  assert_int_equal(fetch_new(&o, &f, &err), MLY_EINVAL);
+  o = opts_default();
+  o.token = "a\r\nX-Evil: 1";
+  assert_int_equal(fetch_new(&o, &f, &err), MLY_EINVAL);
+  assert_null(strstr(err.msg, "Evil"));
+  fetch_free(&f); /* NULL is fine */
+  fetch_free(NULL);
+}
+
+static void test_fetch_redact(void **state)
+{
+  char out[256];
+  fetch_redact("GET http://h/t/1/2/3?access_token=MLY|abc&x=1 failed", out, sizeof(out));
+  assert_string_equal(out, "GET http://h/t/1/2/3?access_token=REDACTED&x=1 failed");
+  fetch_redact("http://h/a?x=1&access_token=MLY%7Cabc", out, sizeof(out));
+  assert_string_equal(out, "http://h/a?x=1&access_token=REDACTED");
+  fetch_redact("a access_token=1 b access_token=2#frag", out, sizeof(out));
+  assert_string_equal(out, "a access_token=REDACTED b access_token=REDACTED#frag");
+  fetch_redact("Authorization: OAuth MLY|tok", out, sizeof(out));
+  assert_string_equal(out, "Authorization: OAuth REDACTED");
+  fetch_redact("Invalid OAuth access token.", out, sizeof(out)); /* no secret here */
+  assert_string_equal(out, "Invalid OAuth access token.");
+  fetch_redact("nothing secret here", out, sizeof(out));
+  assert_string_equal(out, "nothing secret here");
+  fetch_redact("access_token=&a=1", out, sizeof(out));
+  assert_string_equal(out, "access_token=&a=1");
+  fetch_redact(NULL, out, sizeof(out));
+  assert_string_equal(out, "");
+  /* cut short by the cap: still terminated, never a piece of the secret */
+  fetch_redact("access_token=SECRETVALUE", out, 20);
+  assert_string_equal(out, "access_token=REDACT");
+  fetch_redact("xyz", out, 1);
+  assert_string_equal(out, "");
+  memset(out, 'Z', sizeof(out));
+  fetch_redact("abc", out, 0);
+  assert_int_equal(out[0], 'Z');
+}
+
+int main(void)
+{
+  /* a server killed mid-answer must not kill us */
+  signal(SIGPIPE, SIG_IGN);
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_fetch_redact),
+    cmocka_unit_test(test_fetch_new_rejects_bad_options),
+    cmocka_unit_test_setup_teardown(test_fetch_delivers_each_body_once_at_concurrency_16, setup,
+                                    teardown),
+    cmocka_unit_test_setup_teardown(test_fetch_empty_answers_are_empty, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_fetch_auth_errors_stop_without_retry, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_fetch_wrong_token_is_auth, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_fetch_500_fails_after_exactly_retries_attempts, setup,
+                                    teardown),
+    cmocka_unit_test_setup_teardown(test_fetch_rate_limit_code_4_persisting_is_rate_limit, setup,
+                                    teardown),
+    cmocka_unit_test_setup_teardown(test_fetch_mixed_faults_keep_every_body_intact, setup,
+                                    teardown),
+    cmocka_unit_test_setup_teardown(test_fetch_retry_after_is_honoured, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_fetch_body_above_cap_is_toobig, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_fetch_gzip_bodies_are_inflated, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_fetch_retry_verdict_retries_then_accepts, setup,
+                                    teardown),
+    cmocka_unit_test_setup_teardown(test_fetch_stop_verdict_ends_run, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_fetch_tick_stops_run_with_transfers_in_flight, setup,
+                                    teardown),
+    cmocka_unit_test_setup_teardown(test_fetch_timeout_and_refused_connection_fail, setup,
+                                    teardown),
+    cmocka_unit_test_setup_teardown(test_fetch_token_never_leaks, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_fetch_file_urls, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_fetch_many_files_with_retry_verdict, setup, teardown),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
