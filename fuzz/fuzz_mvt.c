@@ -56,7 +56,9 @@ static void walk_layer(struct mvt_layer *l, struct mvt_index *idx, uint64_t *sum
       for(size_t i = 0; i < 2 * n; i++)
         *sum += (uint64_t)xy[i];
     }
-    (void)mvt_decode_geometry(&f, visit, sum, &err);
+    err.msg[0] = '\0';
+    if(mvt_decode_geometry(&f, visit, sum, &err) != MLY_OK && err.msg[0] == '\0')
+      abort(); /* every failure carries a message */
     *sum += f.id + (uint64_t)f.type;
   }
 }

@@ -2,7 +2,8 @@
 # install-deps.sh -- the Debian 12 packages the build, the example and the tests need
 set -euo pipefail
 PKGS=(build-essential cmake ninja-build pkg-config python3
-      libcurl4-openssl-dev libjansson-dev libgeos-dev zlib1g-dev libcmocka-dev
+      libcurl4-openssl-dev libjansson-dev libgeos-dev zlib1g-dev libsqlite3-dev libcmocka-dev
+      sqlite3
       gdal-bin clang libclang-rt-14-dev)
 missing=()
 for p in "${PKGS[@]}"; do

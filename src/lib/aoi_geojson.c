@@ -23,11 +23,11 @@ struct gj_group {
 struct gj {
   struct aoi_set *set;
   GEOSContextHandle_t ctx;
-  const char *source;   /* the input, for messages */
+  const char *source;   /* the input, for messages: at most 60 bytes */
   const char *field;    /* the property to group by, or NULL */
   struct mly_err *err;
   char where[112];      /* "feature 3 (id \"x\")", "geometry" or "" */
-  char path[96];        /* inside a geometry: "member 1 polygon 2 " */
+  char path[72];        /* inside a geometry: "member 1 polygon 2 " */
   struct gj_group *groups;
   size_t ngroups, capgroups;
   size_t *slots;        /* hash of group names: group index + 1, 0 = free */
@@ -46,13 +46,13 @@ static enum mly_rc gj_fail(struct gj *g, enum mly_rc rc, const char *fmt, ...)
   va_start(ap, fmt);
   vsnprintf(detail, sizeof(detail), fmt, ap);
   va_end(ap);
-  return mly_err_set(g->err, rc, "%.60s: %s%s%s", g->source, g->where, g->where[0] ? " " : "",
+  return mly_err_set(g->err, rc, "%s: %s%s%s", g->source, g->where, g->where[0] ? " " : "",
                      detail);
 }
 
 static enum mly_rc gj_nomem(struct gj *g)
 {
-  return mly_err_set(g->err, MLY_ENOMEM, "%.60s: out of memory", g->source);
+  return mly_err_set(g->err, MLY_ENOMEM, "%s: out of memory", g->source);
 }
 
 /* Copy a JSON string for a message: at most 40 bytes, printable ASCII */
@@ -444,19 +444,29 @@ static enum mly_rc gj_polygon(struct gj *g, json_t *coords, struct gj_polys *out
 
 static enum mly_rc gj_geometry(struct gj *g, json_t *geom, int depth, struct gj_polys *out);
 
+/* Append "<what> <i> " to the path for messages; returns the old length
+ * to restore. A path too long to show ends in "... " instead. */
+static size_t gj_path_push(struct gj *g, const char *what, size_t i)
+{
+  size_t base = strlen(g->path), room = sizeof(g->path) - base;
+  int w = snprintf(g->path + base, room, "%s %zu ", what, i);
+  if(w < 0 || (size_t)w >= room)
+    memcpy(g->path + sizeof(g->path) - 5, "... ", 5);
+  return base;
+}
+
 static enum mly_rc gj_multipolygon(struct gj *g, json_t *coords, struct gj_polys *out)
 {
   if(!json_is_array(coords))
     return gj_fail(g, MLY_EFORMAT, "%smultipolygon coordinates are not an array of polygons",
                    g->path);
-  size_t base = strlen(g->path);
   enum mly_rc rc = MLY_OK;
   for(size_t i = 0; !rc && i < json_array_size(coords); i++) {
-    snprintf(g->path + base, sizeof(g->path) - base, "polygon %zu ", i);
+    size_t base = gj_path_push(g, "polygon", i);
     rc = gj_polygon(g, json_array_get(coords, i), out);
+    if(!rc)
+      g->path[base] = '\0';
   }
-  if(!rc)
-    g->path[base] = '\0';
   return rc;
 }
 
@@ -468,14 +478,13 @@ static enum mly_rc gj_collection(struct gj *g, json_t *geom, int depth, struct g
   if(depth >= MLY__AOI_MAX_GC_DEPTH)
     return gj_fail(g, MLY_EFORMAT, "%sGeometryCollections nest deeper than %d levels", g->path,
                    MLY__AOI_MAX_GC_DEPTH);
-  size_t base = strlen(g->path);
   enum mly_rc rc = MLY_OK;
   for(size_t i = 0; !rc && i < json_array_size(members); i++) {
-    snprintf(g->path + base, sizeof(g->path) - base, "member %zu ", i);
+    size_t base = gj_path_push(g, "member", i);
     rc = gj_geometry(g, json_array_get(members, i), depth + 1, out);
+    if(!rc)
+      g->path[base] = '\0';
   }
-  if(!rc)
-    g->path[base] = '\0';
   return rc;
 }
 
@@ -685,19 +694,19 @@ static enum mly_rc gj_finish(struct gj *g)
     }
     else {
       if(gr->polys.n > UINT_MAX)
-        return mly_err_set(g->err, MLY_ETOOBIG, "%.60s: too many polygons", g->source);
+        return mly_err_set(g->err, MLY_ETOOBIG, "%s: too many polygons", g->source);
       /* the collection takes the polygons over; the union makes
        * overlapping parts one valid area, as prepared predicates need */
       GEOSGeometry *coll = GEOSGeom_createCollection_r(g->ctx, GEOS_MULTIPOLYGON, gr->polys.v,
                                                        (unsigned)gr->polys.n);
       gr->polys.n = 0;
       if(!coll)
-        return mly_err_set(g->err, MLY_EGEOS, "%.60s: cannot collect the polygons: %s",
+        return mly_err_set(g->err, MLY_EGEOS, "%s: cannot collect the polygons: %s",
                            g->source, mly__aoi_geos_msg(g->set));
       geom = GEOSUnaryUnion_r(g->ctx, coll);
       GEOSGeom_destroy_r(g->ctx, coll);
       if(!geom)
-        return mly_err_set(g->err, MLY_EGEOS, "%.60s: cannot merge the polygons: %s", g->source,
+        return mly_err_set(g->err, MLY_EGEOS, "%s: cannot merge the polygons: %s", g->source,
                            mly__aoi_geos_msg(g->set));
     }
     char *name = gr->name;
@@ -724,18 +733,26 @@ enum mly_rc mly__aoi_geojson_load(struct aoi_set *set, const char *buf, size_t l
                                   const char *source, const char *field_name,
                                   struct mly_err *err)
 {
+  /* a long path keeps its end, where the file name is */
+  char src[64];
+  size_t slen = strlen(source);
+  if(slen > 60)
+    snprintf(src, sizeof(src), "...%s", source + slen - 57);
+  else
+    snprintf(src, sizeof(src), "%s", source);
+  source = src;
   struct gj g = {.set = set, .ctx = set->ctx, .source = source, .field = field_name, .err = err};
   json_error_t jerr;
   /* duplicate keys are refused: {"type":"Polygon","type":"Point"} has no
    * single meaning, and guessing one would hide a broken file */
   json_t *root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
   if(!root)
-    return mly_err_set(err, MLY_EFORMAT, "%.60s: invalid JSON at line %d column %d: %.120s",
+    return mly_err_set(err, MLY_EFORMAT, "%s: invalid JSON at line %d column %d: %.120s",
                        source, jerr.line, jerr.column, jerr.text);
   enum mly_rc rc = gj_root(&g, root);
   json_decref(root);
   if(!rc && g.npolys == 0)
-    rc = mly_err_set(err, MLY_EFORMAT, "%.60s: no Polygon or MultiPolygon found", source);
+    rc = mly_err_set(err, MLY_EFORMAT, "%s: no Polygon or MultiPolygon found", source);
   if(!rc)
     rc = gj_finish(&g);
   gj_cleanup(&g);

@@ -54,6 +54,7 @@ struct slot {
   bool toobig;         /* the write callback hit max_body */
   bool nomem;          /* the write callback could not grow the buffer */
   uint64_t retry_after_ms;
+  char encoding[16];   /* Content-Encoding of the last response, lowercase */
   char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -61,7 +62,8 @@ struct fetch {
   struct fetch_opts opts;
   char *token;
   char *token_esc;             /* url-encoded for the query string */
-  struct curl_slist *auth_hdr; /* "Authorization: OAuth <token>" */
+  struct curl_slist *hdr;      /* "Accept-Encoding: gzip" */
+  struct curl_slist *auth_hdr; /* the same plus "Authorization: OAuth <token>" */
   CURLM *multi;
   struct slot *slots;
   int active;                  /* slots in use */
@@ -70,7 +72,7 @@ struct fetch {
   int nwaiting;
   int max_waiting;             /* stop pulling new requests above this */
   struct buf fbuf;             /* file:// bodies */
-  struct buf unz;              /* decompressed raw gzip bodies */
+  struct buf unz;              /* inflated gzip bodies */
   uint64_t rng;
   struct fetch_stats stats;
 };
@@ -347,8 +349,21 @@ static size_t on_header(char *p, size_t size, size_t nmemb, void *ud)
   size_t n = size * nmemb;
   static const char name[] = "retry-after:";
 
-  if(n >= 5 && strncmp(p, "HTTP/", 5) == 0)
-    s->retry_after_ms = 0; /* a new response (after a redirect or 1xx) */
+  static const char ce[] = "content-encoding:";
+
+  if(n >= 5 && strncmp(p, "HTTP/", 5) == 0) {
+    /* a new response (after a redirect or 1xx) */
+    s->retry_after_ms = 0;
+    s->encoding[0] = '\0';
+  }
+  else if(n > sizeof(ce) - 1 && strncasecmp(p, ce, sizeof(ce) - 1) == 0) {
+    size_t i = sizeof(ce) - 1, o = 0;
+    while(i < n && (p[i] == ' ' || p[i] == '\t'))
+      i++;
+    while(i < n && o + 1 < sizeof(s->encoding) && !isspace((unsigned char)p[i]) && p[i] != ',')
+      s->encoding[o++] = (char)tolower((unsigned char)p[i++]);
+    s->encoding[o] = '\0';
+  }
   else if(n > sizeof(name) - 1 && strncasecmp(p, name, sizeof(name) - 1) == 0) {
     char v[128];
     size_t vl = n - (sizeof(name) - 1);
@@ -414,7 +429,6 @@ static enum mly_rc slot_setup(struct fetch *f, struct slot *s)
   SET(CURLOPT_HEADERFUNCTION, on_header);
   SET(CURLOPT_HEADERDATA, (void *)s);
   SET(CURLOPT_ERRORBUFFER, s->errbuf);
-  SET(CURLOPT_ACCEPT_ENCODING, "");
   SET(CURLOPT_TIMEOUT_MS, timeout);
   SET(CURLOPT_USERAGENT, "mapillary-cli/" MLY_VERSION);
   SET(CURLOPT_FOLLOWLOCATION, 1L);
@@ -491,6 +505,11 @@ enum mly_rc fetch_new(const struct fetch_opts *opts, struct fetch **out, struct 
       goto fail;
     }
   }
+  /* gzip is decoded here, not by libcurl: libcurl 7.88 takes a gzip stream
+   * cut short (with a matching Content-Length) as a shorter good body */
+  f->hdr = curl_slist_append(NULL, "Accept-Encoding: gzip");
+  if(!f->hdr)
+    goto nomem;
   if(opts->token) {
     f->token = strdup(opts->token);
     if(!f->token)
@@ -503,9 +522,10 @@ enum mly_rc fetch_new(const struct fetch_opts *opts, struct fetch **out, struct 
       goto nomem;
     }
     snprintf(h, hl, "Authorization: OAuth %s", opts->token);
-    f->auth_hdr = curl_slist_append(NULL, h);
+    f->auth_hdr = curl_slist_append(NULL, "Accept-Encoding: gzip");
+    struct curl_slist *l = f->auth_hdr ? curl_slist_append(f->auth_hdr, h) : NULL;
     wipe_free(h);
-    if(!f->auth_hdr)
+    if(!l)
       goto nomem;
   }
   *out = f;
@@ -567,6 +587,7 @@ void fetch_free(struct fetch **pf)
       *v++ = 0;
   }
   curl_slist_free_all(f->auth_hdr);
+  curl_slist_free_all(f->hdr);
   wipe_free(f->token);
   if(f->token_esc) {
     volatile char *v = f->token_esc;
@@ -616,9 +637,6 @@ static void classify_http(struct fetch *f, struct slot *s, CURLcode cc, struct o
     case CURLE_OPERATION_TIMEDOUT:
       msgf(oc->msg, sizeof(oc->msg), "timed out after %g s", f->opts.timeout_s);
       break;
-    case CURLE_BAD_CONTENT_ENCODING:
-      msgf(oc->msg, sizeof(oc->msg), "bad gzip body (HTTP %ld)", st);
-      break;
     /* retrying cannot mend these */
     case CURLE_UNSUPPORTED_PROTOCOL:
     case CURLE_URL_MALFORMAT:
@@ -634,9 +652,13 @@ static void classify_http(struct fetch *f, struct slot *s, CURLcode cc, struct o
     return;
   }
 
-  /* A raw gzip body (no Content-Encoding) is ours to inflate */
+  /* gzip: declared by Content-Encoding, or a raw body starting 1f 8b */
+  const char *enc = s->encoding;
+  bool declared = strcmp(enc, "gzip") == 0 || strcmp(enc, "x-gzip") == 0;
+  /* an encoding we never asked for: nothing to decode it with */
+  bool alien = enc[0] && !declared && strcmp(enc, "identity") != 0;
   bool bad_gzip = false;
-  if(is_gzip(p, n)) {
+  if(n && !alien && (declared || is_gzip(p, n))) {
     enum mly_rc rc = gunzip(p, n, &f->unz);
     if(rc == MLY_ETOOBIG) {
       oc->kind = K_TOOBIG;
@@ -649,12 +671,24 @@ static void classify_http(struct fetch *f, struct slot *s, CURLcode cc, struct o
       n = f->unz.n;
     }
     else
-      bad_gzip = true;
+      bad_gzip = true; /* MLY_EFORMAT, or MLY_ENOMEM: worth another try too */
+  }
+  /* An unreadable body could be an error document: never guess "empty" */
+  if(alien) {
+    oc->kind = K_FAILED;
+    msgf(oc->msg, sizeof(oc->msg), "unsupported content encoding '%s' (HTTP %ld)", enc, st);
+    return;
+  }
+  if(bad_gzip) {
+    oc->kind = K_TRANSIENT;
+    oc->throttle = st == 429;
+    msgf(oc->msg, sizeof(oc->msg), "bad gzip body (HTTP %ld)", st);
+    return;
   }
 
   long long code = -1;
   char amsg[160];
-  bool is_api = !bad_gzip && api_error(p, n, &code, amsg, sizeof(amsg));
+  bool is_api = api_error(p, n, &code, amsg, sizeof(amsg));
   if(is_api) {
     msgf(oc->msg, sizeof(oc->msg), "HTTP %ld, api error %lld: %s", st, code, amsg);
     if(code == 4) {
@@ -674,11 +708,7 @@ static void classify_http(struct fetch *f, struct slot *s, CURLcode cc, struct o
   }
   msgf(oc->msg, sizeof(oc->msg), "HTTP %ld", st);
   if(st >= 200 && st < 300) {
-    if(bad_gzip) {
-      oc->kind = K_TRANSIENT;
-      msgf(oc->msg, sizeof(oc->msg), "bad gzip body (HTTP %ld)", st);
-    }
-    else if(n == 0 || st == 204)
+    if(n == 0 || st == 204)
       oc->kind = K_EMPTY;
     else {
       oc->kind = K_OK;
@@ -961,7 +991,7 @@ static enum mly_rc start_http(struct run *r, struct job *j)
   wipe_free(url); /* libcurl keeps its own copy */
   if(cc == CURLE_OK)
     cc = curl_easy_setopt(s->easy, CURLOPT_HTTPHEADER,
-                          j->req.auth == FETCH_AUTH_HEADER ? f->auth_hdr : NULL);
+                          j->req.auth == FETCH_AUTH_HEADER ? f->auth_hdr : f->hdr);
   /* over TLS wait for a first connection to learn whether it multiplexes
    * (HTTP/2) rather than open `concurrency` connections at once */
   if(cc == CURLE_OK)
@@ -974,6 +1004,7 @@ static enum mly_rc start_http(struct run *r, struct job *j)
   s->body.n = 0;
   s->toobig = s->nomem = false;
   s->retry_after_ms = 0;
+  s->encoding[0] = '\0';
   s->errbuf[0] = '\0';
   if(curl_multi_add_handle(f->multi, s->easy) != CURLM_OK) {
     free(j);

@@ -39,13 +39,13 @@ struct job_tile {
 };
 
 /* One kept image of one area, waiting in its tile's chunk until the tiles
- * before it are written. Strings are copied into the chunk. */
+ * before it are written. Its strings are interned in the job's strtab when
+ * the tile arrives (indexes depend on arrival order, but nothing written
+ * depends on index values, so outputs stay byte-identical). */
 struct kept {
   uint32_t area;
   uint32_t text_off, text_len;
-  uint32_t strs_off, seq_len, org_len, idstr_len;
-  struct seq_point p; /* seq/org/id-string indexes filled at flush */
-  bool has_seq;
+  struct seq_point p; /* seq = NO_SEQ without sequence_id */
   bool inexact;
 };
 
@@ -53,7 +53,6 @@ struct chunk {
   bool ready;
   bool had_data;
   struct dbuf text;
-  struct dbuf strs;
   struct kept *kept;
   size_t nkept, cap;
   uint64_t seen;
@@ -252,16 +251,52 @@ static enum mly_rc check_distinct_paths(struct job *j)
 
 /* ---- per tile ---------------------------------------------------------- */
 
-static enum mly_rc chunk_add_str(struct chunk *c, const struct mly_view *v, uint32_t *len)
+static enum mly_rc intern(struct job *j, struct mly_view v, uint32_t *idx)
 {
-  *len = (uint32_t)v->n;
-  if(v->n > UINT32_MAX)
-    return MLY_ETOOBIG;
-  return dbuf_add(&c->strs, v->p, v->n);
+  return strtab_intern(j->strings, v.p, v.n, idx);
 }
 
-static enum mly_rc keep_image(struct chunk *c, uint32_t area, const struct image *img, double lon,
-                              double lat, uint32_t text_off, uint32_t text_len)
+/* The compact record of an image for dedup and sequences */
+static enum mly_rc image_record(struct job *j, const struct image *img, double lon, double lat,
+                                struct seq_point *p)
+{
+  memset(p, 0, sizeof(*p));
+  p->seq = NO_SEQ;
+  enum mly_rc rc = MLY_OK;
+  if(img->sequence_id.known)
+    rc = intern(j, img->sequence_id.v, &p->seq);
+  if(!rc && img->organization_id.known) {
+    rc = intern(j, img->organization_id.v, &p->org);
+    p->org++;
+  }
+  if(rc)
+    return rc;
+  p->lon = lon;
+  p->lat = lat;
+  if(img->id_kind == IMAGE_ID_U64) {
+    p->flags |= SEQP_ID_KNOWN;
+    p->id = img->id;
+  }
+  else if(img->id_kind == IMAGE_ID_STR) {
+    uint32_t idx;
+    if((rc = intern(j, img->id_str, &idx)))
+      return rc;
+    p->flags |= SEQP_ID_KNOWN | SEQP_ID_STR;
+    p->id = idx;
+  }
+  if(img->is_pano >= 0)
+    p->flags |= SEQP_PANO_KNOWN;
+  if(img->is_pano == 1)
+    p->flags |= SEQP_PANO;
+  if(img->has_captured_at) {
+    p->flags |= SEQP_CAPTURED_KNOWN;
+    p->captured_at = img->captured_at;
+  }
+  return MLY_OK;
+}
+
+static enum mly_rc keep_image(struct chunk *c, uint32_t area, const struct seq_point *p,
+                              bool inexact, uint32_t text_off, uint32_t text_len)
 {
   if(c->nkept == c->cap) {
     size_t cap = c->cap ? c->cap * 2 : 256;
@@ -271,40 +306,12 @@ static enum mly_rc keep_image(struct chunk *c, uint32_t area, const struct image
     c->kept = nk;
     c->cap = cap;
   }
-  struct kept *k = &c->kept[c->nkept];
-  memset(k, 0, sizeof(*k));
+  struct kept *k = &c->kept[c->nkept++];
   k->area = area;
   k->text_off = text_off;
   k->text_len = text_len;
-  k->strs_off = (uint32_t)c->strs.n;
-  enum mly_rc rc = MLY_OK;
-  if(img->sequence_id.known) {
-    k->has_seq = true;
-    rc = chunk_add_str(c, &img->sequence_id.v, &k->seq_len);
-  }
-  if(!rc && img->organization_id.known)
-    rc = chunk_add_str(c, &img->organization_id.v, &k->org_len);
-  if(!rc && img->id_kind == IMAGE_ID_STR)
-    rc = chunk_add_str(c, &img->id_str, &k->idstr_len);
-  if(rc)
-    return rc;
-  k->p.lon = lon;
-  k->p.lat = lat;
-  if(img->id_kind != IMAGE_ID_NONE)
-    k->p.flags |= SEQP_ID_KNOWN;
-  if(img->id_kind == IMAGE_ID_STR)
-    k->p.flags |= SEQP_ID_STR;
-  k->p.id = img->id;
-  if(img->is_pano >= 0)
-    k->p.flags |= SEQP_PANO_KNOWN;
-  if(img->is_pano == 1)
-    k->p.flags |= SEQP_PANO;
-  if(img->has_captured_at) {
-    k->p.flags |= SEQP_CAPTURED_KNOWN;
-    k->p.captured_at = img->captured_at;
-  }
-  k->inexact = img->id_inexact;
-  c->nkept++;
+  k->p = *p;
+  k->inexact = inexact;
   return MLY_OK;
 }
 
@@ -338,6 +345,7 @@ static enum mly_rc process_layer(struct job *j, size_t ti, struct chunk *c, stru
     bool in_tile = pixel_in_tile(&img, layer->extent);
     bool have_text = false;
     uint32_t text_off = 0, text_len = 0;
+    struct seq_point rec;
     for(uint32_t m = 0; m < jt->n; m++) {
       const struct member *mb = &j->members[jt->first + m];
       struct aoi *aoi = j->areas[mb->area].aoi;
@@ -353,8 +361,10 @@ static enum mly_rc process_layer(struct job *j, size_t ti, struct chunk *c, stru
         text_off = (uint32_t)before;
         text_len = (uint32_t)(c->text.n - before);
         have_text = true;
+        if((rc = image_record(j, &img, lon, lat, &rec)))
+          return mly_err_set(err, rc, "cannot keep image: %s", mly_strerror(rc));
       }
-      if((rc = keep_image(c, mb->area, &img, lon, lat, text_off, text_len)))
+      if((rc = keep_image(c, mb->area, &rec, img.id_inexact, text_off, text_len)))
         return mly_err_set(err, rc, "cannot keep image: %s", mly_strerror(rc));
     }
   }
@@ -366,7 +376,6 @@ static void chunk_reset(struct chunk *c)
   c->ready = false;
   c->had_data = false;
   dbuf_reset(&c->text);
-  dbuf_reset(&c->strs);
   c->nkept = 0;
   c->seen = 0;
 }
@@ -410,24 +419,11 @@ static enum mly_rc flush_chunk(struct job *j, struct chunk *c)
   for(size_t i = 0; i < c->nkept; i++) {
     struct kept *k = &c->kept[i];
     struct area_out *ar = &j->areas[k->area];
-    const char *s = c->strs.p + k->strs_off;
-    uint32_t seq = NO_SEQ, org = 0, idstr = 0;
-    enum mly_rc rc = MLY_OK;
-    if(k->has_seq)
-      rc = strtab_intern(j->strings, s, k->seq_len, &seq);
-    if(!rc && k->org_len) {
-      rc = strtab_intern(j->strings, s + k->seq_len, k->org_len, &org);
-      org++;
-    }
-    if(!rc && (k->p.flags & SEQP_ID_STR))
-      rc = strtab_intern(j->strings, s + k->seq_len + k->org_len, k->idstr_len, &idstr);
-    if(rc)
-      return mly_err_set(j->err, rc, "cannot keep strings: %s", mly_strerror(rc));
+    enum mly_rc rc;
     if(k->p.flags & SEQP_ID_KNOWN) {
       bool added;
-      bool str = k->p.flags & SEQP_ID_STR;
-      uint64_t key = str ? idstr : k->p.id;
-      if((rc = idset_add(ar->seen, key, seq | (str ? STR_ID_TAG : 0), &added)))
+      uint32_t tag = k->p.seq | (k->p.flags & SEQP_ID_STR ? STR_ID_TAG : 0);
+      if((rc = idset_add(ar->seen, k->p.id, tag, &added)))
         return mly_err_set(j->err, rc, "out of memory");
       if(!added) {
         st->duplicates++;
@@ -441,15 +437,8 @@ static enum mly_rc flush_chunk(struct job *j, struct chunk *c)
     st->images_kept++;
     st->panoramas += pano;
     st->inexact_ids += k->inexact;
-    if(k->has_seq) {
-      struct seq_point p = k->p;
-      p.seq = seq;
-      p.org = org;
-      if(p.flags & SEQP_ID_STR)
-        p.id = idstr;
-      if((rc = seq_add(ar->seqb[cls], &p)))
-        return mly_err_set(j->err, rc, "out of memory keeping sequences");
-    }
+    if(k->p.seq != NO_SEQ && (rc = seq_add(ar->seqb[cls], &k->p)))
+      return mly_err_set(j->err, rc, "out of memory keeping sequences");
   }
   return MLY_OK;
 }
@@ -618,7 +607,6 @@ static void job_cleanup(struct job *j)
   free(j->areas);
   for(size_t i = 0; i < j->nwindow; i++) {
     dbuf_cleanup(&j->window[i].text);
-    dbuf_cleanup(&j->window[i].strs);
     free(j->window[i].kept);
   }
   free(j->window);
@@ -690,7 +678,6 @@ enum mly_rc job_run(const struct job_opts *o, job_progress_fn progress, void *us
   }
   for(size_t i = 0; i < j.nwindow; i++) {
     dbuf_init(&j.window[i].text, (size_t)UINT32_MAX);
-    dbuf_init(&j.window[i].strs, (size_t)UINT32_MAX);
   }
   struct fetch_opts fo = {
     .concurrency = o->concurrency,
@@ -704,12 +691,15 @@ enum mly_rc job_run(const struct job_opts *o, job_progress_fn progress, void *us
     goto out;
   struct fetch_source src = {src_next, src_done, &j};
   st->started = true;
-  rc = fetch_run(j.fetch, &src, src_tick, err);
+  struct mly_err ferr = {0};
+  rc = fetch_run(j.fetch, &src, src_tick, &ferr);
   src_tick(&j);
   if(j.fail) {
     rc = j.fail; /* err already says which tile and why */
     goto out;
   }
+  if(rc && rc != MLY_ESTOP)
+    *err = ferr;
   if(rc == MLY_ESTOP && o->stop && *o->stop) {
     rc = mly_err_set(err, MLY_ESTOP, "interrupted; nothing written");
     goto out;

@@ -33,11 +33,95 @@ static int trim_precision(const char *ebuf, int p)
   return p;
 }
 
+/* Fast exact path: the shortest fixed-notation decimal that reads back as v,
+ * by integer arithmetic on the double's exact binary value (Steele & White
+ * style digit search, with 128-bit integers). Works for 1e-4 <= |v| < 2^53,
+ * where at most 21 decimals are ever needed and every product fits in 128
+ * bits. The interval of reals that round to v is open at both ends (a
+ * conservative choice: a midpoint is never used, so every result round-trips).
+ * Writes the digits of v * 10^k into *digits with the fewest decimals k;
+ * returns k, or -1 when v is outside the range. */
+typedef unsigned __int128 u128;
+
+static int shortest_fixed(double v, uint64_t *digits)
+{
+  double a = fabs(v);
+  if(!(a >= 1e-4 && a < 9007199254740992.0))
+    return -1;
+  int ex;
+  double f = frexp(a, &ex);                       /* a = f * 2^ex, f in [0.5, 1) */
+  uint64_t m = (uint64_t)ldexp(f, 53);            /* a = m * 2^(ex-53), exact */
+  int s = 55 - ex;                                /* values below are scaled by 2^(ex-55) */
+  u128 vn = (u128)m * 4;
+  u128 lo = vn - (m == (1ULL << 52) ? 1 : 2);     /* the gap below halves at a power of two */
+  u128 hi = vn + 2;
+  static u128 pow10[22];
+  if(!pow10[0]) {
+    u128 p = 1;
+    for(int i = 0; i < 22; i++, p *= 10)
+      pow10[i] = p;
+  }
+  u128 one = (u128)1 << s;
+  int kl = 0, kh = 21;
+  /* a k that works keeps working for k+1 (append a zero): binary search */
+  while(kl < kh) {
+    int k = (kl + kh) / 2;
+    u128 dmin = ((lo * pow10[k]) >> s) + 1;
+    u128 dmax = ((hi * pow10[k] + one - 1) >> s) - 1;
+    if(dmin <= dmax)
+      kh = k;
+    else
+      kl = k + 1;
+  }
+  u128 dmin = ((lo * pow10[kl]) >> s) + 1;
+  u128 dmax = ((hi * pow10[kl] + one - 1) >> s) - 1;
+  u128 d = (vn * pow10[kl] + (one >> 1)) >> s;    /* nearest to the exact value */
+  if(d < dmin)
+    d = dmin;
+  if(d > dmax)
+    d = dmax;
+  *digits = (uint64_t)d;
+  return kl;
+}
+
+/* "-123.4500000": digits with `decimals` of them after the point, at least
+ * min_decimals shown */
+static size_t format_fixed(char *buf, bool neg, uint64_t digits, int decimals, int min_decimals)
+{
+  char tmp[32];
+  int n = 0;
+  do {
+    tmp[n++] = (char)('0' + digits % 10);
+    digits /= 10;
+  } while(digits);
+  while(n <= decimals)
+    tmp[n++] = '0'; /* leading zeros: at least one digit before the point */
+  size_t o = 0;
+  if(neg)
+    buf[o++] = '-';
+  for(int i = n - 1; i >= decimals; i--)
+    buf[o++] = tmp[i];
+  int shown = decimals > min_decimals ? decimals : min_decimals;
+  if(shown > 0) {
+    buf[o++] = '.';
+    for(int i = decimals - 1; i >= 0; i--)
+      buf[o++] = tmp[i];
+    for(int i = decimals; i < shown; i++)
+      buf[o++] = '0';
+  }
+  buf[o] = '\0';
+  return o;
+}
+
 size_t jsonw_double(char *buf, double v)
 {
   char ebuf[JSONW_NUM_MAX];
   if(v == 0)
     return (size_t)snprintf(buf, JSONW_NUM_MAX, "%s", signbit(v) ? "-0" : "0");
+  uint64_t digits;
+  int k = shortest_fixed(v, &digits);
+  if(k >= 0)
+    return format_fixed(buf, v < 0, digits, k, 0);
   int p = trim_precision(ebuf, shortest_precision(v, ebuf, sizeof(ebuf)));
   int exp10 = atoi(strchr(ebuf, 'e') + 1);
   /* whole numbers below 1e17 print without exponent: 100, not 1e+02 */
@@ -53,6 +137,10 @@ size_t jsonw_coord(char *buf, double v)
   char ebuf[JSONW_NUM_MAX];
   if(v == 0)
     return (size_t)snprintf(buf, JSONW_NUM_MAX, "%.7f", 0.0);
+  uint64_t digits;
+  int k = shortest_fixed(v, &digits);
+  if(k >= 0)
+    return format_fixed(buf, v < 0, digits, k, 7);
   int p = trim_precision(ebuf, shortest_precision(v, ebuf, sizeof(ebuf)));
   int exp10 = atoi(strchr(ebuf, 'e') + 1);
   int decimals = p - 1 - exp10;

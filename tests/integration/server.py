@@ -18,7 +18,8 @@ draw); slow and gzip have draws of their own.
 The JSON-lines log (--log) has one object per request, written before the
 answer goes out, so a client that has its answer can count on the line
 being there. The access token is never written: the query's access_token
-value is replaced by REDACTED and headers are not logged.
+value is replaced by REDACTED, and of the Authorization header only its
+presence is logged.
 """
 
 import argparse
@@ -153,7 +154,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         attempt = st.next_attempt(key)
         rec = {"method": "GET", "path": url.path, "query": key_q, "attempt": attempt,
                "fault": None, "gzip": None,
-               "tile": "%d/%d/%d" % tile if tile is not None else None}
+               "tile": "%d/%d/%d" % tile if tile is not None else None,
+               "user_agent": self.headers.get("User-Agent"),
+               "accept_encoding": self.headers.get("Accept-Encoding"),
+               "auth_header": "Authorization" in self.headers}
 
         if a.latency_ms > 0:
             time.sleep(a.latency_ms / 1000.0)

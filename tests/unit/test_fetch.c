@@ -282,6 +282,11 @@ struct list {
   int stop_on_done;        /* answer FETCH_STOP on the first done */
   int ticks, stop_tick;    /* tick returns 1 on call stop_tick (0: never) */
   int total_done;
+  struct fetch *f;         /* for in_flight checks in next */
+  int order[64];           /* item indexes in done order (first 64) */
+  int nexts_since_done;    /* next calls that started a request since the last done */
+  int nexts_after_8th;     /* ... counted at the 9th done */
+  int max_in_flight;       /* in flight once next's request starts */
 };
 
 static int list_next(void *user, struct fetch_req *req)
@@ -290,6 +295,12 @@ static int list_next(void *user, struct fetch_req *req)
   if(l->next >= l->n)
     return 0;
   struct item *it = &l->items[l->next++];
+  l->nexts_since_done++;
+  if(l->f) {
+    int now = fetch_get_stats(l->f)->in_flight + 1;
+    if(now > l->max_in_flight)
+      l->max_in_flight = now;
+  }
   snprintf(req->url, sizeof(req->url), "%s", it->url);
   req->auth = it->auth;
   req->user = it;
@@ -301,6 +312,11 @@ static enum fetch_verdict list_done(void *user, void *req_user, struct fetch_res
   struct list *l = user;
   struct item *it = req_user;
   it->done_calls++;
+  if(l->total_done < 64)
+    l->order[l->total_done] = (int)(it - l->items);
+  if(l->total_done == 8)
+    l->nexts_after_8th = l->nexts_since_done;
+  l->nexts_since_done = 0;
   l->total_done++;
   it->status = res->status;
   it->http = res->http_status;
@@ -374,6 +390,7 @@ static enum mly_rc run_list(const struct fetch_opts *o, struct list *l, struct f
   struct fetch *f = NULL;
   struct mly_err err = {0};
   assert_int_equal(fetch_new(o, &f, &err), MLY_OK);
+  l->f = f;
   struct fetch_source src = {.next = list_next, .done = list_done, .user = l};
   enum mly_rc rc = fetch_run(f, &src, list_tick, &err);
   if(st)
@@ -381,6 +398,7 @@ static enum mly_rc run_list(const struct fetch_opts *o, struct list *l, struct f
   assert_null(strstr(err.msg, "s3cret"));
   fetch_free(&f);
   assert_null(f);
+  l->f = NULL;
   return rc;
 }
 
@@ -428,6 +446,12 @@ static void test_fetch_delivers_each_body_once_at_concurrency_16(void **state)
   assert_int_equal(st.retries, 0);
   assert_int_equal(st.in_flight, 0);
   assert_int_equal(log_count(fx, NULL, 200), N);
+  /* headers the server saw */
+  char *log = slurp(fx->log);
+  assert_non_null(strstr(log, "\"user_agent\": \"mapillary-cli/" MLY_VERSION "\""));
+  assert_non_null(strstr(log, "\"accept_encoding\": \"gzip\""));
+  assert_null(strstr(log, "\"auth_header\": true"));
+  free(log);
   list_free(l);
   for(int i = 0; i < N; i++)
     free(bodies[i]);
@@ -666,6 +690,110 @@ static void test_fetch_retry_after_is_honoured(void **state)
   list_free(l);
 }
 
+/* 429 halves the requests in flight (down to 1), successes add one back */
+static void test_fetch_429_lowers_concurrency_then_recovers(void **state)
+{
+  struct fx *fx = *state;
+  enum { N = 40 };
+  const char *args[] = {"--token", TOKEN, "--latency-ms", "20", NULL};
+  for(int i = 0; i < N; i++) {
+    if(i < 8)
+      put_status(fx, 14, 14, i, "429\nRetry-After: 0\n");
+    else
+      put_tile(fx, 14, 14, i, "\x1a\x01z", 3);
+  }
+  server_start(fx, args);
+  struct list *l = list_new(N);
+  for(int i = 0; i < N; i++)
+    tile_url(fx, &l->items[i], 14, 14, i);
+  struct fetch_opts o = opts_default();
+  o.concurrency = 8;
+  o.retries = 1;
+  assert_int_equal(run_list(&o, l, NULL), MLY_OK);
+  for(int i = 0; i < N; i++) {
+    assert_int_equal(l->items[i].status, i < 8 ? FETCH_FAILED : FETCH_OK);
+    if(i < 8)
+      assert_string_equal(l->items[i].msg, "request failed after 1 attempt: HTTP 429");
+  }
+  /* the eight 429s (in flight together) came back first: 8 -> 4 -> 2 -> 1,
+   * so exactly one request started before the next answer */
+  for(int i = 0; i < 8; i++)
+    assert_true(l->order[i] < 8);
+  assert_int_equal(l->nexts_after_8th, 1);
+  /* and the concurrency grew back */
+  assert_true(l->max_in_flight >= 4);
+  list_free(l);
+}
+
+/* A request waiting for its retry leaves its slot to others */
+static void test_fetch_retry_wait_frees_the_slot(void **state)
+{
+  struct fx *fx = *state;
+  const char *args[] = {"--token", TOKEN, NULL};
+  put_status(fx, 14, 15, 0, "503\n");
+  for(int i = 1; i < 4; i++)
+    put_tile(fx, 14, 15, i, "\x1a\x01z", 3);
+  server_start(fx, args);
+  struct list *l = list_new(4);
+  for(int i = 0; i < 4; i++)
+    tile_url(fx, &l->items[i], 14, 15, i);
+  struct fetch_opts o = opts_default();
+  o.concurrency = 1;
+  o.retries = 2;
+  o.backoff_ms = 1000; /* waits 0.5 .. 1 s: ample for three local requests */
+  assert_int_equal(run_list(&o, l, NULL), MLY_OK);
+  assert_int_equal(l->items[0].status, FETCH_FAILED);
+  assert_int_equal(l->items[0].attempts, 2);
+  assert_int_equal(l->order[0], 1);
+  assert_int_equal(l->order[1], 2);
+  assert_int_equal(l->order[2], 3);
+  assert_int_equal(l->order[3], 0);
+  list_free(l);
+}
+
+/* Undecodable gzip is retried like a transient failure, then reported */
+static void test_fetch_bad_gzip_over_http_is_retried(void **state)
+{
+  struct fx *fx = *state;
+  const char *args[] = {"--token", TOKEN, NULL};
+  uint8_t *body = make_body(20000, 4);
+  uint8_t gz[32768];
+  size_t gzn = gzip_bytes(body, 20000, gz, sizeof(gz));
+  char p[512];
+  snprintf(p, sizeof(p), "%s/bad.gz", fx->root);
+  put_file(p, "\x1f\x8b\x08\x00 this is not deflate data", 29);
+  snprintf(p, sizeof(p), "%s/cut.gz", fx->root);
+  put_file(p, gz, gzn / 2); /* a gzip stream cut short, Content-Length intact */
+  snprintf(p, sizeof(p), "%s/good.gz", fx->root);
+  put_file(p, gz, gzn);
+  put_status(fx, 14, 16, 1, "200 bad.gz\n");
+  put_status(fx, 14, 16, 2, "200 cut.gz\n");
+  put_status(fx, 14, 16, 3, "200 bad.gz\nContent-Encoding: gzip\n");
+  put_status(fx, 14, 16, 4, "200 cut.gz\nContent-Encoding: gzip\n");
+  put_status(fx, 14, 16, 5, "200 good.gz\nContent-Encoding: x-gzip\n");
+  put_status(fx, 14, 16, 6, "200 good.gz\nContent-Encoding: br\n");
+  server_start(fx, args);
+  struct list *l = list_new(6);
+  for(int i = 0; i < 6; i++)
+    tile_url(fx, &l->items[i], 14, 16, i + 1);
+  struct fetch_opts o = opts_default();
+  o.retries = 2;
+  assert_int_equal(run_list(&o, l, NULL), MLY_OK);
+  for(int i = 0; i < 4; i++) {
+    assert_int_equal(l->items[i].status, FETCH_FAILED);
+    assert_int_equal(l->items[i].attempts, 2);
+    assert_non_null(strstr(l->items[i].msg, "bad gzip body"));
+  }
+  assert_int_equal(l->items[4].status, FETCH_OK);
+  assert_int_equal(l->items[4].n, 20000);
+  assert_memory_equal(l->items[4].body, body, 20000);
+  assert_int_equal(l->items[5].status, FETCH_FAILED); /* never asked for br */
+  assert_int_equal(l->items[5].attempts, 1);
+  assert_non_null(strstr(l->items[5].msg, "content encoding 'br'"));
+  list_free(l);
+  free(body);
+}
+
 static void test_fetch_body_above_cap_is_toobig(void **state)
 {
   struct fx *fx = *state;
@@ -709,6 +837,10 @@ static void test_fetch_gzip_bodies_are_inflated(void **state)
   enum { N = 24 };
   uint8_t *bodies[N];
   const char *args[] = {"--token", TOKEN, "--gzip-rate", "1", "--fault-seed", "5", NULL};
+  uint8_t *zeros = calloc(1, 200000);
+  assert_non_null(zeros);
+  for(int i = 0; i < 6; i++)
+    put_tile(fx, 14, 18, i, zeros, 200000); /* small on the wire, big inflated */
   for(int i = 0; i < N; i++) {
     bodies[i] = make_body(5000 + (size_t)i, (uint32_t)i);
     memset(bodies[i] + 1, 'a', 2000); /* compressible */
@@ -728,6 +860,21 @@ static void test_fetch_gzip_bodies_are_inflated(void **state)
   assert_true(log_count_fault(fx, "header") > 0);
   assert_true(log_count_fault(fx, "raw") > 0);
   list_free(l);
+
+  /* inflated above the cap, with and without Content-Encoding: no retry */
+  int header0 = log_count_fault(fx, "header");
+  l = list_new(6);
+  for(int i = 0; i < 6; i++)
+    tile_url(fx, &l->items[i], 14, 18, i);
+  o.max_body = 100000;
+  assert_int_equal(run_list(&o, l, NULL), MLY_OK);
+  for(int i = 0; i < 6; i++) {
+    assert_int_equal(l->items[i].status, FETCH_TOOBIG);
+    assert_int_equal(l->items[i].attempts, 1);
+  }
+  assert_true(log_count_fault(fx, "header") > header0);
+  list_free(l);
+  free(zeros);
   for(int i = 0; i < N; i++)
     free(bodies[i]);
 }
@@ -841,8 +988,15 @@ static void test_fetch_token_never_leaks(void **state)
   put_status(fx, 14, 13, 2, "500\n");
   put_tile(fx, 14, 13, 3, big, 5000);
   put_root_file(fx, "graph/orgs.json", "{\"1805883732926354\": \"Org One\"}");
+  put_root_file(fx, "graph/image_ids/seqA.json", "{\"data\":[{\"id\":\"1\"},{\"id\":\"2\"}]}");
   server_start(fx, args);
-  struct list *l = list_new(6);
+  struct list *l = list_new(8);
+  snprintf(l->items[6].url, sizeof(l->items[6].url),
+           "http://127.0.0.1:%d/graph/image_ids?sequence_id=seqA", fx->port);
+  l->items[6].auth = FETCH_AUTH_HEADER;
+  snprintf(l->items[7].url, sizeof(l->items[7].url),
+           "http://127.0.0.1:%d/graph/image_ids?sequence_id=nope", fx->port);
+  l->items[7].auth = FETCH_AUTH_HEADER;
   for(int i = 0; i < 3; i++)
     tile_url(fx, &l->items[i], 14, 13, i + 1);
   /* Graph API: the token goes in a header; the server refuses it in the query */
@@ -870,13 +1024,17 @@ static void test_fetch_token_never_leaks(void **state)
   json_decref(doc);
   assert_int_equal(l->items[4].status, FETCH_EMPTY); /* unknown id: 404 */
   assert_int_equal(l->items[5].status, FETCH_AUTH);
-  for(int i = 0; i < 6; i++)
+  assert_int_equal(l->items[6].status, FETCH_OK);
+  assert_int_equal(l->items[6].n, strlen("{\"data\":[{\"id\":\"1\"},{\"id\":\"2\"}]}"));
+  assert_int_equal(l->items[7].status, FETCH_EMPTY);
+  for(int i = 0; i < 8; i++)
     assert_no_token(l->items[i].msg);
   /* the server saw the token (requests succeeded) but logged it redacted */
   char *log = slurp(fx->log);
   assert_no_token(log);
   assert_null(strstr(log, "MLY%7C"));
   assert_non_null(strstr(log, "access_token=REDACTED"));
+  assert_non_null(strstr(log, "\"auth_header\": true"));
   free(log);
   list_free(l);
   free(big);
@@ -1037,6 +1195,10 @@ int main(void)
     cmocka_unit_test_setup_teardown(test_fetch_mixed_faults_keep_every_body_intact, setup,
                                     teardown),
     cmocka_unit_test_setup_teardown(test_fetch_retry_after_is_honoured, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_fetch_429_lowers_concurrency_then_recovers, setup,
+                                    teardown),
+    cmocka_unit_test_setup_teardown(test_fetch_retry_wait_frees_the_slot, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_fetch_bad_gzip_over_http_is_retried, setup, teardown),
     cmocka_unit_test_setup_teardown(test_fetch_body_above_cap_is_toobig, setup, teardown),
     cmocka_unit_test_setup_teardown(test_fetch_gzip_bodies_are_inflated, setup, teardown),
     cmocka_unit_test_setup_teardown(test_fetch_retry_verdict_retries_then_accepts, setup,
