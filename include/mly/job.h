@@ -33,6 +33,25 @@ struct job_opts {
   volatile sig_atomic_t *stop;/* set by a signal handler: stop cleanly */
 };
 
+/* An organization and how many kept images it has in an area */
+struct job_org_count {
+  char *id;
+  uint64_t images;
+};
+
+/* Figures of one area, for the end-of-run summary */
+struct job_area_report {
+  char *name;                 /* the --field_name value, or NULL */
+  size_t tiles, tiles_with_data;
+  uint64_t images_seen;       /* image features in the area's tiles */
+  uint64_t images_kept;
+  uint64_t panoramas;
+  uint64_t without_org;       /* kept images with no organization_id */
+  size_t sequences;
+  struct job_org_count *orgs; /* by images (most first), then id */
+  size_t norgs;
+};
+
 /* Figures for progress and the summary */
 struct job_stats {
   bool started;               /* requests began: later failures are not input errors */
@@ -51,7 +70,11 @@ struct job_stats {
   uint64_t bytes;
   int in_flight;
   size_t files_written;
+  struct job_area_report *reports; /* one per area after a run; job_stats_cleanup */
+  size_t nreports;
 };
+
+void job_stats_cleanup(struct job_stats *st);
 
 /* Called about every 100 ms while fetching (may be NULL) */
 typedef void (*job_progress_fn)(void *user, const struct job_stats *st);

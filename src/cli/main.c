@@ -56,6 +56,47 @@ static void show_progress(void *user, const struct job_stats *st)
     fprintf(stderr, "mapillary: %s\n", line);
 }
 
+static void print_orgs(const struct job_area_report *r)
+{
+  if(r->norgs == 0 && r->without_org == 0)
+    return;
+  fprintf(stderr, "mapillary:   organizations:");
+  size_t shown = r->norgs < 10 ? r->norgs : 10;
+  for(size_t i = 0; i < shown; i++)
+    fprintf(stderr, "%s %s (%llu)", i ? "," : "", r->orgs[i].id,
+            (unsigned long long)r->orgs[i].images);
+  if(r->norgs > shown)
+    fprintf(stderr, ", %zu more", r->norgs - shown);
+  if(r->without_org)
+    fprintf(stderr, "%s none (%llu)", r->norgs ? "," : "", (unsigned long long)r->without_org);
+  fputc('\n', stderr);
+}
+
+static void print_summary(const struct job_stats *st, double seconds)
+{
+  for(size_t a = 0; a < st->nreports; a++) {
+    const struct job_area_report *r = &st->reports[a];
+    if(r->name)
+      fprintf(stderr, "mapillary: area '%s': ", r->name);
+    else
+      fprintf(stderr, "mapillary: ");
+    fprintf(stderr, "%zu tiles (%zu with data), %llu images seen, %llu kept (%llu panoramas), "
+            "%zu sequences\n", r->tiles, r->tiles_with_data, (unsigned long long)r->images_seen,
+            (unsigned long long)r->images_kept, (unsigned long long)r->panoramas, r->sequences);
+    print_orgs(r);
+  }
+  fprintf(stderr,
+          "mapillary: %zu tiles requested (%zu with data, 0 failed), %llu requests, %llu retries, "
+          "%.1f MB, %zu files written in %.1f s\n",
+          st->tiles_total, st->tiles_with_data, (unsigned long long)st->requests,
+          (unsigned long long)st->retries, st->bytes / 1e6, st->files_written, seconds);
+  if(st->duplicates)
+    fprintf(stderr, "mapillary: %llu duplicate images dropped\n", (unsigned long long)st->duplicates);
+  if(st->inexact_ids)
+    fprintf(stderr, "mapillary: %llu image ids arrived as doubles above 2^53 and may be inexact\n",
+            (unsigned long long)st->inexact_ids);
+}
+
 static int exit_for(enum mly_rc rc, bool started)
 {
   switch(rc) {
@@ -135,18 +176,9 @@ static int run_points(struct cli_opts *co)
     fprintf(stderr, "mapillary: %s\n", err.msg[0] ? err.msg : mly_strerror(rc));
     return exit_for(rc, st.started);
   }
-  if(!co->quiet) {
-    fprintf(stderr,
-            "mapillary: %zu tiles (%zu with data), %llu images seen, %llu kept (%llu panoramas), "
-            "%zu sequences, %zu files written in %.1f s\n",
-            st.tiles_total, st.tiles_with_data, (unsigned long long)st.images_seen,
-            (unsigned long long)st.images_kept, (unsigned long long)st.panoramas, st.sequences,
-            st.files_written, el);
-    if(st.inexact_ids)
-      fprintf(stderr,
-              "mapillary: %llu image ids arrived as doubles above 2^53 and may be inexact\n",
-              (unsigned long long)st.inexact_ids);
-  }
+  if(!co->quiet)
+    print_summary(&st, el);
+  job_stats_cleanup(&st);
   return CLI_OK;
 }
 

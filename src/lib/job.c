@@ -19,8 +19,17 @@
 #define STR_ID_TAG 0x80000000u /* idset tag bit: the id is a string's index */
 #define MAX_CLASSES 2
 
+/* kept images per organization (strtab index + 1 as key) */
+struct org_counter {
+  uint32_t *keys;
+  uint64_t *counts;
+  size_t cap, n;
+};
+
 struct area_out {
   struct aoi *aoi;
+  struct job_area_report rep;
+  struct org_counter orgs;
   int nclasses;
   struct outfile points[MAX_CLASSES];
   struct outfile seqs[MAX_CLASSES];
@@ -249,6 +258,102 @@ static enum mly_rc check_distinct_paths(struct job *j)
   return rc;
 }
 
+/* ---- per-area figures ---------------------------------------------------- */
+
+static enum mly_rc org_count(struct org_counter *c, uint32_t key)
+{
+  if((c->n + 1) * 2 > c->cap) {
+    size_t cap = c->cap ? c->cap * 2 : 16;
+    uint32_t *keys = calloc(cap, sizeof(*keys));
+    uint64_t *counts = calloc(cap, sizeof(*counts));
+    if(!keys || !counts) {
+      free(keys);
+      free(counts);
+      return MLY_ENOMEM;
+    }
+    for(size_t i = 0; i < c->cap; i++) {
+      if(!c->keys[i])
+        continue;
+      size_t h = (c->keys[i] * 2654435761u) & (cap - 1);
+      while(keys[h])
+        h = (h + 1) & (cap - 1);
+      keys[h] = c->keys[i];
+      counts[h] = c->counts[i];
+    }
+    free(c->keys);
+    free(c->counts);
+    c->keys = keys;
+    c->counts = counts;
+    c->cap = cap;
+  }
+  size_t h = (key * 2654435761u) & (c->cap - 1);
+  while(c->keys[h] && c->keys[h] != key)
+    h = (h + 1) & (c->cap - 1);
+  if(!c->keys[h]) {
+    c->keys[h] = key;
+    c->n++;
+  }
+  c->counts[h]++;
+  return MLY_OK;
+}
+
+static int cmp_org(const void *pa, const void *pb)
+{
+  const struct job_org_count *a = pa, *b = pb;
+  if(a->images != b->images)
+    return a->images > b->images ? -1 : 1;
+  size_t la = strlen(a->id), lb = strlen(b->id);
+  if(la != lb) /* numeric ids: shorter is smaller */
+    return la < lb ? -1 : 1;
+  return strcmp(a->id, b->id);
+}
+
+/* Move the figures of every area into st->reports */
+static void build_reports(struct job *j)
+{
+  struct job_stats *st = j->st;
+  st->reports = calloc(j->nareas ? j->nareas : 1, sizeof(*st->reports));
+  if(!st->reports)
+    return;
+  st->nreports = j->nareas;
+  for(size_t a = 0; a < j->nareas; a++) {
+    struct area_out *ar = &j->areas[a];
+    struct job_area_report *r = &st->reports[a];
+    *r = ar->rep;
+    const char *name = aoi_name(ar->aoi);
+    r->name = name ? strdup(name) : NULL;
+    r->orgs = calloc(ar->orgs.n ? ar->orgs.n : 1, sizeof(*r->orgs));
+    if(!r->orgs)
+      continue;
+    for(size_t i = 0; i < ar->orgs.cap; i++) {
+      if(!ar->orgs.keys[i])
+        continue;
+      struct mly_view v = strtab_get(j->strings, ar->orgs.keys[i] - 1);
+      char *id = strndup(v.p, v.n);
+      if(!id)
+        continue;
+      r->orgs[r->norgs].id = id;
+      r->orgs[r->norgs].images = ar->orgs.counts[i];
+      r->norgs++;
+    }
+    qsort(r->orgs, r->norgs, sizeof(*r->orgs), cmp_org);
+  }
+}
+
+void job_stats_cleanup(struct job_stats *st)
+{
+  for(size_t a = 0; a < st->nreports; a++) {
+    struct job_area_report *r = &st->reports[a];
+    free(r->name);
+    for(size_t i = 0; i < r->norgs; i++)
+      free(r->orgs[i].id);
+    free(r->orgs);
+  }
+  free(st->reports);
+  st->reports = NULL;
+  st->nreports = 0;
+}
+
 /* ---- per tile ---------------------------------------------------------- */
 
 static enum mly_rc intern(struct job *j, struct mly_view v, uint32_t *idx)
@@ -416,6 +521,13 @@ static enum mly_rc flush_chunk(struct job *j, struct chunk *c)
   st->images_seen += c->seen;
   if(c->had_data && c->seen)
     st->tiles_with_data++;
+  const struct job_tile *jt = &j->tiles[j->head];
+  for(uint32_t m = 0; m < jt->n; m++) {
+    struct job_area_report *r = &j->areas[j->members[jt->first + m].area].rep;
+    r->tiles++;
+    r->images_seen += c->seen;
+    r->tiles_with_data += c->had_data && c->seen;
+  }
   for(size_t i = 0; i < c->nkept; i++) {
     struct kept *k = &c->kept[i];
     struct area_out *ar = &j->areas[k->area];
@@ -436,6 +548,12 @@ static enum mly_rc flush_chunk(struct job *j, struct chunk *c)
       return rc;
     st->images_kept++;
     st->panoramas += pano;
+    ar->rep.images_kept++;
+    ar->rep.panoramas += pano;
+    if(!k->p.org)
+      ar->rep.without_org++;
+    else if((rc = org_count(&ar->orgs, k->p.org)))
+      return mly_err_set(j->err, rc, "out of memory");
     st->inexact_ids += k->inexact;
     if(k->p.seq != NO_SEQ && (rc = seq_add(ar->seqb[cls], &k->p)))
       return mly_err_set(j->err, rc, "out of memory keeping sequences");
@@ -568,6 +686,7 @@ static enum mly_rc finish_outputs(struct job *j)
       size_t nseq = 0;
       rc = seq_write(ar->seqb[c], &ar->seqs[c], &nseq, j->err);
       j->st->sequences += nseq;
+      ar->rep.sequences += nseq;
       seq_free(&ar->seqb[c]);
       if(!rc)
         rc = outfile_close(&ar->points[c], j->err);
@@ -603,6 +722,8 @@ static void job_cleanup(struct job *j)
       seq_free(&ar->seqb[c]);
     }
     idset_free(&ar->seen);
+    free(ar->orgs.keys);
+    free(ar->orgs.counts);
   }
   free(j->areas);
   for(size_t i = 0; i < j->nwindow; i++) {
@@ -711,6 +832,8 @@ enum mly_rc job_run(const struct job_opts *o, job_progress_fn progress, void *us
     goto out;
   }
   rc = finish_outputs(&j);
+  if(!rc)
+    build_reports(&j);
 out:
   job_cleanup(&j);
   return rc;

@@ -1,0 +1,474 @@
+/* test_seq.c -- unit tests of the sequence builder: vertex order, properties, images_id, files */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "mly/seq.h"
+
+#define UNKNOWN INT64_MIN /* stands for an unknown captured_at or id below */
+
+struct fix {
+  char dir[512];
+  char path[600];
+  struct strtab *strings;
+  struct seq_builder *b;
+  json_t *doc; /* the last file written */
+};
+
+static int setup(void **state)
+{
+  struct fix *f = calloc(1, sizeof(*f));
+  if(!f)
+    return -1;
+  const char *base = getenv("TMPDIR");
+  snprintf(f->dir, sizeof(f->dir), "%s/mly-test-seq-XXXXXX", base && *base ? base : "/tmp");
+  if(!mkdtemp(f->dir))
+    return -1;
+  snprintf(f->path, sizeof(f->path), "%s/sequences.geojson", f->dir);
+  f->strings = strtab_new();
+  f->b = seq_new(f->strings);
+  if(!f->strings || !f->b)
+    return -1;
+  *state = f;
+  return 0;
+}
+
+static int teardown(void **state)
+{
+  struct fix *f = *state;
+  unlink(f->path);
+  rmdir(f->dir);
+  json_decref(f->doc);
+  seq_free(&f->b);
+  strtab_free(&f->strings);
+  free(f);
+  return 0;
+}
+
+static uint32_t intern(struct fix *f, const char *s)
+{
+  uint32_t idx;
+  assert_int_equal(strtab_intern(f->strings, s, strlen(s), &idx), MLY_OK);
+  return idx;
+}
+
+/* One kept image: captured_at or id may be UNKNOWN, pano -1/0/1, org NULL */
+static void add_point(struct fix *f, const char *seq, int64_t id, int64_t t, int pano,
+                      const char *org, double lon, double lat)
+{
+  struct seq_point p;
+  memset(&p, 0, sizeof(p));
+  p.lon = lon;
+  p.lat = lat;
+  p.seq = intern(f, seq);
+  if(id != UNKNOWN) {
+    p.flags |= SEQP_ID_KNOWN;
+    p.id = (uint64_t)id;
+  }
+  if(t != UNKNOWN) {
+    p.flags |= SEQP_CAPTURED_KNOWN;
+    p.captured_at = t;
+  }
+  if(pano >= 0)
+    p.flags |= SEQP_PANO_KNOWN | (pano ? SEQP_PANO : 0);
+  if(org)
+    p.org = intern(f, org) + 1;
+  p.ordinal = 12345; /* seq_add assigns its own */
+  assert_int_equal(seq_add(f->b, &p), MLY_OK);
+}
+
+/* Same with a full uint64 id */
+static void add_point_u64(struct fix *f, const char *seq, uint64_t id, int64_t t, double lon)
+{
+  struct seq_point p;
+  memset(&p, 0, sizeof(p));
+  p.lon = lon;
+  p.lat = 1.0;
+  p.seq = intern(f, seq);
+  p.flags = SEQP_ID_KNOWN | SEQP_CAPTURED_KNOWN;
+  p.id = id;
+  p.captured_at = t;
+  assert_int_equal(seq_add(f->b, &p), MLY_OK);
+}
+
+/* Write the sequences, publish the file and parse it; returns the features */
+static json_t *write_all(struct fix *f, size_t *nseq)
+{
+  struct outfile o;
+  struct mly_err err = {0};
+  assert_int_equal(outfile_open(&o, f->path, &err), MLY_OK);
+  enum mly_rc rc = seq_write(f->b, &o, nseq, &err);
+  if(rc)
+    fail_msg("seq_write: %s", err.msg);
+  assert_int_equal(o.features, *nseq);
+  assert_int_equal(outfile_close(&o, &err), MLY_OK);
+  assert_int_equal(outfile_publish(&o, &err), MLY_OK);
+  outfile_abort(&o);
+  json_error_t jerr;
+  json_decref(f->doc);
+  f->doc = json_load_file(f->path, 0, &jerr);
+  if(!f->doc)
+    fail_msg("invalid JSON written: %s (line %d)", jerr.text, jerr.line);
+  json_t *features = json_object_get(f->doc, "features");
+  assert_true(json_is_array(features));
+  assert_int_equal(json_array_size(features), *nseq);
+  return features;
+}
+
+static char *slurp(const char *path)
+{
+  FILE *fp = fopen(path, "rb");
+  assert_non_null(fp);
+  fseek(fp, 0, SEEK_END);
+  long n = ftell(fp);
+  fseek(fp, 0, SEEK_SET);
+  char *s = malloc((size_t)n + 1);
+  assert_non_null(s);
+  assert_int_equal(fread(s, 1, (size_t)n, fp), (size_t)n);
+  s[n] = '\0';
+  fclose(fp);
+  return s;
+}
+
+static json_t *props(json_t *feature)
+{
+  assert_string_equal(json_string_value(json_object_get(feature, "type")), "Feature");
+  json_t *p = json_object_get(feature, "properties");
+  assert_true(json_is_object(p));
+  return p;
+}
+
+static const char *str_prop(json_t *feature, const char *key)
+{
+  json_t *v = json_object_get(props(feature), key);
+  if(!json_is_string(v))
+    fail_msg("property %s is not a string", key);
+  return json_string_value(v);
+}
+
+static json_int_t int_prop(json_t *feature, const char *key)
+{
+  json_t *v = json_object_get(props(feature), key);
+  if(!json_is_integer(v))
+    fail_msg("property %s is not an integer", key);
+  return json_integer_value(v);
+}
+
+static json_t *coords(json_t *feature)
+{
+  json_t *g = json_object_get(feature, "geometry");
+  assert_string_equal(json_string_value(json_object_get(g, "type")), "LineString");
+  json_t *c = json_object_get(g, "coordinates");
+  assert_true(json_is_array(c));
+  return c;
+}
+
+/* longitude of vertex i */
+static double lon_at(json_t *feature, size_t i)
+{
+  json_t *pos = json_array_get(coords(feature), i);
+  assert_int_equal(json_array_size(pos), 2);
+  assert_true(json_is_real(json_array_get(pos, 0)));
+  return json_real_value(json_array_get(pos, 0));
+}
+
+/* ---- tests ----------------------------------------------------------------- */
+
+static void test_single_image_sequences_dropped(void **state)
+{
+  struct fix *f = *state;
+  add_point(f, "lonely", 1, 10, 0, NULL, 1, 1);
+  add_point(f, "pair", 2, 20, 0, NULL, 2, 2);
+  add_point(f, "pair", 3, 30, 0, NULL, 3, 3);
+  add_point(f, "other-lonely", 4, 5, 0, NULL, 4, 4);
+  assert_int_equal(seq_point_count(f->b), 4);
+  size_t nseq = 99;
+  json_t *fs = write_all(f, &nseq);
+  assert_int_equal(nseq, 1);
+  assert_string_equal(str_prop(json_array_get(fs, 0), "sequence_id"), "pair");
+  assert_int_equal(int_prop(json_array_get(fs, 0), "total_points"), 2);
+}
+
+static void test_empty_builder_writes_empty_collection(void **state)
+{
+  struct fix *f = *state;
+  size_t nseq = 99;
+  write_all(f, &nseq);
+  assert_int_equal(nseq, 0);
+}
+
+static void test_vertex_order_time_then_id_then_tile_order(void **state)
+{
+  struct fix *f = *state;
+  /* added in tile order; lon tells which vertex is which */
+  add_point(f, "s", 1, 300, 0, NULL, 5, 0);
+  add_point(f, "s", 10, 100, 0, NULL, 2, 0);
+  add_point(f, "s", 9, 100, 0, NULL, 1, 0);  /* 9 < 10 as integers, not as text */
+  add_point(f, "s", 5, 200, 0, NULL, 3, 0);
+  add_point(f, "s", 5, 200, 0, NULL, 4, 0);  /* same time and id: tile order */
+  size_t nseq;
+  json_t *fs = write_all(f, &nseq);
+  assert_int_equal(nseq, 1);
+  json_t *s = json_array_get(fs, 0);
+  assert_int_equal(json_array_size(coords(s)), 5);
+  for(size_t i = 0; i < 5; i++)
+    assert_true(lon_at(s, i) == (double)(i + 1));
+  assert_int_equal(int_prop(s, "total_points"), 5);
+  assert_int_equal(int_prop(s, "captured_at_start"), 100);
+  assert_int_equal(int_prop(s, "captured_at_end"), 300);
+  assert_string_equal(str_prop(s, "images_id"), "9,10,5,5,1");
+}
+
+static void test_ids_above_2_53_compare_exactly(void **state)
+{
+  struct fix *f = *state;
+  add_point_u64(f, "s", 9007199254740993ULL, 7, 2);
+  add_point_u64(f, "s", 9007199254740992ULL, 7, 1);
+  add_point_u64(f, "s", UINT64_MAX, 7, 3);
+  size_t nseq;
+  json_t *fs = write_all(f, &nseq);
+  json_t *s = json_array_get(fs, 0);
+  assert_true(lon_at(s, 0) == 1 && lon_at(s, 1) == 2 && lon_at(s, 2) == 3);
+  assert_string_equal(str_prop(s, "images_id"),
+                      "9007199254740992,9007199254740993,18446744073709551615");
+}
+
+static void test_unknown_values_sort_first(void **state)
+{
+  struct fix *f = *state;
+  add_point(f, "s", 3, 50, 1, NULL, 4, 0);
+  add_point(f, "s", 2, UNKNOWN, 0, NULL, 2, 0);  /* unknown time: before any known */
+  add_point(f, "s", 1, 10, 0, NULL, 3, 0);
+  add_point(f, "s", UNKNOWN, UNKNOWN, 0, NULL, 1, 0); /* unknown id: before id 2 */
+  size_t nseq;
+  json_t *fs = write_all(f, &nseq);
+  json_t *s = json_array_get(fs, 0);
+  for(size_t i = 0; i < 4; i++)
+    assert_true(lon_at(s, i) == (double)(i + 1));
+  /* the first known time starts, the last ends */
+  assert_int_equal(int_prop(s, "captured_at_start"), 10);
+  assert_int_equal(int_prop(s, "captured_at_end"), 50);
+  /* an unknown id is left out of images_id, never invented */
+  assert_string_equal(str_prop(s, "images_id"), "2,1,3");
+  assert_int_equal(int_prop(s, "total_points"), 4);
+}
+
+static void test_all_times_unknown_omits_start_and_end(void **state)
+{
+  struct fix *f = *state;
+  add_point(f, "s", 2, UNKNOWN, -1, NULL, 2, 0);
+  add_point(f, "s", 1, UNKNOWN, -1, NULL, 1, 0);
+  size_t nseq;
+  json_t *fs = write_all(f, &nseq);
+  json_t *s = json_array_get(fs, 0);
+  assert_null(json_object_get(props(s), "captured_at_start"));
+  assert_null(json_object_get(props(s), "captured_at_end"));
+  assert_null(json_object_get(props(s), "is_pano"));
+  assert_null(json_object_get(props(s), "organization_id"));
+  assert_true(lon_at(s, 0) == 1);
+  assert_string_equal(str_prop(s, "images_id"), "1,2");
+}
+
+static void test_is_pano_of_first_vertex(void **state)
+{
+  struct fix *f = *state;
+  /* tile order differs from vertex order: the earliest image decides */
+  add_point(f, "a", 2, 20, 0, NULL, 2, 0);
+  add_point(f, "a", 1, 10, 1, NULL, 1, 0);
+  add_point(f, "b", 4, 40, 1, NULL, 2, 0);
+  add_point(f, "b", 3, 30, 0, NULL, 1, 0);
+  size_t nseq;
+  json_t *fs = write_all(f, &nseq);
+  assert_int_equal(nseq, 2);
+  json_t *a = json_array_get(fs, 0), *b = json_array_get(fs, 1);
+  assert_string_equal(str_prop(a, "sequence_id"), "a");
+  assert_true(json_is_true(json_object_get(props(a), "is_pano")));
+  assert_string_equal(str_prop(b, "sequence_id"), "b");
+  assert_true(json_is_false(json_object_get(props(b), "is_pano")));
+}
+
+static void test_organization_first_known(void **state)
+{
+  struct fix *f = *state;
+  add_point(f, "s", 3, 30, 0, "A", 3, 0);
+  add_point(f, "s", 1, 10, 0, NULL, 1, 0);
+  add_point(f, "s", 2, 20, 0, "B", 2, 0);
+  add_point(f, "t", 5, 10, 0, NULL, 1, 0);
+  add_point(f, "t", 6, 20, 0, NULL, 2, 0);
+  size_t nseq;
+  json_t *fs = write_all(f, &nseq);
+  assert_int_equal(nseq, 2);
+  json_t *s = json_array_get(fs, 0), *t = json_array_get(fs, 1);
+  assert_string_equal(str_prop(s, "sequence_id"), "s");
+  assert_string_equal(str_prop(s, "organization_id"), "B");
+  assert_string_equal(str_prop(t, "sequence_id"), "t");
+  assert_null(json_object_get(props(t), "organization_id"));
+}
+
+/* A sequence of n images with ids 1000+i at time i; returns its images_id */
+static char *images_id_for(struct fix *f, size_t n)
+{
+  char name[32];
+  snprintf(name, sizeof(name), "n%zu", n);
+  /* added backwards so that only the sort can put them in order */
+  for(size_t i = n; i-- > 0;)
+    add_point(f, name, (int64_t)(1000 + i), (int64_t)i, 0, NULL, (double)i / 1000, 0);
+  size_t nseq;
+  json_t *fs = write_all(f, &nseq);
+  assert_int_equal(nseq, 1);
+  assert_int_equal(int_prop(json_array_get(fs, 0), "total_points"), n);
+  return strdup(str_prop(json_array_get(fs, 0), "images_id"));
+}
+
+/* geokit: all ids under 100 images, else step = n * 10 / 100 and indices
+ * 0, step, 2 * step, ... */
+static char *expected_images_id(size_t n)
+{
+  size_t step = n < 100 ? 1 : n * 10 / 100;
+  char *s = calloc(n * 12 + 1, 1);
+  assert_non_null(s);
+  size_t len = 0;
+  for(size_t i = 0; i < n; i += step)
+    len += (size_t)sprintf(s + len, "%s%zu", len ? "," : "", 1000 + i);
+  return s;
+}
+
+static void check_sampling(struct fix *f, size_t n, size_t want_count)
+{
+  char *got = images_id_for(f, n);
+  char *want = expected_images_id(n);
+  assert_string_equal(got, want);
+  size_t commas = 0;
+  for(const char *c = got; *c; c++)
+    commas += *c == ',';
+  assert_int_equal(commas + 1, want_count);
+  free(got);
+  free(want);
+  /* a fresh builder for the next size */
+  seq_free(&f->b);
+  f->b = seq_new(f->strings);
+  assert_non_null(f->b);
+}
+
+static void test_images_id_sampling(void **state)
+{
+  struct fix *f = *state;
+  check_sampling(f, 2, 2);
+  check_sampling(f, 99, 99);
+  check_sampling(f, 100, 10);   /* step 10: 0, 10, ..., 90 */
+  check_sampling(f, 123, 11);   /* step 12: 0, 12, ..., 120 */
+  check_sampling(f, 250, 10);   /* step 25 */
+  check_sampling(f, 1009, 11);  /* step 100: 0 .. 1000 */
+  char *got = images_id_for(f, 100);
+  assert_string_equal(got, "1000,1010,1020,1030,1040,1050,1060,1070,1080,1090");
+  free(got);
+}
+
+static void test_sequences_ordered_by_first_vertex(void **state)
+{
+  struct fix *f = *state;
+  add_point(f, "z", 1, 50, 0, NULL, 0, 0);
+  add_point(f, "z", 2, 60, 0, NULL, 0, 0);
+  add_point(f, "a", 7, 10, 0, NULL, 0, 0);
+  add_point(f, "a", 8, 90, 0, NULL, 0, 0);
+  add_point(f, "m", 5, 10, 0, NULL, 0, 0);  /* same first time as "a", smaller id */
+  add_point(f, "m", 6, 95, 0, NULL, 0, 0);
+  add_point(f, "u", 9, UNKNOWN, 0, NULL, 0, 0); /* unknown first time: first of all */
+  add_point(f, "u", 10, 99, 0, NULL, 0, 0);
+  size_t nseq;
+  json_t *fs = write_all(f, &nseq);
+  assert_int_equal(nseq, 4);
+  const char *want[] = {"u", "m", "a", "z"};
+  for(size_t i = 0; i < 4; i++)
+    assert_string_equal(str_prop(json_array_get(fs, i), "sequence_id"), want[i]);
+}
+
+static void test_string_ids_after_numeric(void **state)
+{
+  struct fix *f = *state;
+  struct seq_point p;
+  memset(&p, 0, sizeof(p));
+  p.seq = intern(f, "s");
+  p.flags = SEQP_ID_KNOWN | SEQP_ID_STR | SEQP_CAPTURED_KNOWN;
+  p.id = intern(f, "abc");
+  p.captured_at = 5;
+  p.lon = 2;
+  assert_int_equal(seq_add(f->b, &p), MLY_OK);
+  p.id = intern(f, "abb");
+  p.lon = 1.5;
+  assert_int_equal(seq_add(f->b, &p), MLY_OK);
+  add_point(f, "s", 77, 5, 0, NULL, 1, 0);
+  size_t nseq;
+  json_t *fs = write_all(f, &nseq);
+  json_t *s = json_array_get(fs, 0);
+  assert_true(lon_at(s, 0) == 1 && lon_at(s, 1) == 1.5 && lon_at(s, 2) == 2);
+  assert_string_equal(str_prop(s, "images_id"), "77,abb,abc");
+}
+
+static void test_coordinates_exact_and_text_valid(void **state)
+{
+  struct fix *f = *state;
+  const double lons[] = {-108.45678901234567, 13.4049999999, 0.1 + 0.2};
+  const double lats[] = {39.123456789012345, -33.8688197, 1e-9};
+  for(int i = 0; i < 3; i++)
+    add_point(f, "quote\"and\\slash", i + 1, i, 0, "org\x01", lons[i], lats[i]);
+  size_t nseq;
+  json_t *fs = write_all(f, &nseq);
+  json_t *s = json_array_get(fs, 0);
+  assert_string_equal(str_prop(s, "sequence_id"), "quote\"and\\slash");
+  assert_string_equal(str_prop(s, "organization_id"), "org\x01");
+  for(size_t i = 0; i < 3; i++) {
+    json_t *pos = json_array_get(coords(s), i);
+    assert_true(json_real_value(json_array_get(pos, 0)) == lons[i]);
+    assert_true(json_real_value(json_array_get(pos, 1)) == lats[i]);
+  }
+}
+
+static void test_same_input_same_bytes(void **state)
+{
+  struct fix *f = *state;
+  /* the output depends on the points and their order only */
+  char *texts[2];
+  for(int round = 0; round < 2; round++) {
+    for(int i = 0; i < 50; i++)
+      add_point(f, i % 3 ? "x" : "y", 100 - i, i % 7, i % 2, i % 5 ? "o" : NULL, i, -i);
+    size_t nseq;
+    write_all(f, &nseq);
+    assert_int_equal(nseq, 2);
+    texts[round] = slurp(f->path);
+    seq_free(&f->b);
+    f->b = seq_new(f->strings);
+  }
+  assert_string_equal(texts[0], texts[1]);
+  free(texts[0]);
+  free(texts[1]);
+}
+
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+
+int main(void)
+{
+  const struct CMUnitTest tests[] = {
+    T(test_single_image_sequences_dropped),
+    T(test_empty_builder_writes_empty_collection),
+    T(test_vertex_order_time_then_id_then_tile_order),
+    T(test_ids_above_2_53_compare_exactly),
+    T(test_unknown_values_sort_first),
+    T(test_all_times_unknown_omits_start_and_end),
+    T(test_is_pano_of_first_vertex),
+    T(test_organization_first_known),
+    T(test_images_id_sampling),
+    T(test_sequences_ordered_by_first_vertex),
+    T(test_string_ids_after_numeric),
+    T(test_coordinates_exact_and_text_valid),
+    T(test_same_input_same_bytes),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
