@@ -37,7 +37,7 @@ struct image {
   enum image_id_kind id_kind;
   uint64_t id;                 /* IMAGE_ID_U64: the exact integer held */
   struct mly_view id_str;      /* IMAGE_ID_STR: a non-numeric string id */
-  bool id_inexact;             /* held as a float/double above 2^53 */
+  bool id_inexact;             /* held as a double at or above 2^53 (a float: 2^24) */
   struct image_text sequence_id;
   struct image_text organization_id;
   bool has_captured_at;

@@ -23,6 +23,27 @@ static void aoi_geos_notice(const char *message, void *userdata)
   (void)userdata;
 }
 
+void mly__aoi_printable(const char *s, char *out, size_t cap)
+{
+  size_t n = strlen(s), o = 0;
+  if(cap < 8) {
+    if(cap)
+      out[0] = '\0';
+    return;
+  }
+  /* a long path keeps its end, where the file name is */
+  if(n > cap - 1) {
+    memcpy(out, "...", 3);
+    o = 3;
+    s += n - (cap - 1 - 3);
+  }
+  for(; *s && o + 1 < cap; s++) {
+    unsigned char c = (unsigned char)*s;
+    out[o++] = (c >= 0x20 && c != 0x7f) ? (char)c : '?';
+  }
+  out[o] = '\0';
+}
+
 const char *mly__aoi_geos_msg(struct aoi_set *set)
 {
   return set->geos_msg[0] ? set->geos_msg : "unknown GEOS error";
@@ -197,12 +218,12 @@ static enum mly_rc aoi_read_stream(FILE *f, const char *source, char **out, size
   size_t cap = 1 << 16, n = 0;
   char *buf = malloc(cap);
   if(!buf)
-    return mly_err_set(err, MLY_ENOMEM, "out of memory reading %.100s", source);
+    return mly_err_set(err, MLY_ENOMEM, "out of memory reading %s", source);
   for(;;) {
     if(n == cap) {
       if(cap > MLY__AOI_MAX_INPUT) {
         free(buf);
-        return mly_err_set(err, MLY_ETOOBIG, "%.100s is larger than the limit of %zu MiB", source,
+        return mly_err_set(err, MLY_ETOOBIG, "%s is larger than the limit of %zu MiB", source,
                            MLY__AOI_MAX_INPUT >> 20);
       }
       /* one byte past the cap tells "exactly the cap" from "more" */
@@ -210,7 +231,7 @@ static enum mly_rc aoi_read_stream(FILE *f, const char *source, char **out, size
       char *nb = realloc(buf, ncap);
       if(!nb) {
         free(buf);
-        return mly_err_set(err, MLY_ENOMEM, "out of memory reading %.100s", source);
+        return mly_err_set(err, MLY_ENOMEM, "out of memory reading %s", source);
       }
       buf = nb;
       cap = ncap;
@@ -220,14 +241,14 @@ static enum mly_rc aoi_read_stream(FILE *f, const char *source, char **out, size
     if(got == 0) {
       if(ferror(f)) {
         free(buf);
-        return mly_err_set(err, MLY_EIO, "cannot read %.100s: %s", source, strerror(errno));
+        return mly_err_set(err, MLY_EIO, "cannot read %s: %s", source, strerror(errno));
       }
       break;
     }
   }
   if(n > MLY__AOI_MAX_INPUT) {
     free(buf);
-    return mly_err_set(err, MLY_ETOOBIG, "%.100s is larger than the limit of %zu MiB", source,
+    return mly_err_set(err, MLY_ETOOBIG, "%s is larger than the limit of %zu MiB", source,
                        MLY__AOI_MAX_INPUT >> 20);
   }
   *out = buf;
@@ -286,10 +307,12 @@ static enum mly_rc aoi_load_bbox(const char *input, const char *field_name,
   if(rc) {
     /* without a comma it was hardly meant as a bbox: most likely a
      * mistyped file name, so say that instead of "expected 4 numbers" */
-    if(!strchr(input, ','))
+    if(!strchr(input, ',')) {
+      char name[100];
+      mly__aoi_printable(input, name, sizeof(name));
       return mly_err_set(err, MLY_EINVAL,
-                         "'%.100s' is neither an existing file nor a bbox xMin,yMin,xMax,yMax",
-                         input);
+                         "'%s' is neither an existing file nor a bbox xMin,yMin,xMax,yMax", name);
+    }
     return rc;
   }
   if(field_name)
@@ -312,21 +335,23 @@ enum mly_rc aoi_set_load(const char *input, const char *field_name, struct aoi_s
   if(strcmp(input, "-") == 0)
     return aoi_load_file(stdin, "stdin", field_name, out, err);
 
+  char name[100];
+  mly__aoi_printable(input, name, sizeof(name));
   struct stat st;
   if(stat(input, &st) != 0) {
     if(errno == ENOENT || errno == ENOTDIR || errno == ENAMETOOLONG)
       return aoi_load_bbox(input, field_name, out, err);
-    return mly_err_set(err, MLY_EINVAL, "cannot access '%.100s': %s", input, strerror(errno));
+    return mly_err_set(err, MLY_EINVAL, "cannot access '%s': %s", name, strerror(errno));
   }
   if(S_ISDIR(st.st_mode))
-    return mly_err_set(err, MLY_EINVAL, "'%.100s' is a directory, not a GeoJSON file", input);
+    return mly_err_set(err, MLY_EINVAL, "'%s' is a directory, not a GeoJSON file", name);
   if(S_ISREG(st.st_mode) && (uint64_t)st.st_size > MLY__AOI_MAX_INPUT)
-    return mly_err_set(err, MLY_ETOOBIG, "%.100s is larger than the limit of %zu MiB", input,
+    return mly_err_set(err, MLY_ETOOBIG, "%s is larger than the limit of %zu MiB", name,
                        MLY__AOI_MAX_INPUT >> 20);
   FILE *f = fopen(input, "rb");
   if(!f)
-    return mly_err_set(err, MLY_EINVAL, "cannot open '%.100s': %s", input, strerror(errno));
-  enum mly_rc rc = aoi_load_file(f, input, field_name, out, err);
+    return mly_err_set(err, MLY_EINVAL, "cannot open '%s': %s", name, strerror(errno));
+  enum mly_rc rc = aoi_load_file(f, name, field_name, out, err);
   fclose(f);
   return rc;
 }

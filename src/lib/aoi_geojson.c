@@ -733,22 +733,27 @@ enum mly_rc mly__aoi_geojson_load(struct aoi_set *set, const char *buf, size_t l
                                   const char *source, const char *field_name,
                                   struct mly_err *err)
 {
-  /* a long path keeps its end, where the file name is */
-  char src[64];
-  size_t slen = strlen(source);
-  if(slen > 60)
-    snprintf(src, sizeof(src), "...%s", source + slen - 57);
-  else
-    snprintf(src, sizeof(src), "%s", source);
+  char src[61];
+  mly__aoi_printable(source, src, sizeof(src));
   source = src;
   struct gj g = {.set = set, .ctx = set->ctx, .source = source, .field = field_name, .err = err};
   json_error_t jerr;
   /* duplicate keys are refused: {"type":"Polygon","type":"Point"} has no
    * single meaning, and guessing one would hide a broken file */
   json_t *root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
-  if(!root)
-    return mly_err_set(err, MLY_EFORMAT, "%s: invalid JSON at line %d column %d: %.120s",
-                       source, jerr.line, jerr.column, jerr.text);
+  if(!root) {
+    /* jansson quotes the offending input ("near '...'"), which may hold
+     * a newline or escape codes: keep the message one printable line */
+    char text[sizeof(jerr.text)];
+    size_t i;
+    for(i = 0; jerr.text[i] && i + 1 < sizeof(text); i++) {
+      unsigned char c = (unsigned char)jerr.text[i];
+      text[i] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
+    }
+    text[i] = '\0';
+    return mly_err_set(err, MLY_EFORMAT, "%s: invalid JSON at line %d column %d: %.120s", source,
+                       jerr.line, jerr.column, text);
+  }
   enum mly_rc rc = gj_root(&g, root);
   json_decref(root);
   if(!rc && g.npolys == 0)

@@ -50,9 +50,14 @@ enum mly_rc mly__aoi_geojson_load(struct aoi_set *set, const char *buf, size_t l
                                   const char *source, const char *field_name,
                                   struct mly_err *err) MLY_WARN_UNUSED;
 
-/* Write the file-name-safe form of value (len bytes, UTF-8) into out
- * (cap >= 2 * ... see aoi_geojson.c); returns false if it does not fit */
+/* Write the file-name-safe form of value (len bytes, UTF-8) into out;
+ * the result is never longer than value, so cap = len + 1 suffices.
+ * Returns false if it does not fit or value is empty. */
 bool mly__aoi_safe_name(const char *value, size_t len, char *out, size_t cap);
+
+/* Copy s for a message: unprintable bytes become '?', and a string longer
+ * than cap - 1 keeps its end behind "..." (cap >= 8) */
+void mly__aoi_printable(const char *s, char *out, size_t cap);
 
 /* The GEOS message of the set's last error, or a fallback text */
 const char *mly__aoi_geos_msg(struct aoi_set *set);

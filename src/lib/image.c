@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define TWO_POW_24 16777216.0
 #define TWO_POW_53 9007199254740992.0
 #define TWO_POW_64 18446744073709551616.0
 
@@ -149,7 +150,9 @@ static void read_id(struct image *img, const struct mvt_value *v)
     double d = v->type == MVT_VAL_FLOAT ? (double)v->v.f : v->v.d;
     if(double_as_u64(d, &img->id)) {
       img->id_kind = IMAGE_ID_U64;
-      img->id_inexact = d > TWO_POW_53;
+      /* from 2^53 (2^24 for a float) up, one value stands for several
+       * integers: 2^53 + 1 arrives as 2^53, so 2^53 itself is ambiguous */
+      img->id_inexact = d >= (v->type == MVT_VAL_FLOAT ? TWO_POW_24 : TWO_POW_53);
     }
     break;
   }
@@ -329,14 +332,17 @@ size_t image_id_text(const struct image *img, char *buf, size_t cap)
   return n;
 }
 
-/* Whether key appears in a tag of f that starts before `before` */
-static bool key_seen_before(const struct mvt_feature *f, uint32_t key, const uint8_t *before)
+/* Whether key (or the same key text at another index: a layer may repeat
+ * a key) appears in a tag of f that starts before `before` */
+static bool key_seen_before(const struct mvt_feature *f, const struct mvt_index *idx,
+                            uint32_t key, const uint8_t *before)
 {
   struct mvt_tag_iter it;
   uint32_t k, v;
+  struct mly_view name = idx->keys[key];
   mvt_tags_begin(f, &it);
   while(it.p < before && mvt_tags_next(&it, &k, &v, NULL) == 1)
-    if(k == key)
+    if(k == key || (idx->keys[k].n == name.n && memcmp(idx->keys[k].p, name.p, name.n) == 0))
       return true;
   return false;
 }
@@ -434,7 +440,7 @@ enum mly_rc image_write_geojson(struct dbuf *b, const struct image *img, double 
   const uint8_t *pos = it.p;
   while(mvt_tags_next(&it, &k, &vi, NULL) == 1) {
     /* image_read checked the indexes */
-    if(keys->field[k] == IMAGE_EXTRA && !key_seen_before(img->feature, k, pos)) {
+    if(keys->field[k] == IMAGE_EXTRA && !key_seen_before(img->feature, idx, k, pos)) {
       if((rc = write_extra(b, idx->keys[k], &idx->values[vi])))
         return rc;
     }

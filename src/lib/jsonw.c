@@ -1,6 +1,7 @@
 /* jsonw.c -- JSON number and string writers */
 #include "mly/jsonw.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,7 +13,10 @@
  * trailing zeros, so trying 15, 16, 17 finds the shortest. */
 static int shortest_precision(double v, char *buf, size_t cap)
 {
-  for(int p = 15; p < 17; p++) {
+  /* subnormals hold fewer than 15 significant digits, so the DBL_DIG
+   * argument fails there ("4.94065645841247e-324" for 5e-324): search
+   * from one digit */
+  for(int p = fabs(v) < DBL_MIN ? 1 : 15; p < 17; p++) {
     snprintf(buf, cap, "%.*e", p - 1, v);
     if(strtod(buf, NULL) == v)
       return p;

@@ -55,6 +55,12 @@ static int make_dirs(const char *dir)
 enum mly_rc outfile_prepare_dir(const char *path, struct mly_err *err)
 {
   struct stat st;
+  /* "", "out/" or "out/." name no file: the final rename would fail only
+   * after every request was made, so refuse them here */
+  const char *slash = strrchr(path, '/');
+  const char *name = slash ? slash + 1 : path;
+  if(!strcmp(name, "") || !strcmp(name, ".") || !strcmp(name, ".."))
+    return mly_err_set(err, MLY_EIO, "output path '%s' has no file name", path);
   if(stat(path, &st) == 0 && S_ISDIR(st.st_mode))
     return mly_err_set(err, MLY_EIO, "output path '%s' is a directory", path);
   char *dir = dir_of(path);

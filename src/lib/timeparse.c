@@ -105,9 +105,11 @@ enum mly_rc time_parse(const char *text, bool end_of_day, int64_t *ms, struct ml
     unsigned oh, om = 0;
     if(!digits(&p, 2, &oh))
       return bad(err, text, "expected an offset like +02:00");
-    if(*p == ':')
+    /* "+02", "+0200" or "+02:00"; a colon must be followed by minutes */
+    bool colon = *p == ':';
+    if(colon)
       p++;
-    if(*p && !digits(&p, 2, &om))
+    if((colon || *p) && !digits(&p, 2, &om))
       return bad(err, text, "expected an offset like +02:00");
     if(oh > 23 || om > 59)
       return bad(err, text, "offset out of range");

@@ -135,6 +135,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
     # Headers and body go out in separate writes: without TCP_NODELAY,
     # Nagle plus delayed ACKs would add ~40 ms to every answer.
     disable_nagle_algorithm = True
+    timeout = 120  # drop a connection idle this long (seconds)
 
     def log_message(self, fmt, *args):
         pass  # the JSON log replaces the default stderr chatter
@@ -324,6 +325,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
 class Server(http.server.ThreadingHTTPServer):
     daemon_threads = True
+    block_on_close = False  # stopping must not wait for idle keep-alive connections
     request_queue_size = 512  # many clients connect at once
     allow_reuse_address = True
 

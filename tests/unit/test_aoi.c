@@ -299,6 +299,10 @@ static void test_load_missing_file_names_it(void **state)
   assert_contains(err.msg, "is a directory");
   assert_int_equal(aoi_set_load(FIXTURES "001-bare-polygon.geojson", "", &set, &err), MLY_EINVAL);
   assert_one_line_message(&err);
+  /* a name with a newline or escape still gives one printable line */
+  assert_int_equal(aoi_set_load("no\nsuch\x1b[2J", NULL, &set, &err), MLY_EINVAL);
+  assert_one_line_message(&err);
+  assert_null(strchr(err.msg, '\x1b'));
 }
 
 static void test_load_bare_polygon_file(void **state)
@@ -382,6 +386,7 @@ static void test_load_bad_geojson_fixtures(void **state)
     {"123-bad-hole-open.geojson", "ring 1 is not closed"},
     {"124-bad-no-features-member.geojson", "no \"features\" array"},
     {"125-bad-geometry-not-object.geojson", "feature 0 geometry is not an object"},
+    {"126-bad-newline-in-string.geojson", "invalid JSON at line 1"},
   };
   for(size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
     char path[512];

@@ -61,6 +61,14 @@ static void server_stop(struct fx *fx)
 {
   if(fx->pid > 0) {
     kill(fx->pid, SIGTERM);
+    for(int i = 0; i < 500; i++) { /* 5 s, then no more asking */
+      if(waitpid(fx->pid, NULL, WNOHANG) == fx->pid) {
+        fx->pid = 0;
+        return;
+      }
+      usleep(10000);
+    }
+    kill(fx->pid, SIGKILL);
     waitpid(fx->pid, NULL, 0);
     fx->pid = 0;
   }

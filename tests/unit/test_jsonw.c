@@ -169,6 +169,8 @@ static void test_double_whole_numbers_without_exponent(void **state)
   /* 2^53 + 1 held as a double is 2^53: the exact integer value prints */
   check_double(9007199254740993.0, "9007199254740992");
   check_double(9007199254740994.0, "9007199254740994");
+  /* exact integer digits, although "9.699868896491867e+16" would be shorter */
+  check_double(96998688964918672.0, "96998688964918672");
 }
 
 static void test_double_exponent_form_is_json(void **state)
@@ -227,7 +229,14 @@ static void test_double_random_roundtrip_and_shortest(void **state)
       fail_msg("not a JSON number: %s", buf);
     if(strtod(buf, NULL) != v)
       fail_msg("%s does not parse back to %.17g", buf, v);
-    if(v != 0 && written_digits(buf) > reference_digits(v))
+    if(v == floor(v) && fabs(v) < 1e17) {
+      /* whole numbers print as their exact integer, without exponent */
+      char exact[64];
+      snprintf(exact, sizeof(exact), "%.0f", v);
+      if(strcmp(buf, exact) != 0 && !(v == 0 && strcmp(buf, "-0") == 0))
+        fail_msg("%s is not the integer %s", buf, exact);
+    }
+    else if(written_digits(buf) > reference_digits(v))
       fail_msg("%s is longer than needed for %.17g (%d digits)", buf, v, reference_digits(v));
   }
 }
@@ -266,6 +275,9 @@ static void test_coord_more_decimals_when_needed(void **state)
   check_coord(-108.45678901234567, NULL);
   check_coord(1e-10, "0.0000000001");
   check_coord(85.05112877980659, "85.05112877980659");
+  /* the smallest residue of lon - 180 (one ulp of 180) still round-trips */
+  check_coord(2.842170943040401e-14, "0.00000000000002842170943040401");
+  check_coord(-1.4210854715202004e-14, NULL);
 }
 
 static void test_coord_random_lonlat_roundtrip(void **state)

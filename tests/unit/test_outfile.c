@@ -341,6 +341,28 @@ static void test_parent_is_a_file(void **state)
   free(file);
 }
 
+static void test_path_without_file_name(void **state)
+{
+  const char *dir = *state;
+  /* refused up front, not at the final rename after all the fetching */
+  const char *names[] = {"newdir/", "newdir/.", "newdir/.."};
+  for(size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+    char *path = join(dir, names[i]);
+    struct mly_err err = {0};
+    assert_int_equal(outfile_prepare_dir(path, &err), MLY_EIO);
+    assert_non_null(strstr(err.msg, "no file name"));
+    struct outfile o;
+    assert_int_equal(outfile_open(&o, path, &err), MLY_EIO);
+    outfile_abort(&o);
+    free(path);
+  }
+  struct mly_err err = {0};
+  assert_int_equal(outfile_prepare_dir("", &err), MLY_EIO);
+  assert_int_equal(err.rc, MLY_EIO);
+  /* nothing was created on the way */
+  assert_int_equal(count_entries(dir, NULL), 0);
+}
+
 static void test_abort_on_zeroed_struct(void **state)
 {
   (void)state;
@@ -363,6 +385,7 @@ int main(void)
     cmocka_unit_test_setup_teardown(test_creates_missing_folders, setup_dir, teardown_dir),
     cmocka_unit_test_setup_teardown(test_path_is_a_directory, setup_dir, teardown_dir),
     cmocka_unit_test_setup_teardown(test_parent_is_a_file, setup_dir, teardown_dir),
+    cmocka_unit_test_setup_teardown(test_path_without_file_name, setup_dir, teardown_dir),
     cmocka_unit_test(test_abort_on_zeroed_struct),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

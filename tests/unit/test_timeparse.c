@@ -50,6 +50,8 @@ static void test_epoch_milliseconds(void **state)
   assert_int_equal(parse_ok("0", false), 0);
   assert_int_equal(parse_ok("-1", false), -1);
   assert_int_equal(parse_ok("9223372036854775807", false), INT64_MAX);
+  /* digits alone are always milliseconds, even when they look like a year */
+  assert_int_equal(parse_ok("2022", false), 2022);
 }
 
 static void test_date_alone_start_and_end_of_day(void **state)
@@ -121,7 +123,6 @@ static void test_rejects_malformed(void **state)
   parse_bad("+123");
   parse_bad(" 123");
   parse_bad("99999999999999999999");
-  parse_bad("2022");
   parse_bad("2022-05");
   parse_bad("2022-5-1");
   parse_bad("2022/05/01");
