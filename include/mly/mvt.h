@@ -127,7 +127,8 @@ enum mly_rc mvt_decode_points(const struct mvt_feature *f, int64_t *xy, size_t m
 
 /* Visit every vertex of any geometry type (MoveTo/LineTo, ClosePath
  * ignored). fn gets the absolute pixel position and the command id; a
- * non-zero return from fn stops and is returned. */
+ * non-zero return from fn stops and is returned. fn may be NULL: the
+ * geometry is then only validated. */
 typedef int (*mvt_vertex_fn)(void *user, uint32_t cmd, int64_t x, int64_t y);
 enum mly_rc mvt_decode_geometry(const struct mvt_feature *f, mvt_vertex_fn fn, void *user,
                                 struct mly_err *err) MLY_WARN_UNUSED;

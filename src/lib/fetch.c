@@ -342,14 +342,38 @@ static size_t on_write(char *p, size_t size, size_t nmemb, void *ud)
   return rc ? 0 : n; /* 0 aborts the transfer with CURLE_WRITE_ERROR */
 }
 
-/* Keep Retry-After (seconds or an HTTP date) of the last response */
+/* Milliseconds asked for by a Retry-After value (delay-seconds or an
+ * HTTP date), capped; 0 when unparsable or in the past */
+static uint64_t retry_after_value(const char *v)
+{
+  uint64_t secs = 0;
+  char *end;
+
+  while(*v == ' ' || *v == '\t')
+    v++;
+  if(isdigit((unsigned char)*v)) {
+    errno = 0;
+    unsigned long long n = strtoull(v, &end, 10);
+    secs = errno ? UINT64_MAX : n;
+  }
+  else {
+    time_t when = curl_getdate(v, NULL);
+    time_t now = time(NULL);
+    if(when != -1 && when > now)
+      secs = (uint64_t)(when - now);
+  }
+  if(secs > FETCH_MAX_RETRY_AFTER_MS / 1000)
+    secs = FETCH_MAX_RETRY_AFTER_MS / 1000;
+  return secs * 1000;
+}
+
+/* Keep Retry-After and Content-Encoding of the last response */
 static size_t on_header(char *p, size_t size, size_t nmemb, void *ud)
 {
+  static const char ra[] = "retry-after:";
+  static const char ce[] = "content-encoding:";
   struct slot *s = ud;
   size_t n = size * nmemb;
-  static const char name[] = "retry-after:";
-
-  static const char ce[] = "content-encoding:";
 
   if(n >= 5 && strncmp(p, "HTTP/", 5) == 0) {
     /* a new response (after a redirect or 1xx) */
@@ -364,34 +388,14 @@ static size_t on_header(char *p, size_t size, size_t nmemb, void *ud)
       s->encoding[o++] = (char)tolower((unsigned char)p[i++]);
     s->encoding[o] = '\0';
   }
-  else if(n > sizeof(name) - 1 && strncasecmp(p, name, sizeof(name) - 1) == 0) {
-    char v[128];
-    size_t vl = n - (sizeof(name) - 1);
+  else if(n > sizeof(ra) - 1 && strncasecmp(p, ra, sizeof(ra) - 1) == 0) {
+    char v[128]; /* header lines are not NUL-terminated */
+    size_t vl = n - (sizeof(ra) - 1);
     if(vl >= sizeof(v))
       vl = sizeof(v) - 1;
-    memcpy(v, p + sizeof(name) - 1, vl);
+    memcpy(v, p + sizeof(ra) - 1, vl);
     v[vl] = '\0';
-    char *b = v;
-    while(*b == ' ' || *b == '\t')
-      b++;
-    char *end;
-    errno = 0;
-    unsigned long long secs = strtoull(b, &end, 10);
-    if(end != b && isdigit((unsigned char)*b) && errno == 0) {
-      if(secs > FETCH_MAX_RETRY_AFTER_MS / 1000)
-        secs = FETCH_MAX_RETRY_AFTER_MS / 1000;
-      s->retry_after_ms = secs * 1000;
-    }
-    else {
-      time_t when = curl_getdate(b, NULL);
-      time_t now = time(NULL);
-      if(when != -1 && when > now) {
-        uint64_t d = (uint64_t)(when - now);
-        if(d > FETCH_MAX_RETRY_AFTER_MS / 1000)
-          d = FETCH_MAX_RETRY_AFTER_MS / 1000;
-        s->retry_after_ms = d * 1000;
-      }
-    }
+    s->retry_after_ms = retry_after_value(v);
   }
   return n;
 }

@@ -98,9 +98,14 @@ class State:
             self.attempts[key] = n
             return n
 
-    def count_tile_ok(self):
+    def claim_tile_ok(self):
+        """Count one successful tile answer; False once --auth-fail-after is reached."""
+        n = self.args.auth_fail_after
         with self.lock:
+            if 0 <= n <= self.tiles_ok:
+                return False
             self.tiles_ok += 1
+            return True
 
     def auth_broken(self):
         n = self.args.auth_fail_after
@@ -194,11 +199,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
             status, body, ctype, headers = self.tile_answer(tile)
         else:
             status, body, ctype, headers = self.graph_answer(url.path, q)
-        if status == 200 and tile is not None and body:
-            st.count_tile_ok()
+        if status == 200 and tile is not None and fault != "truncate" and \
+                not st.claim_tile_ok():
+            return self.answer(rec, 403, json.dumps(ERR190).encode(), "application/json",
+                               fault="auth-fail-after")
         self.answer(rec, status, body, ctype, headers=headers,
                     truncate=(fault == "truncate"), fault=fault,
-                    gz=(a.gzip_rate > 0 and body and status != 204 and
+                    gz=(a.gzip_rate > 0 and bool(body) and status != 204 and
                         draw(a.fault_seed, key, attempt, "gzip") < a.gzip_rate),
                     gz_raw=draw(a.fault_seed, key, attempt, "gzip-raw") < 0.5)
 

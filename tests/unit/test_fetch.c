@@ -545,6 +545,31 @@ static void test_fetch_wrong_token_is_auth(void **state)
   list_free(l);
 }
 
+/* The server's --auth-fail-after: a token revoked mid-run stops being data */
+static void test_fetch_token_revoked_mid_run_is_auth(void **state)
+{
+  struct fx *fx = *state;
+  const char *args[] = {"--token", TOKEN, "--auth-fail-after", "5", NULL};
+  for(int i = 0; i < 10; i++)
+    put_tile(fx, 14, 17, i, "\x1a\x01z", 3);
+  server_start(fx, args);
+  struct list *l = list_new(10);
+  for(int i = 0; i < 10; i++)
+    tile_url(fx, &l->items[i], 14, 17, i);
+  struct fetch_opts o = opts_default();
+  o.concurrency = 4;
+  assert_int_equal(run_list(&o, l, NULL), MLY_OK);
+  int ok = 0, auth = 0;
+  for(int i = 0; i < 10; i++) {
+    ok += l->items[i].status == FETCH_OK;
+    auth += l->items[i].status == FETCH_AUTH;
+    assert_int_equal(l->items[i].attempts, 1);
+  }
+  assert_int_equal(ok, 5);
+  assert_int_equal(auth, 5);
+  list_free(l);
+}
+
 static void test_fetch_500_fails_after_exactly_retries_attempts(void **state)
 {
   struct fx *fx = *state;
@@ -730,6 +755,43 @@ static void test_fetch_429_lowers_concurrency_then_recovers(void **state)
   assert_int_equal(l->nexts_after_8th, 1);
   /* and the concurrency grew back */
   assert_true(l->max_in_flight >= 4);
+  list_free(l);
+}
+
+/* Retry-After as an HTTP date */
+static void test_fetch_retry_after_http_date_is_honoured(void **state)
+{
+  struct fx *fx = *state;
+  const char *args[] = {"--token", TOKEN, NULL};
+  char spec[128], date[64];
+  time_t when = time(NULL) + 2; /* at least 1 s ahead whatever the rounding */
+  struct tm tm;
+  strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", gmtime_r(&when, &tm));
+  snprintf(spec, sizeof(spec), "503\nRetry-After: %s\n", date);
+  put_status(fx, 14, 19, 1, spec);
+  server_start(fx, args);
+  struct list *l = list_new(1);
+  tile_url(fx, &l->items[0], 14, 19, 1);
+  struct fetch_opts o = opts_default();
+  o.retries = 2;
+  assert_int_equal(run_list(&o, l, NULL), MLY_OK);
+  assert_int_equal(l->items[0].status, FETCH_FAILED);
+  assert_int_equal(l->items[0].attempts, 2);
+  assert_string_equal(l->items[0].msg, "request failed after 2 attempts: HTTP 503");
+  double t[2] = {0, 0};
+  int n = 0;
+  FILE *fp = fopen(fx->log, "r");
+  assert_non_null(fp);
+  char line[4096];
+  while(n < 2 && fgets(line, sizeof(line), fp)) {
+    json_t *j = json_loads(line, 0, NULL);
+    assert_non_null(j);
+    t[n++] = json_real_value(json_object_get(j, "t"));
+    json_decref(j);
+  }
+  fclose(fp);
+  assert_int_equal(n, 2);
+  assert_true(t[1] - t[0] >= 0.9); /* backoff alone would be 5 ms */
   list_free(l);
 }
 
@@ -1196,6 +1258,7 @@ int main(void)
     cmocka_unit_test_setup_teardown(test_fetch_empty_answers_are_empty, setup, teardown),
     cmocka_unit_test_setup_teardown(test_fetch_auth_errors_stop_without_retry, setup, teardown),
     cmocka_unit_test_setup_teardown(test_fetch_wrong_token_is_auth, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_fetch_token_revoked_mid_run_is_auth, setup, teardown),
     cmocka_unit_test_setup_teardown(test_fetch_500_fails_after_exactly_retries_attempts, setup,
                                     teardown),
     cmocka_unit_test_setup_teardown(test_fetch_rate_limit_code_4_persisting_is_rate_limit, setup,
@@ -1204,6 +1267,8 @@ int main(void)
                                     teardown),
     cmocka_unit_test_setup_teardown(test_fetch_retry_after_is_honoured, setup, teardown),
     cmocka_unit_test_setup_teardown(test_fetch_429_lowers_concurrency_then_recovers, setup,
+                                    teardown),
+    cmocka_unit_test_setup_teardown(test_fetch_retry_after_http_date_is_honoured, setup,
                                     teardown),
     cmocka_unit_test_setup_teardown(test_fetch_retry_wait_frees_the_slot, setup, teardown),
     cmocka_unit_test_setup_teardown(test_fetch_bad_gzip_over_http_is_retried, setup, teardown),
