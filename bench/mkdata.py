@@ -10,7 +10,7 @@ parameters (a .stamp file beside it records them), so a rerun costs nothing.
                                  image ids and sequence ids; and
                                  bench/data/block-same/...: hard links to the
                                  very same tile (same ids everywhere)
-    mkdata.py area COLS ROWS     bench/data/area/14/X/Y.mvt: moderate density
+    mkdata.py area COLS ROWS     bench/data/area-COLSxROWS/14/X/Y.mvt: moderate density
                                  coverage (mvtgen area) for the fetch bench
     mkdata.py polygon COLS ROWS VERTICES
                                  bench/data/aoi_poly_COLSxROWS.geojson: a zigzag
@@ -280,18 +280,34 @@ def area_args(cols, rows):
             "--step", "20", "--seed", "7"]
 
 
+def area_dir(cols, rows):
+    return os.path.join(DATA, "area-%dx%d" % (cols, rows))
+
+
 def make_area(cols, rows):
-    out = os.path.join(DATA, "area")
+    out = area_dir(cols, rows)
     args = area_args(cols, rows) + ["--out", out]
     params = " ".join(args)
     if os.path.isdir(out) and stamp_ok(out, params):
-        return
+        return out
     if os.path.isdir(out):
         import shutil
         shutil.rmtree(out)
     if mvtgen.main(args):
         sys.exit("mkdata: mvtgen area failed")
     stamp_write(out, params)
+    return out
+
+
+def area_summary(root):
+    """'N tiles with data, M images, B bytes' of an area directory."""
+    n = size = 0
+    for base, _, names in os.walk(root):
+        for name in names:
+            if name.endswith(".mvt"):
+                n += 1
+                size += os.path.getsize(os.path.join(base, name))
+    return n, size
 
 
 # ---- AOIs --------------------------------------------------------------------

@@ -53,7 +53,10 @@ struct aoi *aoi_set_get(const struct aoi_set *set, size_t i);
 
 /* The area's group value made safe for a file name (letters, digits, '-',
  * '_', '.' kept; anything else '_'; a leading '.' becomes '_'; numbers as
- * written in the file), or NULL without field_name. Owned by the set. */
+ * written in the file), or NULL without field_name. Owned by the set.
+ * Letters are ASCII: a non-ASCII character becomes one '_'. Integers print
+ * in full; other numbers as Python's repr() writes them (3.0 -> "3.0",
+ * 1e+20 -> "1e_20"), the form geokit's file names had. */
 const char *aoi_name(const struct aoi *a);
 
 /* Bounding box in degrees; for an antimeridian bbox west > east. */

@@ -80,7 +80,8 @@ enum cache_state {
  * (one fetched in the future, after a clock change, counts as fresh).
  * On CACHE_DATA, *body (OUT) is a malloc'd copy of the raw, decompressed MVT
  * bytes, *n (OUT) its length; the caller frees it. Otherwise *body = NULL
- * and *n = 0. A stored body that fails to gunzip or exceeds
+ * and *n = 0 (a stored body that inflates to nothing reads as CACHE_EMPTY).
+ * A stored body that fails to gunzip or exceeds
  * CACHE_MAX_TILE_BYTES is reported as CACHE_MISSING, so the tile is fetched
  * again and cache_put replaces the bad row (only tampering or disk damage
  * produces one; SQLite transactions never do). Invalid t: MLY_EINVAL. */

@@ -36,8 +36,8 @@ enum fetch_status {
                          a JSON error body, or a missing file:// file */
   FETCH_FAILED,       /* still failing after all attempts (msg says why) */
   FETCH_AUTH,         /* 401/403 or a JSON error with code 190: stop */
-  FETCH_RATE_LIMIT,   /* "application request limit reached" (code 4) that
-                         persisted through all attempts */
+  FETCH_RATE_LIMIT,   /* "application request limit reached" (code 4) or
+                         HTTP 429 that persisted through all attempts */
   FETCH_TOOBIG        /* body above max_body */
 };
 

@@ -67,6 +67,18 @@ enum mly_rc image_write_geojson(struct dbuf *b, const struct image *img, double 
                                 const struct mvt_index *idx, const struct image_keys *keys,
                                 const char *id_override) MLY_WARN_UNUSED;
 
+/* Append the CSV record of img (RFC 4180, no line end), columns as in
+ * OUTFILE_CSV_POINTS_HEADER of outfile.h: id (id_override when not NULL),
+ * lon, lat, sequence_id, captured_at, compass_angle, is_pano,
+ * organization_id, properties. Numbers are the text image_write_geojson
+ * writes; an unknown value is an empty cell; is_pano is true or false;
+ * properties is the JSON object of the pass-through properties, in the same
+ * order and with the same text as in the GeoJSON, or an empty cell when
+ * there are none. Text cells are quoted per RFC 4180 when needed. */
+enum mly_rc image_write_csv(struct dbuf *b, const struct image *img, double lon, double lat,
+                            const struct mvt_index *idx, const struct image_keys *keys,
+                            const char *id_override) MLY_WARN_UNUSED;
+
 /* The id as decimal text into buf (JSONW_NUM_MAX), or "" when unknown;
  * string ids are copied up to cap-1 bytes. Returns length. */
 size_t image_id_text(const struct image *img, char *buf, size_t cap);

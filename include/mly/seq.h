@@ -40,9 +40,12 @@ enum mly_rc seq_add(struct seq_builder *b, const struct seq_point *p) MLY_WARN_U
 size_t seq_point_count(const struct seq_builder *b);
 
 /* Sort and write every sequence with at least two images to out, ordered
- * by their first vertex (captured_at, then id, then tile order). Returns
- * the number of sequences written in *nseq. The builder may be freed
- * after. */
+ * by their first vertex (captured_at, then id, then tile order), in out's
+ * format: a LineString Feature for the GeoJSON formats, a CSV record
+ * (OUTFILE_CSV_SEQUENCES_HEADER, the line as WKT) for CSV. A CSV out must
+ * be opened with outfile_open_as(..., OUTFILE_SEQUENCES, ...), else
+ * MLY_EINVAL and nothing is written. Returns the number of sequences
+ * written in *nseq. The builder may be freed after. */
 enum mly_rc seq_write(struct seq_builder *b, struct outfile *out, size_t *nseq,
                       struct mly_err *err) MLY_WARN_UNUSED;
 

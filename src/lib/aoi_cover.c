@@ -127,7 +127,7 @@ static enum mly_rc cover_bbox(struct aoi *a, uint32_t z, size_t max_tiles,
   const double *b = a->box;
   /* across the antimeridian: [west, 180] and [-180, east] */
   int nparts = b[0] > b[2] ? 2 : 1;
-  struct cover_range meet[2], inside[2], rmeet, rinside;
+  struct cover_range meet[2] = {{0}}, inside[2] = {{1, 0}, {1, 0}}, rmeet, rinside;
   if(nparts == 2) {
     cover_cols(z, b[0], 180.0, &meet[0], &inside[0]);
     cover_cols(z, -180.0, b[2], &meet[1], &inside[1]);
@@ -270,7 +270,7 @@ static enum mly_rc cover_polygon(struct aoi *a, uint32_t z, size_t max_tiles,
     uint64_t pending = 0;
     for(size_t i = 0; i < cur.n; i++) {
       struct tile t = cur.v[i];
-      enum cover_rel rel;
+      enum cover_rel rel = COVER_OUT;
       rc = cover_classify(a, t, &rel, err);
       if(rc)
         goto out;

@@ -148,9 +148,9 @@ enum mly_rc aoi_parse_bbox(const char *text, double out[4], struct mly_err *err)
   if(*b == '\0')
     return mly_err_set(err, MLY_EFORMAT, "bbox: empty text");
 
-  const char *start[4];
-  size_t len[4];
-  double v[4];
+  const char *start[4] = {text, text, text, text};
+  size_t len[4] = {0};
+  double v[4] = {0};
   enum mly_rc rc = bbox_split(text, start, len, err);
   for(int k = 0; !rc && k < 4; k++)
     rc = bbox_field(k, start[k], len[k], &v[k], err);

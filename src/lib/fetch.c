@@ -708,6 +708,7 @@ static void classify_http(struct fetch *f, struct slot *s, CURLcode cc, struct o
     else
       oc->kind = K_TRANSIENT; /* 5xx, 429, or an error document with 2xx */
     oc->throttle = oc->throttle || st == 429;
+    oc->rate_limited = oc->rate_limited || st == 429;
     return;
   }
   msgf(oc->msg, sizeof(oc->msg), "HTTP %ld", st);
@@ -726,7 +727,7 @@ static void classify_http(struct fetch *f, struct slot *s, CURLcode cc, struct o
     oc->kind = K_AUTH;
   else if(st == 429) {
     oc->kind = K_TRANSIENT;
-    oc->throttle = true;
+    oc->throttle = oc->rate_limited = true; /* persistent: stop, resumable */
   }
   else if(st >= 500 || st == 408 || st == 425)
     oc->kind = K_TRANSIENT;

@@ -1,6 +1,7 @@
-/* image.c -- typed Mapillary image properties from MVT values, and their GeoJSON text */
+/* image.c -- typed Mapillary image properties from MVT values, and their GeoJSON and CSV text */
 #include "mly/image.h"
 #include "mly/jsonw.h"
+#include "mly/outfile.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -378,6 +379,26 @@ static enum mly_rc write_extra(struct dbuf *b, struct mly_view key, const struct
   return dbuf_add(b, num, n);
 }
 
+/* Every pass-through property of img, each as ",key:value" */
+static enum mly_rc write_extras(struct dbuf *b, const struct image *img,
+                                const struct mvt_index *idx, const struct image_keys *keys)
+{
+  struct mvt_tag_iter it;
+  uint32_t k, vi;
+  enum mly_rc rc;
+  mvt_tags_begin(img->feature, &it);
+  const uint8_t *pos = it.p;
+  while(mvt_tags_next(&it, &k, &vi, NULL) == 1) {
+    /* image_read checked the indexes */
+    if(keys->field[k] == IMAGE_EXTRA && !key_seen_before(img->feature, idx, k, pos)) {
+      if((rc = write_extra(b, idx->keys[k], &idx->values[vi])))
+        return rc;
+    }
+    pos = it.p;
+  }
+  return MLY_OK;
+}
+
 enum mly_rc image_write_geojson(struct dbuf *b, const struct image *img, double lon, double lat,
                                 const struct mvt_index *idx, const struct image_keys *keys,
                                 const char *id_override)
@@ -434,22 +455,77 @@ enum mly_rc image_write_geojson(struct dbuf *b, const struct image *img, double 
        (rc = jsonw_string(b, img->organization_id.v.p, img->organization_id.v.n)))
       return rc;
   }
-  struct mvt_tag_iter it;
-  uint32_t k, vi;
-  mvt_tags_begin(img->feature, &it);
-  const uint8_t *pos = it.p;
-  while(mvt_tags_next(&it, &k, &vi, NULL) == 1) {
-    /* image_read checked the indexes */
-    if(keys->field[k] == IMAGE_EXTRA && !key_seen_before(img->feature, idx, k, pos)) {
-      if((rc = write_extra(b, idx->keys[k], &idx->values[vi])))
-        return rc;
-    }
-    pos = it.p;
-  }
+  if((rc = write_extras(b, img, idx, keys)))
+    return rc;
   if(b->n > props_start) {
     /* drop the first property's leading comma */
     memmove(b->p + props_start, b->p + props_start + 1, b->n - props_start - 1);
     b->n--;
   }
   return ADD_LIT(b, "}}");
+}
+
+/* An image_text as a CSV cell; empty when unknown */
+static enum mly_rc csv_text(struct dbuf *b, const struct image_text *t)
+{
+  return t->known ? outfile_csv_field(b, t->v.p, t->v.n) : MLY_OK;
+}
+
+enum mly_rc image_write_csv(struct dbuf *b, const struct image *img, double lon, double lat,
+                            const struct mvt_index *idx, const struct image_keys *keys,
+                            const char *id_override)
+{
+  char num[JSONW_NUM_MAX];
+  size_t n;
+  enum mly_rc rc;
+  /* id: the same text as the GeoJSON "id" (a string there, any text here) */
+  if(id_override)
+    rc = outfile_csv_field(b, id_override, strlen(id_override));
+  else if(img->id_kind == IMAGE_ID_U64) {
+    n = jsonw_u64(num, img->id);
+    rc = dbuf_add(b, num, n);
+  }
+  else if(img->id_kind == IMAGE_ID_STR)
+    rc = outfile_csv_field(b, img->id_str.p, img->id_str.n);
+  else
+    rc = MLY_OK;
+  if(rc || (rc = ADD_LIT(b, ",")))
+    return rc;
+  n = jsonw_coord(num, lon);
+  if((rc = dbuf_add(b, num, n)) || (rc = ADD_LIT(b, ",")))
+    return rc;
+  n = jsonw_coord(num, lat);
+  if((rc = dbuf_add(b, num, n)) || (rc = ADD_LIT(b, ",")))
+    return rc;
+  if((rc = csv_text(b, &img->sequence_id)) || (rc = ADD_LIT(b, ",")))
+    return rc;
+  if(img->has_captured_at) {
+    n = jsonw_i64(num, img->captured_at);
+    if((rc = dbuf_add(b, num, n)))
+      return rc;
+  }
+  if((rc = ADD_LIT(b, ",")))
+    return rc;
+  if(img->has_compass_angle) {
+    n = jsonw_double(num, img->compass_angle);
+    if((rc = dbuf_add(b, num, n)))
+      return rc;
+  }
+  if((rc = ADD_LIT(b, ",")))
+    return rc;
+  if(img->is_pano >= 0 && (rc = img->is_pano ? ADD_LIT(b, "true") : ADD_LIT(b, "false")))
+    return rc;
+  if((rc = ADD_LIT(b, ",")) || (rc = csv_text(b, &img->organization_id)) ||
+     (rc = ADD_LIT(b, ",")))
+    return rc;
+  /* properties: the extras as a JSON object, quoted in place (no copy) */
+  size_t start = b->n;
+  if((rc = write_extras(b, img, idx, keys)))
+    return rc;
+  if(b->n == start)
+    return MLY_OK; /* none: an empty cell */
+  b->p[start] = '{'; /* the first extra's leading comma opens the object */
+  if((rc = ADD_LIT(b, "}")))
+    return rc;
+  return outfile_csv_quote_from(b, start);
 }

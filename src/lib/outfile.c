@@ -1,4 +1,4 @@
-/* outfile.c -- complete-or-absent output files (temp file + rename) */
+/* outfile.c -- complete-or-absent output files (temp file + rename) in GeoJSON, GeoJSONL, RFC 8142 or CSV */
 #include "mly/outfile.h"
 
 #include <errno.h>
@@ -6,11 +6,83 @@
 #include <libgen.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #define HEADER "{\"type\":\"FeatureCollection\",\"features\":["
 #define FOOTER "\n]}\n"
+#define RS "\x1e"
+#define CRLF "\r\n"
+
+/* ---- formats -------------------------------------------------------------- */
+
+static const struct {
+  const char *ext;
+  enum outfmt fmt;
+} known_exts[] = {
+  {".geojson", OUTFMT_GEOJSON},
+  {".json", OUTFMT_GEOJSON},
+  {".geojsonl", OUTFMT_GEOJSONL},
+  {".ndjson", OUTFMT_GEOJSONL},
+  {".jsonl", OUTFMT_GEOJSONL},
+  {".geojsons", OUTFMT_GEOJSONSEQ},
+  {".csv", OUTFMT_CSV},
+};
+
+#define NKNOWN (sizeof(known_exts) / sizeof(known_exts[0]))
+
+/* Index into known_exts of path's extension, or -1. The extension is the
+ * file name's last '.' onwards; a name that starts with its only dot
+ * (".csv") has none, as in a hidden file. */
+static int known_index(const char *path)
+{
+  const char *slash = strrchr(path, '/');
+  const char *name = slash ? slash + 1 : path;
+  const char *dot = strrchr(name, '.');
+  if(!dot || dot == name)
+    return -1;
+  for(size_t i = 0; i < NKNOWN; i++)
+    if(strcasecmp(dot, known_exts[i].ext) == 0)
+      return (int)i;
+  return -1;
+}
+
+enum outfmt outfile_format_for(const char *path)
+{
+  int i = known_index(path);
+  return i < 0 ? OUTFMT_GEOJSON : known_exts[i].fmt;
+}
+
+size_t outfile_ext_len(const char *path)
+{
+  int i = known_index(path);
+  return i < 0 ? 0 : strlen(known_exts[i].ext);
+}
+
+const char *outfile_format_ext(enum outfmt fmt)
+{
+  switch(fmt) {
+  case OUTFMT_GEOJSONL: return ".geojsonl";
+  case OUTFMT_GEOJSONSEQ: return ".geojsons";
+  case OUTFMT_CSV: return ".csv";
+  case OUTFMT_GEOJSON: break;
+  }
+  return ".geojson";
+}
+
+const char *outfile_format_name(enum outfmt fmt)
+{
+  switch(fmt) {
+  case OUTFMT_GEOJSONL: return "GeoJSONL";
+  case OUTFMT_GEOJSONSEQ: return "GeoJSON text sequence";
+  case OUTFMT_CSV: return "CSV";
+  case OUTFMT_GEOJSON: break;
+  }
+  return "GeoJSON";
+}
+
+/* ---- folders -------------------------------------------------------------- */
 
 static char *dir_of(const char *path)
 {
@@ -52,9 +124,35 @@ static int make_dirs(const char *dir)
   return 0;
 }
 
+/* Where standard output's temporary file goes: $TMPDIR, as mkstemp users
+ * are expected to honour, else /tmp */
+static const char *tmp_dir(void)
+{
+  const char *t = getenv("TMPDIR");
+  return t && *t ? t : "/tmp";
+}
+
+static bool is_stdout(const char *path)
+{
+  return strcmp(path, OUTFILE_STDOUT) == 0;
+}
+
+/* The output's name in messages */
+static const char *shown(const struct outfile *o)
+{
+  return o->to_stdout ? "standard output" : o->final_path;
+}
+
 enum mly_rc outfile_prepare_dir(const char *path, struct mly_err *err)
 {
   struct stat st;
+  if(is_stdout(path)) {
+    /* nothing to create: only the temporary folder must take a file */
+    if(access(tmp_dir(), W_OK | X_OK) != 0)
+      return mly_err_set(err, MLY_EIO, "cannot write in temporary folder '%s': %s", tmp_dir(),
+                         strerror(errno));
+    return MLY_OK;
+  }
   /* "", "out/" or "out/." name no file: the final rename would fail only
    * after every request was made, so refuse them here */
   const char *slash = strrchr(path, '/');
@@ -82,20 +180,43 @@ enum mly_rc outfile_prepare_dir(const char *path, struct mly_err *err)
   return MLY_OK;
 }
 
-enum mly_rc outfile_open(struct outfile *o, const char *path, struct mly_err *err)
+/* ---- writing -------------------------------------------------------------- */
+
+/* Standard output's temp file: unlinked at once, so a killed run leaves
+ * nothing in the temporary folder; publish reads it back through fp. */
+static enum mly_rc open_stdout_tmp(struct outfile *o, struct mly_err *err)
 {
-  memset(o, 0, sizeof(*o));
-  enum mly_rc rc = outfile_prepare_dir(path, err);
-  if(rc)
-    return rc;
+  const char *dir = tmp_dir();
+  size_t n = strlen(dir) + 32;
+  char *tmpl = malloc(n);
+  if(!tmpl)
+    return mly_err_set(err, MLY_ENOMEM, "out of memory");
+  snprintf(tmpl, n, "%s/mly-stdout-XXXXXX", dir);
+  int fd = mkstemp(tmpl);
+  if(fd < 0) {
+    mly_err_set(err, MLY_EIO, "cannot create a temporary file in '%s': %s", dir, strerror(errno));
+    free(tmpl);
+    return MLY_EIO;
+  }
+  unlink(tmpl);
+  free(tmpl);
+  o->fp = fdopen(fd, "w+");
+  if(!o->fp) {
+    close(fd);
+    return mly_err_set(err, MLY_EIO, "cannot open a temporary file in '%s'", dir);
+  }
+  return MLY_OK;
+}
+
+/* A temp file beside path, with the usual mode of a new file */
+static enum mly_rc open_beside(struct outfile *o, const char *path, struct mly_err *err)
+{
   char *dir = dir_of(path), *base = base_of(path);
-  o->final_path = strdup(path);
   size_t n = (dir ? strlen(dir) : 0) + (base ? strlen(base) : 0) + 32;
   o->tmp_path = malloc(n);
-  if(!dir || !base || !o->final_path || !o->tmp_path) {
+  if(!dir || !base || !o->tmp_path) {
     free(dir);
     free(base);
-    outfile_abort(o);
     return mly_err_set(err, MLY_ENOMEM, "out of memory");
   }
   snprintf(o->tmp_path, n, "%s/.%s" OUTFILE_TMP_TAG "XXXXXX", dir, base);
@@ -106,7 +227,6 @@ enum mly_rc outfile_open(struct outfile *o, const char *path, struct mly_err *er
     mly_err_set(err, MLY_EIO, "cannot create a file beside '%s': %s", path, strerror(errno));
     free(o->tmp_path);
     o->tmp_path = NULL;
-    outfile_abort(o);
     return MLY_EIO;
   }
   /* mkstemp makes 0600; outputs get the usual mode under the umask */
@@ -118,32 +238,90 @@ enum mly_rc outfile_open(struct outfile *o, const char *path, struct mly_err *er
   o->fp = fdopen(fd, "w");
   if(!o->fp) {
     close(fd);
-    outfile_abort(o);
     return mly_err_set(err, MLY_EIO, "cannot open a file beside '%s'", path);
-  }
-  setvbuf(o->fp, NULL, _IOFBF, 1 << 20);
-  if(fputs(HEADER, o->fp) == EOF) {
-    outfile_abort(o);
-    return mly_err_set(err, MLY_EIO, "cannot write beside '%s'", path);
   }
   return MLY_OK;
 }
 
+static const char *header_of(enum outfmt fmt, enum outfile_kind kind)
+{
+  switch(fmt) {
+  case OUTFMT_GEOJSON: return HEADER;
+  case OUTFMT_CSV:
+    return kind == OUTFILE_SEQUENCES ? OUTFILE_CSV_SEQUENCES_HEADER CRLF
+                                     : OUTFILE_CSV_POINTS_HEADER CRLF;
+  case OUTFMT_GEOJSONL:
+  case OUTFMT_GEOJSONSEQ: break;
+  }
+  return "";
+}
+
+enum mly_rc outfile_open_as(struct outfile *o, const char *path, enum outfile_kind kind,
+                            struct mly_err *err)
+{
+  memset(o, 0, sizeof(*o));
+  enum mly_rc rc = outfile_prepare_dir(path, err);
+  if(rc)
+    return rc;
+  o->to_stdout = is_stdout(path);
+  /* standard output carries the default, self-delimiting collection */
+  o->fmt = o->to_stdout ? OUTFMT_GEOJSON : outfile_format_for(path);
+  o->kind = kind;
+  o->final_path = strdup(path);
+  if(!o->final_path)
+    return mly_err_set(err, MLY_ENOMEM, "out of memory");
+  rc = o->to_stdout ? open_stdout_tmp(o, err) : open_beside(o, path, err);
+  if(rc) {
+    outfile_abort(o);
+    return rc;
+  }
+  setvbuf(o->fp, NULL, _IOFBF, 1 << 20);
+  if(fputs(header_of(o->fmt, kind), o->fp) == EOF) {
+    mly_err_set(err, MLY_EIO, "cannot write beside '%s'", path);
+    outfile_abort(o);
+    return MLY_EIO;
+  }
+  return MLY_OK;
+}
+
+enum mly_rc outfile_open(struct outfile *o, const char *path, struct mly_err *err)
+{
+  return outfile_open_as(o, path, OUTFILE_POINTS, err);
+}
+
 enum mly_rc outfile_feature(struct outfile *o, const char *text, size_t n, struct mly_err *err)
 {
-  const char *sep = o->features ? ",\n" : "\n";
-  if(fputs(sep, o->fp) == EOF || fwrite(text, 1, n, o->fp) != n)
-    return mly_err_set(err, MLY_EIO, "cannot write '%s': %s", o->final_path, strerror(errno));
+  const char *before = "", *after = "";
+  switch(o->fmt) {
+  case OUTFMT_GEOJSON: before = o->features ? ",\n" : "\n"; break;
+  case OUTFMT_GEOJSONL: after = "\n"; break;
+  case OUTFMT_GEOJSONSEQ:
+    before = RS;
+    after = "\n";
+    break;
+  case OUTFMT_CSV: after = CRLF; break;
+  }
+  if(fputs(before, o->fp) == EOF || fwrite(text, 1, n, o->fp) != n || fputs(after, o->fp) == EOF)
+    return mly_err_set(err, MLY_EIO, "cannot write '%s': %s", shown(o), strerror(errno));
   o->features++;
   return MLY_OK;
 }
 
 enum mly_rc outfile_close(struct outfile *o, struct mly_err *err)
 {
-  int bad = fputs(FOOTER, o->fp) == EOF;
+  int bad = o->fmt == OUTFMT_GEOJSON && fputs(FOOTER, o->fp) == EOF;
   bad |= fflush(o->fp) != 0;
-  bad |= fsync(fileno(o->fp)) != 0 && errno != EINVAL;
   int e = errno;
+  if(o->to_stdout) {
+    /* kept open: publish reads it back (it has no name to reopen) */
+    if(bad)
+      return mly_err_set(err, MLY_EIO, "cannot write a temporary file for standard output: %s",
+                         strerror(e));
+    o->closed = true;
+    return MLY_OK;
+  }
+  bad |= fsync(fileno(o->fp)) != 0 && errno != EINVAL;
+  e = errno;
   bad |= fclose(o->fp) != 0;
   o->fp = NULL;
   if(bad)
@@ -152,8 +330,42 @@ enum mly_rc outfile_close(struct outfile *o, struct mly_err *err)
   return MLY_OK;
 }
 
+/* write(2) all of buf to fd, through EINTR and short writes */
+static bool write_all(int fd, const char *buf, size_t n)
+{
+  while(n) {
+    ssize_t w = write(fd, buf, n);
+    if(w < 0 && errno == EINTR)
+      continue;
+    if(w <= 0)
+      return false;
+    buf += w;
+    n -= (size_t)w;
+  }
+  return true;
+}
+
+static enum mly_rc publish_stdout(struct outfile *o, struct mly_err *err)
+{
+  /* anything stdio still holds for stdout belongs before the data */
+  if(fflush(stdout) != 0 || fseek(o->fp, 0, SEEK_SET) != 0)
+    return mly_err_set(err, MLY_EIO, "cannot write to standard output: %s", strerror(errno));
+  char buf[1 << 16];
+  size_t n;
+  while((n = fread(buf, 1, sizeof(buf), o->fp)) > 0)
+    if(!write_all(STDOUT_FILENO, buf, n))
+      return mly_err_set(err, MLY_EIO, "cannot write to standard output: %s", strerror(errno));
+  if(ferror(o->fp))
+    return mly_err_set(err, MLY_EIO, "cannot read back the data for standard output");
+  fclose(o->fp);
+  o->fp = NULL;
+  return MLY_OK;
+}
+
 enum mly_rc outfile_publish(struct outfile *o, struct mly_err *err)
 {
+  if(o->to_stdout)
+    return publish_stdout(o, err);
   if(rename(o->tmp_path, o->final_path) != 0)
     return mly_err_set(err, MLY_EIO, "cannot rename onto '%s': %s", o->final_path,
                        strerror(errno));
@@ -175,4 +387,105 @@ void outfile_abort(struct outfile *o)
   }
   free(o->final_path);
   o->final_path = NULL;
+}
+
+/* ---- CSV pieces ------------------------------------------------------------ */
+
+/* Length of the valid UTF-8 sequence at s (n bytes left), 0 if invalid
+ * (overlong forms, surrogates and code points above U+10FFFF included) */
+static size_t utf8_len(const unsigned char *s, size_t n)
+{
+  unsigned char c = s[0];
+  if(c < 0x80)
+    return 1;
+  size_t len;
+  uint32_t min, cp;
+  if((c & 0xE0) == 0xC0) {
+    len = 2;
+    min = 0x80;
+    cp = c & 0x1F;
+  }
+  else if((c & 0xF0) == 0xE0) {
+    len = 3;
+    min = 0x800;
+    cp = c & 0x0F;
+  }
+  else if((c & 0xF8) == 0xF0) {
+    len = 4;
+    min = 0x10000;
+    cp = c & 0x07;
+  }
+  else
+    return 0;
+  if(n < len)
+    return 0;
+  for(size_t i = 1; i < len; i++) {
+    if((s[i] & 0xC0) != 0x80)
+      return 0;
+    cp = (cp << 6) | (s[i] & 0x3F);
+  }
+  if(cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+    return 0;
+  return len;
+}
+
+#define REPLACEMENT "\xef\xbf\xbd" /* U+FFFD */
+
+enum mly_rc outfile_csv_field(struct dbuf *b, const char *s, size_t n)
+{
+  const unsigned char *u = (const unsigned char *)s;
+  bool quote = false;
+  for(size_t i = 0; i < n && !quote; i++)
+    quote = u[i] == ',' || u[i] == '"' || u[i] == '\r' || u[i] == '\n';
+  /* worst case: every byte becomes U+FFFD (3 bytes) or a doubled quote */
+  if(n > (SIZE_MAX - 2) / 3)
+    return MLY_ETOOBIG;
+  enum mly_rc rc = dbuf_reserve(b, n * 3 + 2);
+  if(rc)
+    return rc;
+  char *o = b->p + b->n;
+  if(quote)
+    *o++ = '"';
+  for(size_t i = 0; i < n;) {
+    size_t len = u[i] ? utf8_len(u + i, n - i) : 0;
+    if(!len) {
+      memcpy(o, REPLACEMENT, 3);
+      o += 3;
+      i++;
+      continue;
+    }
+    if(u[i] == '"')
+      *o++ = '"';
+    memcpy(o, u + i, len);
+    o += len;
+    i += len;
+  }
+  if(quote)
+    *o++ = '"';
+  b->n = (size_t)(o - b->p);
+  return MLY_OK;
+}
+
+enum mly_rc outfile_csv_quote_from(struct dbuf *b, size_t start)
+{
+  if(start > b->n)
+    return MLY_EINVAL;
+  size_t quotes = 0;
+  for(size_t i = start; i < b->n; i++)
+    quotes += b->p[i] == '"';
+  enum mly_rc rc = dbuf_reserve(b, quotes + 2);
+  if(rc)
+    return rc;
+  /* from the back, so each byte moves once and none is overwritten unread */
+  size_t src = b->n, dst = b->n + quotes + 2;
+  b->p[--dst] = '"';
+  while(src > start) {
+    char c = b->p[--src];
+    b->p[--dst] = c;
+    if(c == '"')
+      b->p[--dst] = '"';
+  }
+  b->p[--dst] = '"';
+  b->n += quotes + 2;
+  return MLY_OK;
 }

@@ -1,4 +1,4 @@
-/* seq.c -- group kept images by sequence, order them, write LineStrings */
+/* seq.c -- group kept images by sequence, order them, write LineStrings (GeoJSON) or WKT rows (CSV) */
 #include "mly/seq.h"
 #include "mly/dbuf.h"
 #include "mly/jsonw.h"
@@ -128,10 +128,10 @@ static enum mly_rc add_id(struct dbuf *t, const struct strtab *strings, const st
   return dbuf_add(t, num, n);
 }
 
-/* geokit's images_id: every id under 100 images, else every (n/10)-th;
- * unknown ids are skipped */
-static enum mly_rc add_images_id(struct dbuf *t, struct dbuf *tmp, const struct strtab *strings,
-                                 const struct seq_point *v, size_t n)
+/* geokit's images_id into tmp: every id under 100 images, else every
+ * (n/10)-th; unknown ids are skipped */
+static enum mly_rc images_id_text(struct dbuf *tmp, const struct strtab *strings,
+                                  const struct seq_point *v, size_t n)
 {
   size_t step = n * 10 / 100;
   if(step < 10)
@@ -146,9 +146,35 @@ static enum mly_rc add_images_id(struct dbuf *t, struct dbuf *tmp, const struct 
     if(!rc)
       rc = add_id(tmp, strings, &v[i]);
   }
+  return rc;
+}
+
+static enum mly_rc add_images_id(struct dbuf *t, struct dbuf *tmp, const struct strtab *strings,
+                                 const struct seq_point *v, size_t n)
+{
+  enum mly_rc rc = images_id_text(tmp, strings, v, n);
   if(rc)
     return rc;
   return jsonw_string(t, tmp->p ? tmp->p : "", tmp->n);
+}
+
+/* The first vertex with a known captured_at, or n: unknown times sort
+ * first, so it is the start and the last vertex the end */
+static size_t first_known_time(const struct seq_point *v, size_t n)
+{
+  for(size_t i = 0; i < n; i++)
+    if(v[i].flags & SEQP_CAPTURED_KNOWN)
+      return i;
+  return n;
+}
+
+/* organization_id of a sequence: the first known among its images, or NULL */
+static const struct seq_point *first_org(const struct seq_point *v, size_t n)
+{
+  for(size_t i = 0; i < n; i++)
+    if(v[i].org)
+      return &v[i];
+  return NULL;
 }
 
 static enum mly_rc write_sequence(struct dbuf *t, struct dbuf *tmp, const struct strtab *strings,
@@ -179,24 +205,16 @@ static enum mly_rc write_sequence(struct dbuf *t, struct dbuf *tmp, const struct
                                         : ADD_LIT(t, ",\"is_pano\":false")))
       return rc;
   }
-  for(size_t i = 0; i < n; i++) {
-    if(v[i].org) {
-      struct mly_view org = strtab_get(strings, v[i].org - 1);
-      if((rc = ADD_LIT(t, ",\"organization_id\":")) || (rc = jsonw_string(t, org.p, org.n)))
-        return rc;
-      break;
-    }
+  const struct seq_point *with_org = first_org(v, n);
+  if(with_org) {
+    struct mly_view org = strtab_get(strings, with_org->org - 1);
+    if((rc = ADD_LIT(t, ",\"organization_id\":")) || (rc = jsonw_string(t, org.p, org.n)))
+      return rc;
   }
   len = jsonw_u64(num, n);
   if((rc = ADD_LIT(t, ",\"total_points\":")) || (rc = dbuf_add(t, num, len)))
     return rc;
-  /* unknown times sort first: the first known is the start, the last the end */
-  size_t first_known = n;
-  for(size_t i = 0; i < n; i++)
-    if(v[i].flags & SEQP_CAPTURED_KNOWN) {
-      first_known = i;
-      break;
-    }
+  size_t first_known = first_known_time(v, n);
   if(first_known < n) {
     len = jsonw_i64(num, v[first_known].captured_at);
     if((rc = ADD_LIT(t, ",\"captured_at_start\":")) || (rc = dbuf_add(t, num, len)))
@@ -210,10 +228,74 @@ static enum mly_rc write_sequence(struct dbuf *t, struct dbuf *tmp, const struct
   return ADD_LIT(t, "}}");
 }
 
+/* One CSV record (OUTFILE_CSV_SEQUENCES_HEADER): the same values as the
+ * GeoJSON properties, then the line as WKT */
+static enum mly_rc write_sequence_csv(struct dbuf *t, struct dbuf *tmp,
+                                      const struct strtab *strings, const struct seq_point *v,
+                                      size_t n)
+{
+  char num[JSONW_NUM_MAX];
+  size_t len;
+  enum mly_rc rc;
+  dbuf_reset(t);
+  struct mly_view sid = strtab_get(strings, v[0].seq);
+  if((rc = outfile_csv_field(t, sid.p, sid.n)) || (rc = ADD_LIT(t, ",")))
+    return rc;
+  if((v[0].flags & SEQP_PANO_KNOWN) &&
+     (rc = (v[0].flags & SEQP_PANO) ? ADD_LIT(t, "true") : ADD_LIT(t, "false")))
+    return rc;
+  if((rc = ADD_LIT(t, ",")))
+    return rc;
+  const struct seq_point *with_org = first_org(v, n);
+  if(with_org) {
+    struct mly_view org = strtab_get(strings, with_org->org - 1);
+    if((rc = outfile_csv_field(t, org.p, org.n)))
+      return rc;
+  }
+  len = jsonw_u64(num, n);
+  if((rc = ADD_LIT(t, ",")) || (rc = dbuf_add(t, num, len)) || (rc = ADD_LIT(t, ",")))
+    return rc;
+  size_t first_known = first_known_time(v, n);
+  if(first_known < n) {
+    len = jsonw_i64(num, v[first_known].captured_at);
+    if((rc = dbuf_add(t, num, len)) || (rc = ADD_LIT(t, ",")))
+      return rc;
+    len = jsonw_i64(num, v[n - 1].captured_at);
+    if((rc = dbuf_add(t, num, len)))
+      return rc;
+  }
+  else if((rc = ADD_LIT(t, ",")))
+    return rc;
+  if((rc = ADD_LIT(t, ",")) || (rc = images_id_text(tmp, strings, v, n)) ||
+     (rc = outfile_csv_field(t, tmp->p ? tmp->p : "", tmp->n)) || (rc = ADD_LIT(t, ",")))
+    return rc;
+  /* wkt: always holds a comma (two or more vertices), so always quoted */
+  size_t start = t->n;
+  if((rc = ADD_LIT(t, "LINESTRING (")))
+    return rc;
+  for(size_t i = 0; i < n; i++) {
+    if(i && (rc = ADD_LIT(t, ", ")))
+      return rc;
+    len = jsonw_coord(num, v[i].lon);
+    if((rc = dbuf_add(t, num, len)) || (rc = ADD_LIT(t, " ")))
+      return rc;
+    len = jsonw_coord(num, v[i].lat);
+    if((rc = dbuf_add(t, num, len)))
+      return rc;
+  }
+  if((rc = ADD_LIT(t, ")")))
+    return rc;
+  return outfile_csv_quote_from(t, start);
+}
+
 enum mly_rc seq_write(struct seq_builder *b, struct outfile *out, size_t *nseq,
                       struct mly_err *err)
 {
   *nseq = 0;
+  /* a CSV header names the columns: points' would not fit these records */
+  if(out->fmt == OUTFMT_CSV && out->kind != OUTFILE_SEQUENCES)
+    return mly_err_set(err, MLY_EINVAL, "'%s' was not opened for sequences",
+                       out->final_path ? out->final_path : "");
   cmp_strings = b->strings;
   if(b->n)
     qsort(b->pts, b->n, sizeof(*b->pts), cmp_seq_then_vertex);
@@ -250,7 +332,11 @@ enum mly_rc seq_write(struct seq_builder *b, struct outfile *out, size_t *nseq,
   dbuf_init(&tmp, SIZE_MAX / 2);
   enum mly_rc rc = MLY_OK;
   for(size_t r = 0; r < nruns && !rc; r++) {
-    rc = write_sequence(&text, &tmp, b->strings, b->pts + runs[r].first, runs[r].count);
+    const struct seq_point *v = b->pts + runs[r].first;
+    if(out->fmt == OUTFMT_CSV)
+      rc = write_sequence_csv(&text, &tmp, b->strings, v, runs[r].count);
+    else
+      rc = write_sequence(&text, &tmp, b->strings, v, runs[r].count);
     if(rc)
       mly_err_set(err, rc, "cannot build sequence text: %s", mly_strerror(rc));
     else

@@ -1,0 +1,564 @@
+#!/usr/bin/env python3
+"""bench.py -- runs the mapillary benchmarks and prints one Markdown table each (figures, never tests).
+
+    python3 bench/bench.py [--quick] [--build DIR] [fetch] [cpu] [polygon] [memory]
+
+Usually started by bench/run.sh, which builds first. Inputs are made by
+bench/mkdata.py under bench/data/ (skipped when already there). Every
+table row carries the command that reproduces it, to be run from the
+repository root. Times of the tool are taken from the child's rusage
+(wait4), the same numbers /usr/bin/time prints.
+
+The targets (SPEC "Where it must go" and the benchmark issue) are printed
+as PASS/MISS beside each figure: they are there to compare against, and a
+MISS fails nothing.
+"""
+
+import argparse
+import os
+import re
+import shlex
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+DATA = os.path.join(HERE, "data")
+sys.path.insert(0, HERE)
+import mkdata  # noqa: E402
+
+RUNS = 3                 # median of this many runs
+LATENCY_S = 0.05         # server latency of the fetch bench
+# A dummy token for the local test server: the tool wants one for http
+# sources; it is no secret and reaches nothing but 127.0.0.1
+DUMMY_TOKEN = "bench-dummy"
+
+SUMMARY_RE = re.compile(r"(\d+) tiles \((\d+) with data\), (\d+) images seen, (\d+) kept")
+TIME_FMT = "%e s wall, %U+%S s CPU, %M KB max RSS"
+
+
+# ---- running and measuring ---------------------------------------------------
+
+class Result:
+    """One run of a child: wall and CPU seconds, peak RSS, exit status,
+    stderr, and the tool's summary counts when it printed them."""
+
+    def __init__(self, wall, user, sys_, rss_kb, rc, stderr):
+        self.wall, self.user, self.sys, self.rss_kb = wall, user, sys_, rss_kb
+        self.cpu = user + sys_
+        self.rc, self.stderr = rc, stderr
+        m = SUMMARY_RE.search(stderr)
+        self.tiles = int(m.group(1)) if m else None
+        self.seen = int(m.group(3)) if m else None
+        self.kept = int(m.group(4)) if m else None
+
+
+def run(argv, env=None, check=True):
+    """Run argv to completion; its stdout is discarded."""
+    full_env = dict(os.environ)
+    full_env.update(env or {})
+    t0 = time.monotonic()
+    p = subprocess.Popen(argv, env=full_env, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.PIPE, cwd=REPO)
+    err = p.stderr.read().decode("utf-8", "replace")
+    p.stderr.close()
+    _, status, ru = os.wait4(p.pid, 0)
+    wall = time.monotonic() - t0
+    p.returncode = os.waitstatus_to_exitcode(status)
+    res = Result(wall, ru.ru_utime, ru.ru_stime, ru.ru_maxrss, p.returncode, err)
+    if check and res.rc != 0:
+        sys.exit("bench: %s exited %d:\n%s" % (argv[0], res.rc, err.strip()[-2000:]))
+    return res
+
+
+def median_of(runs, attr):
+    return statistics.median(getattr(r, attr) for r in runs)
+
+
+def show(argv, env=None, time_it=True):
+    """The command as a user types it from the repository root: absolute
+    paths under the repo become $PWD-relative, env vars go in front."""
+    parts = []
+    for k, v in (env or {}).items():
+        parts.append("%s=%s" % (k, v))
+    if time_it:
+        parts += ["/usr/bin/time", "-f", "'%s'" % TIME_FMT]
+    for a in argv:
+        a = a.replace(REPO + "/", "$PWD/") if a.startswith(("file://", "--tiles_url=file://")) \
+            else a.replace(REPO + "/", "")
+        if "$PWD" in a or "$(" in a:
+            parts.append('"%s"' % a)
+        else:
+            parts.append(shlex.quote(a))
+    return " ".join(parts)
+
+
+def rel(path):
+    return os.path.relpath(path, REPO)
+
+
+def fmt_int(n):
+    return "{:,}".format(int(round(n)))
+
+
+def fmt(x, digits=2):
+    return "{:,.{}f}".format(x, digits)
+
+
+def verdict(ok):
+    return "PASS" if ok else "MISS"
+
+
+def table(header, rows):
+    print("| " + " | ".join(header) + " |")
+    print("|" + "|".join("---" for _ in header) + "|")
+    for r in rows:
+        print("| " + " | ".join(str(c) for c in r) + " |")
+    print()
+
+
+def code(cmd):
+    return "`" + cmd.replace("|", "\\|") + "`"
+
+
+def load():
+    return "load average %.2f %.2f %.2f" % os.getloadavg()
+
+
+def heading(title):
+    print("## " + title)
+    print()
+    print("Started %s, %s." % (time.strftime("%H:%M:%S"), load()))
+    print()
+    sys.stdout.flush()
+
+
+# ---- the tool ------------------------------------------------------------------
+
+class Tool:
+    def __init__(self, build):
+        self.bin = os.path.join(build, "mapillary")
+        self.decode = os.path.join(build, "bench", "bench_decode")
+        for p in (self.bin, self.decode):
+            if not os.access(p, os.X_OK):
+                sys.exit("bench: %s is missing: run bench/run.sh, which builds it" % rel(p))
+
+    def argv(self, aoi, tiles_url, out_tag, extra=()):
+        outdir = os.path.join(DATA, "out")
+        os.makedirs(outdir, exist_ok=True)
+        return [self.bin, "get_mapillary_points", "--input_aoi=" + aoi,
+                "--tiles_url=" + tiles_url,
+                "--output_file_point=" + os.path.join(outdir, out_tag + "_points.geojson"),
+                "--output_file_sequence=" + os.path.join(outdir, out_tag + "_sequences.geojson"),
+                ] + list(extra)
+
+
+def outputs(out_tag):
+    d = os.path.join(DATA, "out")
+    return [os.path.join(d, out_tag + s) for s in ("_points.geojson", "_sequences.geojson")]
+
+
+def remove_outputs(out_tag):
+    for p in outputs(out_tag):
+        if os.path.exists(p):
+            os.unlink(p)
+
+
+def block_url():
+    return "file://" + os.path.join(DATA, "block", "{z}", "{x}", "{y}.mvt")
+
+
+# ---- 1. latency-bound fetching -----------------------------------------------
+
+class Server:
+    """tests/integration/server.py on a free port, stopped on exit."""
+
+    def __init__(self, root, latency_ms):
+        self.port_file = os.path.join(DATA, "server.port")
+        if os.path.exists(self.port_file):
+            os.unlink(self.port_file)
+        self.argv = [sys.executable, os.path.join(REPO, "tests", "integration", "server.py"),
+                     "--root", root, "--port-file", self.port_file, "--token", DUMMY_TOKEN,
+                     "--latency-ms", str(latency_ms), "--max-seconds", "900"]
+        self.proc = subprocess.Popen(self.argv, cwd=REPO, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 20
+        while not os.path.exists(self.port_file):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                sys.exit("bench: server.py did not start")
+            time.sleep(0.05)
+        with open(self.port_file) as f:
+            self.port = int(f.read())
+
+    def shown(self):
+        a = [x.replace(REPO + "/", "") for x in self.argv]
+        a[0] = "python3"
+        return " ".join(shlex.quote(x) for x in a) + " &"
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def bench_fetch(tool, quick):
+    cols = rows = 5 if quick else 20
+    heading("1. Latency-bound fetching")
+    mkdata.make_area(cols, rows)
+    root = os.path.join(DATA, "area-%dx%d" % (cols, rows))
+    ntiles = cols * rows
+    bbox = mkdata.bbox_arg("area", cols, rows)
+    with_data = sum(len(f) for _, _, f in os.walk(root) if f) // 2  # .mvt (no stamps here)
+    server = Server(root, LATENCY_S * 1000)
+    rows_out = []
+    try:
+        url_t = "http://127.0.0.1:%d/tiles/{z}/{x}/{y}" % server.port
+        shown_url = "http://127.0.0.1:$(cat %s)/tiles/{z}/{x}/{y}" % rel(server.port_file)
+        print("%d z14 tiles (%s), served by `%s` (start it first; the token is a dummy the "
+              "local server checks). Median of %d runs; tiles/s = tiles / wall time of the "
+              "whole run (start to exit); bound = C / %.2f s." %
+              (ntiles, mkdata.area_summary(root), server.shown(), RUNS, LATENCY_S))
+        print()
+        env = {"MAPILLARY_ACCESS_TOKEN": DUMMY_TOKEN}
+        base = None
+        for c in (1, 4, 16, 64):
+            argv = tool.argv(bbox, url_t, "fetch", ["--concurrency=%d" % c])
+            runs = []
+            for _ in range(RUNS):
+                runs.append(run(argv, env))
+                if runs[-1].tiles != ntiles:
+                    sys.exit("bench: expected %d tiles, the tool says %s" % (ntiles, runs[-1].tiles))
+            wall = median_of(runs, "wall")
+            tps = ntiles / wall
+            bound = c / LATENCY_S
+            if c == 1:
+                base = tps
+            shown = show([a if a != url_t else shown_url for a in argv], env, time_it=False)
+            shown = shown.replace("'" + "--tiles_url=" + shown_url + "'", '"--tiles_url=%s"' % shown_url)
+            label = "mapillary, sequential (as geokit fetches)" if c == 1 else "mapillary"
+            rows_out.append([label, c, fmt(wall, 3), fmt(tps, 1), fmt(bound, 0),
+                             "%.0f%%" % (100 * tps / bound), verdict(tps >= 0.8 * bound),
+                             "%.1fx" % (tps / base), fmt(median_of(runs, "cpu"), 2),
+                             code(shown)])
+        # the server alone, with curl as a client that costs next to nothing:
+        # tells whether the figure above is the tool's or the server's
+        urls = os.path.join(DATA, "fetch-urls-%dx%d.txt" % (cols, rows))
+        with open(urls, "w") as f:
+            for r in range(rows):
+                for cc in range(cols):
+                    f.write('url = "http://127.0.0.1:%d/tiles/14/%d/%d?access_token=%s"\n'
+                            'output = "/dev/null"\n' %
+                            (server.port, mkdata.AREA_X0 + cc, mkdata.AREA_Y0 + r, DUMMY_TOKEN))
+        for c in (4, 16, 64):
+            argv = ["curl", "-s", "--parallel", "--parallel-immediate", "--parallel-max", str(c),
+                    "-K", urls]
+            runs = [run(argv, check=False) for _ in range(RUNS)]
+            wall = median_of(runs, "wall")
+            tps = ntiles / wall
+            bound = c / LATENCY_S
+            rows_out.append(["server alone (curl --parallel)", c, fmt(wall, 3), fmt(tps, 1),
+                             fmt(bound, 0), "%.0f%%" % (100 * tps / bound),
+                             verdict(tps >= 0.8 * bound), "—", fmt(median_of(runs, "cpu"), 2),
+                             code(show(argv, time_it=False))])
+    finally:
+        server.stop()
+    table(["client", "C", "wall s", "tiles/s", "bound C/L", "of bound", "target >= 80%",
+           "vs sequential", "client CPU s", "command"], rows_out)
+    srv = [r for r in rows_out if r[0].startswith("server") and r[1] == 64]
+    tool64 = [r for r in rows_out if r[0] == "mapillary" and r[1] == 64]
+    if srv and tool64:
+        s_tps = float(srv[0][3].replace(",", ""))
+        t_tps = float(tool64[0][3].replace(",", ""))
+        capped = s_tps < 0.8 * 64 / LATENCY_S
+        print("At C=64 the server alone reaches %.0f tiles/s (%.0f%% of the bound) and "
+              "mapillary %.0f tiles/s (%.0f%% of what the server gives)%s. (%s; %d of the %d "
+              "tiles have data, the rest answer 404 = empty.)" %
+              (s_tps, 100 * s_tps / (64 / LATENCY_S), t_tps, 100 * t_tps / s_tps,
+               ": server.py (Python threads, one per connection) caps the throughput here, "
+               "so figures near that cap are the server's, not the tool's" if capped else "",
+               load(), with_data, ntiles))
+        print()
+
+
+# ---- 2. CPU per image -----------------------------------------------------------
+
+def pipeline_rows(tool, cols, rows, label, url, tag, runs_n=RUNS):
+    bbox = mkdata.bbox_arg("block", cols, rows)
+    argv = tool.argv(bbox, url, tag)
+    runs = []
+    for _ in range(runs_n):
+        remove_outputs(tag)
+        runs.append(run(argv))
+    sizes = [os.path.getsize(p) for p in outputs(tag)]
+    remove_outputs(tag)
+    r = runs[0]
+    return {"label": label, "tiles": r.tiles, "seen": r.seen, "kept": r.kept,
+            "wall": median_of(runs, "wall"), "cpu": median_of(runs, "cpu"),
+            "user": median_of(runs, "user"), "sys": median_of(runs, "sys"),
+            "rss_kb": median_of(runs, "rss_kb"), "sizes": sizes, "cmd": show(argv),
+            "runs": len(runs)}
+
+
+def pipeline_table(results):
+    out = []
+    for m in results:
+        per_core = m["seen"] / m["cpu"]
+        out.append([m["label"], m["tiles"], fmt_int(m["seen"]), fmt_int(m["kept"]),
+                    fmt(m["wall"]), "%s (%s+%s)" % (fmt(m["cpu"]), fmt(m["user"]), fmt(m["sys"])),
+                    fmt_int(m["seen"] / m["wall"]), fmt_int(per_core),
+                    verdict(per_core >= 1e6), fmt(m["rss_kb"] / 1024, 0), code(m["cmd"])])
+    table(["input", "tiles", "images seen", "kept", "wall s", "CPU s (user+sys)",
+           "images/s wall", "images/s per core", "target >= 1 M/core", "peak RSS MB",
+           "command"], out)
+
+
+def bench_decode(tool, quick):
+    dense = mkdata.make_dense()
+    iters = 5 if quick else 20
+    out = []
+    for stage, what in (("mvt", "decoder alone: layers, key/value index, features, tags, points"),
+                        ("image", "+ image_read (typed properties)"),
+                        ("geojson", "+ image_write_geojson (output text)")):
+        argv = [tool.decode, dense, str(iters), str(RUNS), stage]
+        r = run(argv)
+        p = subprocess.run(argv, cwd=REPO, capture_output=True, text=True, check=True)
+        m = dict(kv.split("=", 1) for kv in p.stdout.strip().splitlines()[-1].split()[1:])
+        del r  # the first run warmed caches; the figures are the second's
+        mbs = float(m["mb_s"])
+        out.append([stage, what, fmt(mbs, 0), fmt_int(float(m["features_s"])),
+                    m["ns_feature"], verdict(mbs >= 200) if stage == "mvt" else "—",
+                    code(show(argv, time_it=False))])
+    print("bench_decode over %s (%s bytes, 30,000 images + 100 sequence lines) in memory: "
+          "CPU time, median of %d repeats of %d passes." %
+          (rel(dense), fmt_int(os.path.getsize(dense)), RUNS, iters))
+    print()
+    table(["stage", "work per feature", "MB/s", "features/s", "ns/feature",
+           "target: hundreds of MB/s (>= 200)", "command"], out)
+
+
+def annotate(cg_out, inclusive, images, n=10):
+    p = subprocess.run(["callgrind_annotate", "--inclusive=" + ("yes" if inclusive else "no"),
+                        cg_out], capture_output=True, text=True, check=True)
+    rows = []
+    line_re = re.compile(r"^\s*([\d,]+)\s+\(\s*([\d.]+)%\)\s+(\S.*?)(?:\s+\[(.*)\])?\s*$")
+    started = False
+    for ln in p.stdout.splitlines():
+        if "file:function" in ln:
+            started = True
+            continue
+        if not started:
+            continue
+        m = line_re.match(ln)
+        if not m:
+            if rows and not ln.strip():
+                break
+            continue
+        ir, pct, fn, obj = int(m.group(1).replace(",", "")), m.group(2), m.group(3), m.group(4)
+        if inclusive and ("(below main)" in fn or "__libc_start" in fn or
+                          re.match(r"\?\?\?:0x", fn)):
+            continue  # startup frames that hold everything
+        fn = re.sub(r"^\?\?\?:", "", fn)
+        fn = re.sub(r"^.*/", "", fn)  # keep file.c:function of libc frames short
+        rows.append([len(rows) + 1, fn, os.path.basename(obj or ""), fmt_int(ir),
+                     pct + "%", fmt(ir / images, 0)])
+        if len(rows) == n:
+            break
+    return rows
+
+
+def bench_callgrind(tool, quick):
+    cols = 1 if quick else 10
+    bbox = mkdata.bbox_arg("block", cols, 1)
+    cg_out = os.path.join(DATA, "callgrind.out")
+    tag = "callgrind"
+    argv = tool.argv(bbox, block_url(), tag)
+    remove_outputs(tag)
+    r = run(argv)  # the counts of the run without valgrind
+    vg = ["valgrind", "--tool=callgrind", "--callgrind-out-file=" + cg_out] + argv
+    remove_outputs(tag)
+    t0 = time.monotonic()
+    run(vg)
+    took = time.monotonic() - t0
+    remove_outputs(tag)
+    total = None
+    with open(cg_out) as f:
+        for ln in f:
+            m = re.match(r"^(?:summary|totals):\s+(\d+)", ln)
+            if m:
+                total = int(m.group(1))
+    print("Instruction count (callgrind, %.0f s under valgrind): %d tiles, %s images seen, "
+          "%s kept." % (took, cols, fmt_int(r.seen), fmt_int(r.kept)))
+    print()
+    table(["tiles", "images kept", "instructions", "instructions per kept image", "command"],
+          [[cols, fmt_int(r.kept), fmt_int(total), fmt_int(total / r.kept),
+            code(show(vg, time_it=False))]])
+    print("Top 10 by inclusive cost (`callgrind_annotate --inclusive=yes %s`; startup frames "
+          "left out):" % rel(cg_out))
+    print()
+    table(["#", "function", "object", "instructions", "share", "per kept image"],
+          annotate(cg_out, True, r.kept))
+    print("Top 10 by self cost (`callgrind_annotate %s`):" % rel(cg_out))
+    print()
+    table(["#", "function", "object", "instructions", "share", "per kept image"],
+          annotate(cg_out, False, r.kept))
+
+
+CACHE = {}
+
+
+def bench_cpu(tool, quick):
+    cols, rows = (4, 2) if quick else (20, 10)
+    heading("2. CPU per image")
+    mkdata.make_block(cols, rows)
+    mkdata.warm(os.path.join(DATA, "block"))
+    print("The dense tile (30,000 images) at %d tile positions (%dx%d), read through file://, "
+          "bbox AOI covering exactly those tiles, outputs written to bench/data/out/. Each copy "
+          "has its own image and sequence ids (bench/mkdata.py): the tool keeps an image id "
+          "once, so hard links to one tile (second row) keep 30,000 images and drop the rest "
+          "as duplicates before writing. Median of %d runs; CPU = user+sys of the child." %
+          (cols * rows, cols, rows, RUNS))
+    print()
+    distinct = pipeline_rows(tool, cols, rows, "distinct ids", block_url(), "cpu")
+    CACHE["bbox"] = distinct
+    same = pipeline_rows(tool, cols, rows, "hard links (same ids)",
+                         "file://" + os.path.join(DATA, "block-same", "{z}", "{x}", "{y}.mvt"),
+                         "cpu_same")
+    pipeline_table([distinct, same])
+    bench_decode(tool, quick)
+    bench_callgrind(tool, quick)
+
+
+# ---- 3. polygon cost ------------------------------------------------------------
+
+def bench_polygon(tool, quick):
+    cols, rows = (4, 2) if quick else (20, 10)
+    vertices = 100000
+    heading("3. Polygon cost")
+    mkdata.make_block(cols, rows)
+    poly = mkdata.make_polygon(cols, rows, vertices)
+    print("The %d tiles of benchmark 2; AOI a bbox, or %s: one Polygon of %s vertices (a "
+          "zigzag superellipse just inside the block, 3 zigzag holes near its centre). "
+          "images/s per core counts images seen (decoded) per CPU second. Median of %d runs." %
+          (cols * rows, rel(poly), fmt_int(vertices), RUNS))
+    print()
+    bbox_m = CACHE.get("bbox")
+    if bbox_m is None:
+        bbox_m = pipeline_rows(tool, cols, rows, "bbox", block_url(), "cpu")
+    poly_argv = tool.argv(rel(poly), block_url(), "poly")
+    runs = []
+    for _ in range(RUNS):
+        remove_outputs("poly")
+        runs.append(run(poly_argv))
+    remove_outputs("poly")
+    pm = {"tiles": runs[0].tiles, "seen": runs[0].seen, "kept": runs[0].kept,
+          "wall": median_of(runs, "wall"), "cpu": median_of(runs, "cpu"), "cmd": show(poly_argv)}
+    b_cost = bbox_m["cpu"] / bbox_m["seen"]
+    p_cost = pm["cpu"] / pm["seen"]
+    out = []
+    for label, m, cost in (("bbox" + (" (benchmark 2's runs)" if "bbox" in CACHE else ""),
+                            bbox_m, b_cost),
+                           ("polygon, %s vertices" % fmt_int(vertices), pm, p_cost)):
+        ratio = cost / b_cost
+        out.append([label, m["tiles"], fmt_int(m["seen"]), fmt_int(m["kept"]), fmt(m["wall"]),
+                    fmt(m["cpu"]), fmt_int(m["seen"] / m["cpu"]), "%.2fx" % ratio,
+                    verdict(ratio <= 2.0) if m is pm else "—", code(m["cmd"])])
+    table(["AOI", "tiles", "images seen", "kept", "wall s", "CPU s", "images/s per core",
+           "CPU per image vs bbox", "target <= 2x", "command"], out)
+    print("Whole-run CPU: polygon %s s vs bbox %s s (%.2fx); the polygon run needs %d tiles "
+          "instead of %d (corners outside it are not requested)." %
+          (fmt(pm["cpu"]), fmt(bbox_m["cpu"]), pm["cpu"] / bbox_m["cpu"], pm["tiles"],
+           bbox_m["tiles"]))
+    print()
+
+
+# ---- 4. memory ------------------------------------------------------------------
+
+def bench_memory(tool, quick):
+    # rectangles of the block: 17 columns by 1, 2, 4 and 10 rows
+    shapes = [(1, 1), (2, 1), (4, 1), (4, 2)] if quick else [(17, 1), (17, 2), (17, 4), (17, 10)]
+    heading("4. Memory")
+    mkdata.make_block(max(c for c, _ in shapes), max(r for _, r in shapes))
+    print("Peak RSS (ru_maxrss, as `/usr/bin/time -f %%M`) for bbox AOIs over distinct-id dense "
+          "tiles; one run each (peak RSS varies little between runs). Output files are removed "
+          "after each run.")
+    print()
+    out, pts = [], []
+    for cols, rows in shapes:
+        tag = "mem"
+        bbox = mkdata.bbox_arg("block", cols, rows)
+        argv = tool.argv(bbox, block_url(), tag)
+        remove_outputs(tag)
+        r = run(argv)
+        sizes = [os.path.getsize(p) for p in outputs(tag)]
+        remove_outputs(tag)
+        pts.append((r.kept, r.rss_kb * 1024))
+        out.append(["%dx%d" % (cols, rows), r.tiles, fmt_int(r.kept), fmt(r.rss_kb / 1024, 1),
+                    fmt(r.rss_kb * 1024 / r.kept, 0), fmt(r.wall), fmt(r.cpu),
+                    fmt(sizes[0] / 1e6, 1), fmt(sizes[1] / 1e6, 1),
+                    fmt(sum(sizes) / r.kept, 0), code(show(argv))])
+    table(["tiles", "n", "images kept", "peak RSS MB", "RSS bytes/kept image",
+           "wall s", "CPU s", "points file MB", "sequences file MB", "disk bytes/kept image",
+           "command"], out)
+    (k0, m0), (k1, m1) = pts[0], pts[-1]
+    growth = (m1 - m0) / (k1 - k0)
+    base = m0 - growth * k0
+    print("Growth between %s and %s kept images: %s bytes per kept image (target <= 64: %s); "
+          "base (RSS extrapolated to 0 kept images) %s MB (target < 64 MB: %s)." %
+          (fmt_int(k0), fmt_int(k1), fmt(growth, 1), verdict(growth <= 64),
+           fmt(base / 2**20, 1), verdict(base < 64 * 2**20)))
+    print()
+
+
+# ---- main -----------------------------------------------------------------------
+
+BENCHES = {"fetch": bench_fetch, "cpu": bench_cpu, "polygon": bench_polygon,
+           "memory": bench_memory}
+
+
+def main(argv):
+    ap = argparse.ArgumentParser(description="mapillary benchmarks (figures, not tests)")
+    ap.add_argument("--quick", action="store_true", help="small sizes: a smoke run under a minute")
+    ap.add_argument("--build", default=os.path.join(REPO, "build-bench"),
+                    help="build directory with mapillary and bench/bench_decode")
+    ap.add_argument("which", nargs="*", choices=list(BENCHES) + [[]],
+                    help="benchmarks to run (default: all, in order)")
+    a = ap.parse_args(argv)
+    tool = Tool(os.path.abspath(a.build))
+    for t in ("valgrind", "callgrind_annotate", "curl"):
+        if not shutil.which(t):
+            sys.exit("bench: %s is needed (apt-get install %s)" %
+                     (t, "valgrind" if "grind" in t else t))
+    which = a.which or list(BENCHES)
+    t0 = time.monotonic()
+    print("# mapillary benchmarks%s" % (" (quick)" if a.quick else ""))
+    print()
+    print("%s; nproc %d; %s; %s. Commands run from the repository root." %
+          (time.strftime("%Y-%m-%d %H:%M:%S %Z"), os.cpu_count(), cpu_model(), load()))
+    print()
+    for name in which:
+        BENCHES[name](tool, a.quick)
+        sys.stdout.flush()
+    print("Finished in %.0f s, %s." % (time.monotonic() - t0, load()))
+    return 0
+
+
+def cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for ln in f:
+                if ln.startswith("model name"):
+                    return ln.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "unknown CPU"
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
