@@ -79,21 +79,21 @@ def median_of(runs, attr):
     return statistics.median(getattr(r, attr) for r in runs)
 
 
-def show(argv, env=None, time_it=True):
-    """The command as a user types it from the repository root: absolute
-    paths under the repo become $PWD-relative, env vars go in front."""
-    parts = []
-    for k, v in (env or {}).items():
-        parts.append("%s=%s" % (k, v))
+def show(argv, env=None, time_it=True, subst=None):
+    """The command as a user types it from the repository root: paths
+    under the repo made relative ($PWD/ where an absolute path is needed,
+    in file:// templates), env vars in front, `subst` replacing exact
+    argument texts (e.g. a port by $(cat port-file))."""
+    parts = ["%s=%s" % kv for kv in (env or {}).items()]
     if time_it:
         parts += ["/usr/bin/time", "-f", "'%s'" % TIME_FMT]
     for a in argv:
-        a = a.replace(REPO + "/", "$PWD/") if a.startswith(("file://", "--tiles_url=file://")) \
-            else a.replace(REPO + "/", "")
-        if "$PWD" in a or "$(" in a:
-            parts.append('"%s"' % a)
-        else:
-            parts.append(shlex.quote(a))
+        for old, new in (subst or {}).items():
+            a = a.replace(old, new)
+        a = a.replace("file://" + REPO + "/", "file://$PWD/").replace(REPO + "/", "")
+        if a == "mapillary" or a.startswith("build"):
+            a = "./" + a
+        parts.append('"%s"' % a if "$" in a else shlex.quote(a))
     return " ".join(parts)
 
 
@@ -211,20 +211,22 @@ class Server:
 def bench_fetch(tool, quick):
     cols = rows = 5 if quick else 20
     heading("1. Latency-bound fetching")
-    mkdata.make_area(cols, rows)
-    root = os.path.join(DATA, "area-%dx%d" % (cols, rows))
+    root = mkdata.make_area(cols, rows)
     ntiles = cols * rows
+    with_data, nbytes = mkdata.area_summary(root)
     bbox = mkdata.bbox_arg("area", cols, rows)
-    with_data = sum(len(f) for _, _, f in os.walk(root) if f) // 2  # .mvt (no stamps here)
     server = Server(root, LATENCY_S * 1000)
     rows_out = []
     try:
         url_t = "http://127.0.0.1:%d/tiles/{z}/{x}/{y}" % server.port
-        shown_url = "http://127.0.0.1:$(cat %s)/tiles/{z}/{x}/{y}" % rel(server.port_file)
-        print("%d z14 tiles (%s), served by `%s` (start it first; the token is a dummy the "
-              "local server checks). Median of %d runs; tiles/s = tiles / wall time of the "
-              "whole run (start to exit); bound = C / %.2f s." %
-              (ntiles, mkdata.area_summary(root), server.shown(), RUNS, LATENCY_S))
+        port_sub = {"127.0.0.1:%d" % server.port: "127.0.0.1:$(cat %s)" % rel(server.port_file)}
+        print("%d z14 tiles (%dx%d; %d hold images, %s KB on average%s), from `python3 "
+              "bench/mkdata.py area %d %d`, served by `%s` (start it first; the token is a dummy "
+              "that the local server checks). Median of %d runs; tiles/s = tiles / wall time of "
+              "the whole run, start to exit; bound = C / %.2f s." %
+              (ntiles, cols, rows, with_data, fmt(nbytes / max(1, with_data) / 1024, 1),
+               "; the others answer 404, an empty tile" if with_data < ntiles else "",
+               cols, rows, server.shown(), RUNS, LATENCY_S))
         print()
         env = {"MAPILLARY_ACCESS_TOKEN": DUMMY_TOKEN}
         base = None
@@ -240,16 +242,14 @@ def bench_fetch(tool, quick):
             bound = c / LATENCY_S
             if c == 1:
                 base = tps
-            shown = show([a if a != url_t else shown_url for a in argv], env, time_it=False)
-            shown = shown.replace("'" + "--tiles_url=" + shown_url + "'", '"--tiles_url=%s"' % shown_url)
             label = "mapillary, sequential (as geokit fetches)" if c == 1 else "mapillary"
             rows_out.append([label, c, fmt(wall, 3), fmt(tps, 1), fmt(bound, 0),
                              "%.0f%%" % (100 * tps / bound), verdict(tps >= 0.8 * bound),
                              "%.1fx" % (tps / base), fmt(median_of(runs, "cpu"), 2),
-                             code(shown)])
+                             code(show(argv, env, time_it=False, subst=port_sub))])
         # the server alone, with curl as a client that costs next to nothing:
-        # tells whether the figure above is the tool's or the server's
-        urls = os.path.join(DATA, "fetch-urls-%dx%d.txt" % (cols, rows))
+        # tells whether the figures above are the tool's or the server's
+        urls = os.path.join(DATA, "fetch-urls.txt")
         with open(urls, "w") as f:
             for r in range(rows):
                 for cc in range(cols):
@@ -271,19 +271,20 @@ def bench_fetch(tool, quick):
         server.stop()
     table(["client", "C", "wall s", "tiles/s", "bound C/L", "of bound", "target >= 80%",
            "vs sequential", "client CPU s", "command"], rows_out)
-    srv = [r for r in rows_out if r[0].startswith("server") and r[1] == 64]
-    tool64 = [r for r in rows_out if r[0] == "mapillary" and r[1] == 64]
-    if srv and tool64:
-        s_tps = float(srv[0][3].replace(",", ""))
-        t_tps = float(tool64[0][3].replace(",", ""))
+    print("%s lists the %d tile URLs for curl (`url = ...` and `output = \"/dev/null\"` "
+          "lines, port and dummy token filled in)." % (rel(urls), ntiles))
+    print()
+    tps_of = {(r[0].split(",")[0].split(" ")[0], r[1]): float(r[3].replace(",", ""))
+              for r in rows_out}
+    s_tps, t_tps = tps_of.get(("server", 64)), tps_of.get(("mapillary", 64))
+    if s_tps and t_tps:
         capped = s_tps < 0.8 * 64 / LATENCY_S
-        print("At C=64 the server alone reaches %.0f tiles/s (%.0f%% of the bound) and "
-              "mapillary %.0f tiles/s (%.0f%% of what the server gives)%s. (%s; %d of the %d "
-              "tiles have data, the rest answer 404 = empty.)" %
-              (s_tps, 100 * s_tps / (64 / LATENCY_S), t_tps, 100 * t_tps / s_tps,
-               ": server.py (Python threads, one per connection) caps the throughput here, "
-               "so figures near that cap are the server's, not the tool's" if capped else "",
-               load(), with_data, ntiles))
+        print("At C=64 the server alone gives %.0f tiles/s (%.0f%% of the bound) and mapillary "
+              "gets %.0f tiles/s, %.0f%% of that%s." %
+              (s_tps, 100 * s_tps * LATENCY_S / 64, t_tps, 100 * t_tps / s_tps,
+               ": server.py (Python, a thread per connection, on 2 shared cores) caps the "
+               "throughput, so figures near that cap are the server's, not the tool's"
+               if capped else ""))
         print()
 
 
@@ -327,10 +328,8 @@ def bench_decode(tool, quick):
                         ("image", "+ image_read (typed properties)"),
                         ("geojson", "+ image_write_geojson (output text)")):
         argv = [tool.decode, dense, str(iters), str(RUNS), stage]
-        r = run(argv)
         p = subprocess.run(argv, cwd=REPO, capture_output=True, text=True, check=True)
         m = dict(kv.split("=", 1) for kv in p.stdout.strip().splitlines()[-1].split()[1:])
-        del r  # the first run warmed caches; the figures are the second's
         mbs = float(m["mb_s"])
         out.append([stage, what, fmt(mbs, 0), fmt_int(float(m["features_s"])),
                     m["ns_feature"], verdict(mbs >= 200) if stage == "mvt" else "—",
@@ -393,8 +392,10 @@ def bench_callgrind(tool, quick):
             m = re.match(r"^(?:summary|totals):\s+(\d+)", ln)
             if m:
                 total = int(m.group(1))
-    print("Instruction count (callgrind, %.0f s under valgrind): %d tiles, %s images seen, "
-          "%s kept." % (took, cols, fmt_int(r.seen), fmt_int(r.kept)))
+    print("Instruction count (callgrind, %.0f s under valgrind): %d tile%s of the block, %s "
+          "images seen, %s kept. Instructions include start-up (dynamic linking, libcurl and "
+          "GEOS set-up) and writing." % (took, cols, "s" if cols > 1 else "", fmt_int(r.seen),
+                                         fmt_int(r.kept)))
     print()
     table(["tiles", "images kept", "instructions", "instructions per kept image", "command"],
           [[cols, fmt_int(r.kept), fmt_int(total), fmt_int(total / r.kept),
@@ -471,10 +472,11 @@ def bench_polygon(tool, quick):
                     verdict(ratio <= 2.0) if m is pm else "—", code(m["cmd"])])
     table(["AOI", "tiles", "images seen", "kept", "wall s", "CPU s", "images/s per core",
            "CPU per image vs bbox", "target <= 2x", "command"], out)
-    print("Whole-run CPU: polygon %s s vs bbox %s s (%.2fx); the polygon run needs %d tiles "
-          "instead of %d (corners outside it are not requested)." %
-          (fmt(pm["cpu"]), fmt(bbox_m["cpu"]), pm["cpu"] / bbox_m["cpu"], pm["tiles"],
-           bbox_m["tiles"]))
+    print("Whole-run CPU: polygon %s s vs bbox %s s (%.2fx)%s." %
+          (fmt(pm["cpu"]), fmt(bbox_m["cpu"]), pm["cpu"] / bbox_m["cpu"],
+           "; the polygon needs %d tiles instead of %d (the block's corners outside it are "
+           "not requested)" % (pm["tiles"], bbox_m["tiles"])
+           if pm["tiles"] != bbox_m["tiles"] else ""))
     print()
 
 
@@ -485,7 +487,7 @@ def bench_memory(tool, quick):
     shapes = [(1, 1), (2, 1), (4, 1), (4, 2)] if quick else [(17, 1), (17, 2), (17, 4), (17, 10)]
     heading("4. Memory")
     mkdata.make_block(max(c for c, _ in shapes), max(r for _, r in shapes))
-    print("Peak RSS (ru_maxrss, as `/usr/bin/time -f %%M`) for bbox AOIs over distinct-id dense "
+    print("Peak RSS (ru_maxrss, as `/usr/bin/time -f %M`) for bbox AOIs over distinct-id dense "
           "tiles; one run each (peak RSS varies little between runs). Output files are removed "
           "after each run.")
     print()
@@ -498,12 +500,15 @@ def bench_memory(tool, quick):
         r = run(argv)
         sizes = [os.path.getsize(p) for p in outputs(tag)]
         remove_outputs(tag)
+        step = "—"
+        if pts:
+            step = fmt((r.rss_kb * 1024 - pts[-1][1]) / (r.kept - pts[-1][0]), 0)
         pts.append((r.kept, r.rss_kb * 1024))
         out.append(["%dx%d" % (cols, rows), r.tiles, fmt_int(r.kept), fmt(r.rss_kb / 1024, 1),
-                    fmt(r.rss_kb * 1024 / r.kept, 0), fmt(r.wall), fmt(r.cpu),
+                    fmt(r.rss_kb * 1024 / r.kept, 0), step, fmt(r.wall), fmt(r.cpu),
                     fmt(sizes[0] / 1e6, 1), fmt(sizes[1] / 1e6, 1),
                     fmt(sum(sizes) / r.kept, 0), code(show(argv))])
-    table(["tiles", "n", "images kept", "peak RSS MB", "RSS bytes/kept image",
+    table(["block", "tiles", "images kept", "peak RSS MB", "RSS bytes/kept image", "RSS growth/added kept image",
            "wall s", "CPU s", "points file MB", "sequences file MB", "disk bytes/kept image",
            "command"], out)
     (k0, m0), (k1, m1) = pts[0], pts[-1]
@@ -527,9 +532,12 @@ def main(argv):
     ap.add_argument("--quick", action="store_true", help="small sizes: a smoke run under a minute")
     ap.add_argument("--build", default=os.path.join(REPO, "build-bench"),
                     help="build directory with mapillary and bench/bench_decode")
-    ap.add_argument("which", nargs="*", choices=list(BENCHES) + [[]],
-                    help="benchmarks to run (default: all, in order)")
+    ap.add_argument("which", nargs="*", help="any of %s (default: all, in order)" %
+                    ", ".join(BENCHES))
     a = ap.parse_args(argv)
+    for w in a.which:
+        if w not in BENCHES:
+            ap.error("unknown benchmark %s" % w)
     tool = Tool(os.path.abspath(a.build))
     for t in ("valgrind", "callgrind_annotate", "curl"):
         if not shutil.which(t):

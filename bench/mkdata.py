@@ -300,7 +300,7 @@ def make_area(cols, rows):
 
 
 def area_summary(root):
-    """'N tiles with data, M images, B bytes' of an area directory."""
+    """(tiles with data, their bytes) of an area directory."""
     n = size = 0
     for base, _, names in os.walk(root):
         for name in names:

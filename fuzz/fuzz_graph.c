@@ -1,4 +1,4 @@
-/* fuzz_graph.c -- libFuzzer harness: Graph API answers through both parsers, the error classifier and id repair */
+/* fuzz_graph.c -- libFuzzer harness: Graph answers through both parsers, error codes, id repair */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>

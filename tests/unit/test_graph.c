@@ -238,16 +238,15 @@ static void test_parse_ids_refuses_too_many_ids(void **state)
 static void test_error_bodies_map_to_status(void **state)
 {
   (void)state;
-  expect_ids_fail("{\"error\":{\"message\":\"(#4) Application request limit reached\","
-                  "\"type\":\"OAuthException\",\"code\":4,\"fbtrace_id\":\"Axyz\"}}",
-                  strlen("{\"error\":{\"message\":\"(#4) Application request limit reached\","
-                         "\"type\":\"OAuthException\",\"code\":4,\"fbtrace_id\":\"Axyz\"}}"),
-                  MLY_ERATE, "graph api error 4: (#4) Application request limit reached");
+  const char *rate = "{\"error\":{\"message\":\"(#4) Application request limit reached\","
+                     "\"type\":\"OAuthException\",\"code\":4,\"fbtrace_id\":\"Axyz\"}}";
+  expect_ids_fail(rate, strlen(rate), MLY_ERATE,
+                  "graph api error 4: (#4) Application request limit reached");
   const char *auth = "{\"error\":{\"message\":\"Invalid OAuth access token.\","
                      "\"type\":\"OAuthException\",\"code\":190}}";
   expect_ids_fail(auth, strlen(auth), MLY_EAUTH, "graph api error 190: Invalid OAuth access token");
-  const char *other = "{\"error\":{\"message\":\"Unsupported get request\",\"type\":\"GraphMethodException\","
-                      "\"code\":100}}";
+  const char *other = "{\"error\":{\"message\":\"Unsupported get request\","
+                      "\"type\":\"GraphMethodException\",\"code\":100}}";
   expect_ids_fail(other, strlen(other), MLY_EHTTP, "graph api error 100: Unsupported get request");
   const char *nocode = "{\"error\":{\"type\":\"x\"}}";
   expect_ids_fail(nocode, strlen(nocode), MLY_EHTTP, "graph api error: no message");
@@ -258,7 +257,6 @@ static void test_error_bodies_map_to_status(void **state)
   assert_int_equal(graph_parse_org_name(auth, strlen(auth), &name, &err), MLY_EAUTH);
   assert_null(name);
   assert_non_null(strstr(err.msg, "190"));
-  const char *rate = "{\"error\":{\"message\":\"limit\",\"code\":4}}";
   assert_int_equal(graph_parse_org_name(rate, strlen(rate), &name, &err), MLY_ERATE);
   assert_int_equal(graph_parse_org_name(other, strlen(other), &name, &err), MLY_EHTTP);
 }

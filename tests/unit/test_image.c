@@ -1,4 +1,4 @@
-/* test_image.c -- unit tests of typed image properties read from handmade MVT tiles and their GeoJSON */
+/* test_image.c -- unit tests of typed image properties read from handmade MVT tiles and their GeoJSON and CSV */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,6 +13,7 @@
 #include "mly/image.h"
 #include "mly/jsonw.h"
 #include "mly/mvt.h"
+#include "mly/outfile.h"
 
 /* ---- a tiny protobuf writer for handmade tiles (vector_tile.proto) ------ */
 
@@ -780,6 +781,242 @@ static void test_parse_integers(void **state)
   assert_true(i == 0);
 }
 
+/* ---- CSV ------------------------------------------------------------------------ */
+
+/* One parsed CSV cell (may hold NUL-free bytes of any kind) */
+struct cell {
+  char text[512];
+  size_t n;
+  bool quoted;
+};
+
+/* Parse one RFC 4180 record (no line end) into cells; returns the count.
+ * Fails the test on malformed quoting. */
+static size_t csv_parse(const char *p, size_t n, struct cell *cells, size_t max)
+{
+  size_t nc = 0, i = 0;
+  for(;;) {
+    assert_true(nc < max);
+    struct cell *c = &cells[nc++];
+    c->n = 0;
+    c->quoted = i < n && p[i] == '"';
+    if(c->quoted) {
+      for(i++;; i++) {
+        if(i >= n)
+          fail_msg("unterminated quoted field");
+        if(p[i] == '"') {
+          if(i + 1 < n && p[i + 1] == '"')
+            i++;
+          else {
+            i++;
+            break;
+          }
+        }
+        assert_true(c->n < sizeof(c->text) - 1);
+        c->text[c->n++] = p[i];
+      }
+      if(i < n && p[i] != ',')
+        fail_msg("text after a closing quote at %zu", i);
+    }
+    else {
+      for(; i < n && p[i] != ','; i++) {
+        if(p[i] == '"' || p[i] == '\r' || p[i] == '\n')
+          fail_msg("unquoted field holds a quote or line break at %zu", i);
+        assert_true(c->n < sizeof(c->text) - 1);
+        c->text[c->n++] = p[i];
+      }
+    }
+    c->text[c->n] = '\0';
+    if(i >= n)
+      return nc;
+    i++; /* the comma */
+  }
+}
+
+/* The CSV record of the decoded image */
+static const char *write_csv(struct ctx *c, double lon, double lat, const char *id_override)
+{
+  dbuf_reset(&c->out);
+  assert_int_equal(image_write_csv(&c->out, &c->img, lon, lat, &c->idx, &c->keys, id_override),
+                   MLY_OK);
+  assert_non_null(dbuf_cstr(&c->out));
+  return c->out.p;
+}
+
+static const char *const csv_cols[] = {"id", "lon", "lat", "sequence_id", "captured_at",
+                                       "compass_angle", "is_pano", "organization_id",
+                                       "properties"};
+#define NCOLS 9
+
+/* The CSV record says what the GeoJSON Feature says: every named property
+ * as its cell, unknown ones empty, the rest as the properties object */
+static void check_csv_matches_geojson(struct ctx *c, double lon, double lat, const char *id_override)
+{
+  json_t *j = json_incref(write_json(c, lon, lat, id_override));
+  json_t *props = json_object_get(j, "properties");
+  json_t *pos = json_object_get(json_object_get(j, "geometry"), "coordinates");
+  write_csv(c, lon, lat, id_override);
+  struct cell cells[16];
+  assert_int_equal(csv_parse(c->out.p, c->out.n, cells, 16), NCOLS);
+  for(size_t i = 0; i < c->out.n; i++)
+    assert_true(c->out.p[i] != '\0');
+  /* coordinates: the same text, so the same doubles */
+  assert_true(strtod(cells[1].text, NULL) == json_real_value(json_array_get(pos, 0)));
+  assert_true(strtod(cells[2].text, NULL) == json_real_value(json_array_get(pos, 1)));
+  char num[JSONW_NUM_MAX];
+  jsonw_coord(num, lon);
+  assert_string_equal(cells[1].text, num);
+  json_t *rest = json_deep_copy(props);
+  for(size_t k = 0; k < NCOLS; k++) {
+    if(k == 1 || k == 2 || k == 8)
+      continue;
+    json_t *v = json_object_get(props, csv_cols[k]);
+    struct cell *cl = &cells[k];
+    if(!v) {
+      if(cl->n)
+        fail_msg("'%s' is unknown in GeoJSON but '%s' in CSV", csv_cols[k], cl->text);
+      continue;
+    }
+    json_object_del(rest, csv_cols[k]);
+    if(json_is_string(v)) {
+      assert_int_equal(cl->n, json_string_length(v));
+      assert_memory_equal(cl->text, json_string_value(v), cl->n);
+    }
+    else if(json_is_true(v))
+      assert_string_equal(cl->text, "true");
+    else if(json_is_false(v))
+      assert_string_equal(cl->text, "false");
+    else if(json_is_integer(v))
+      assert_true(strtoll(cl->text, NULL, 10) == json_integer_value(v));
+    else
+      assert_true(strtod(cl->text, NULL) == json_number_value(v));
+  }
+  if(json_object_size(rest) == 0)
+    assert_int_equal(cells[8].n, 0);
+  else {
+    json_error_t jerr;
+    json_t *extras = json_loadb(cells[8].text, cells[8].n, JSON_REJECT_DUPLICATES, &jerr);
+    if(!extras)
+      fail_msg("properties cell is not JSON (%s): %s", jerr.text, cells[8].text);
+    assert_true(json_equal(extras, rest));
+    /* same order as in the GeoJSON: compare the keys in turn */
+    void *a = json_object_iter(extras), *b = json_object_iter(rest);
+    for(; a && b; a = json_object_iter_next(extras, a), b = json_object_iter_next(rest, b))
+      assert_string_equal(json_object_iter_key(a), json_object_iter_key(b));
+    json_decref(extras);
+  }
+  json_decref(rest);
+  json_decref(j);
+}
+
+static void test_csv_exact_record(void **state)
+{
+  struct ctx *c = *state;
+  struct prop props[] = {
+    P("zeta", v_uint(1)),
+    P("organization_id", v_uint(3)),
+    P("is_pano", v_bool(false)),
+    P("compass_angle", v_double(10.5)),
+    P("captured_at", v_uint(1000)),
+    P("alpha", v_str("a")),
+    P("sequence_id", v_str("s")),
+    P("id", v_uint(9)),
+  };
+  props_of(c, props, sizeof(props) / sizeof(props[0]));
+  assert_string_equal(write_csv(c, 1.5, -2.25, NULL),
+                      "9,1.5000000,-2.2500000,s,1000,10.5,false,3,"
+                      "\"{\"\"zeta\"\":1,\"\"alpha\"\":\"\"a\"\"}\"");
+  check_csv_matches_geojson(c, 1.5, -2.25, NULL);
+  /* a repaired id replaces the tile's */
+  assert_string_equal(write_csv(c, 1.5, -2.25, "9007199254740993"),
+                      "9007199254740993,1.5000000,-2.2500000,s,1000,10.5,false,3,"
+                      "\"{\"\"zeta\"\":1,\"\"alpha\"\":\"\"a\"\"}\"");
+}
+
+static void test_csv_unknown_values_are_empty_cells(void **state)
+{
+  struct ctx *c = *state;
+  props_of(c, NULL, 0);
+  assert_string_equal(write_csv(c, 10.0, -5.5, NULL), ",10.0000000,-5.5000000,,,,,,");
+  check_csv_matches_geojson(c, 10.0, -5.5, NULL);
+  /* blanked values as in real tiles: unknown, not zero */
+  struct prop blank[] = {
+    P("id", v_str("")), P("captured_at", v_str("")), P("compass_angle", v_str("")),
+    P("is_pano", v_str("")), P("organization_id", v_str("")), P("sequence_id", v_str("q")),
+  };
+  props_of(c, blank, sizeof(blank) / sizeof(blank[0]));
+  assert_string_equal(write_csv(c, 0, 0, NULL), ",0.0000000,0.0000000,q,,,,,");
+  /* only an extra: the properties cell alone */
+  one(c, "other", v_int(-1));
+  assert_string_equal(write_csv(c, 0, 0, NULL), ",0.0000000,0.0000000,,,,,,\"{\"\"other\"\":-1}\"");
+}
+
+static void test_csv_quotes_commas_quotes_and_newlines(void **state)
+{
+  struct ctx *c = *state;
+  struct prop props[] = {
+    P("id", v_str("a,b")),
+    P("sequence_id", v_str("say \"hi\"")),
+    P("organization_id", v_str("two\nlines\r\n")),
+    P("note", v_str("x,\"y\"\n")),
+  };
+  props_of(c, props, sizeof(props) / sizeof(props[0]));
+  assert_string_equal(write_csv(c, 1, 2, NULL),
+                      "\"a,b\",1.0000000,2.0000000,\"say \"\"hi\"\"\",,,,\"two\nlines\r\n\","
+                      "\"{\"\"note\"\":\"\"x,\\\"\"y\\\"\"\\n\"\"}\"");
+  check_csv_matches_geojson(c, 1, 2, NULL);
+  /* an override is quoted too */
+  write_csv(c, 1, 2, "1,2");
+  struct cell cells[16];
+  assert_int_equal(csv_parse(c->out.p, c->out.n, cells, 16), NCOLS);
+  assert_string_equal(cells[0].text, "1,2");
+  assert_true(cells[0].quoted);
+}
+
+static void test_csv_matches_geojson_for_every_value_kind(void **state)
+{
+  struct ctx *c = *state;
+  /* the extras case: every MVT value type */
+  struct prop extras[] = {
+    P("id", v_double(9007199254740993.0)),
+    P("f32", v_float(0.1f)), P("f64", v_double(-2.75)), P("s", v_sint(-7)),
+    P("u", v_uint(42)), P("t", v_bool(true)), P("text", v_str("hello")),
+    P("blank", v_str("")), P("nan", v_double(NAN)), P("compass_angle", v_float(0.1f)),
+    P("captured_at", v_double(1651366800000.75)), P("is_pano", v_int(1)),
+    P("organization_id", v_double(1805883732926354.0)), P("sequence_id", v_uint(77)),
+  };
+  props_of(c, extras, sizeof(extras) / sizeof(extras[0]));
+  check_csv_matches_geojson(c, -108.45678901234567, 39.000000000000014, NULL);
+  /* text that is no valid UTF-8: both outputs repair it the same way */
+  struct prop bad[] = {
+    {"sequence_id", 0, v_str_n("ab\xff\xc3", 4)},
+    {"organization_id", 0, v_str_n("o\x01\"\\", 4)},
+    {"id", 0, v_str_n("x\ny", 3)},
+    {"k\x1f", 0, v_str("caf\xc3\xa9")},
+  };
+  props_of(c, bad, sizeof(bad) / sizeof(bad[0]));
+  check_csv_matches_geojson(c, 0.1 + 0.2, -1e-9, NULL);
+}
+
+static void test_csv_record_respects_buffer_cap(void **state)
+{
+  struct ctx *c = *state;
+  /* the properties cell is quoted in place, growing the record: a cap too
+   * small for the quoted record fails cleanly instead of writing past it */
+  struct prop props[] = {P("k", v_str("\"\"\"\""))};
+  props_of(c, props, 1);
+  write_csv(c, 0, 0, NULL);
+  size_t need = c->out.n;
+  for(size_t cap = need - 12; cap < need; cap++) {
+    struct dbuf small;
+    dbuf_init(&small, cap);
+    assert_int_equal(image_write_csv(&small, &c->img, 0, 0, &c->idx, &c->keys, NULL),
+                     MLY_ETOOBIG);
+    assert_true(small.n <= cap);
+    dbuf_cleanup(&small);
+  }
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -809,6 +1046,11 @@ int main(void)
     T(test_read_errors),
     T(test_keys_map_reused_across_layers),
     cmocka_unit_test(test_parse_integers),
+    T(test_csv_exact_record),
+    T(test_csv_unknown_values_are_empty_cells),
+    T(test_csv_quotes_commas_quotes_and_newlines),
+    T(test_csv_matches_geojson_for_every_value_kind),
+    T(test_csv_record_respects_buffer_cap),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,9 +1,10 @@
-/* test_outfile.c -- unit tests of complete-or-absent output files (temp file + rename) */
+/* test_outfile.c -- unit tests of complete-or-absent output files (temp file + rename) and their formats */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <dirent.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -373,6 +374,435 @@ static void test_abort_on_zeroed_struct(void **state)
   assert_null(o.final_path);
 }
 
+
+/* ---- formats ------------------------------------------------------------- */
+
+static void test_format_by_extension(void **state)
+{
+  (void)state;
+  static const struct {
+    const char *path;
+    enum outfmt fmt;
+    size_t ext_len;
+  } cases[] = {
+    {"points.geojson", OUTFMT_GEOJSON, 8},
+    {"out/points.json", OUTFMT_GEOJSON, 5},
+    {"points.GeoJSON", OUTFMT_GEOJSON, 8},
+    {"points.geojsonl", OUTFMT_GEOJSONL, 9},
+    {"points.NDJSON", OUTFMT_GEOJSONL, 7},
+    {"points.jsonl", OUTFMT_GEOJSONL, 6},
+    {"points.geojsons", OUTFMT_GEOJSONSEQ, 9},
+    {"a/b.c/points.GEOJSONS", OUTFMT_GEOJSONSEQ, 9},
+    {"points.csv", OUTFMT_CSV, 4},
+    {"points.CsV", OUTFMT_CSV, 4},
+    {"x.csv.geojson", OUTFMT_GEOJSON, 8},
+    {"x.geojson.csv", OUTFMT_CSV, 4},
+    /* unknown or no extension: the default */
+    {"points.txt", OUTFMT_GEOJSON, 0},
+    {"points", OUTFMT_GEOJSON, 0},
+    {"points.", OUTFMT_GEOJSON, 0},
+    {"dir.csv/points", OUTFMT_GEOJSON, 0}, /* a folder's dot is no extension */
+    {".csv", OUTFMT_GEOJSON, 0},           /* a hidden file named .csv */
+    {"out/.geojsonl", OUTFMT_GEOJSON, 0},
+    {"points.csvx", OUTFMT_GEOJSON, 0},
+    {"-", OUTFMT_GEOJSON, 0},
+  };
+  for(size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    if(outfile_format_for(cases[i].path) != cases[i].fmt)
+      fail_msg("%s: format %d, want %d", cases[i].path, outfile_format_for(cases[i].path),
+               cases[i].fmt);
+    assert_int_equal(outfile_ext_len(cases[i].path), cases[i].ext_len);
+  }
+  assert_string_equal(outfile_format_ext(OUTFMT_GEOJSON), ".geojson");
+  assert_string_equal(outfile_format_ext(OUTFMT_GEOJSONL), ".geojsonl");
+  assert_string_equal(outfile_format_ext(OUTFMT_GEOJSONSEQ), ".geojsons");
+  assert_string_equal(outfile_format_ext(OUTFMT_CSV), ".csv");
+  assert_string_equal(outfile_format_name(OUTFMT_CSV), "CSV");
+  assert_string_equal(outfile_format_name(OUTFMT_GEOJSON), "GeoJSON");
+}
+
+/* Write FEAT1 and FEAT2 (or nothing) to dir/name as kind; returns the bytes
+ * (*n: length, as RS and CRLF bytes are compared exactly) */
+static char *write_two(const char *dir, const char *name, enum outfile_kind kind, bool empty,
+                       size_t *n)
+{
+  char *path = join(dir, name);
+  struct outfile o;
+  struct mly_err err = {0};
+  assert_int_equal(outfile_open_as(&o, path, kind, &err), MLY_OK);
+  if(!empty) {
+    assert_int_equal(outfile_feature(&o, FEAT1, strlen(FEAT1), &err), MLY_OK);
+    assert_int_equal(outfile_feature(&o, FEAT2, strlen(FEAT2), &err), MLY_OK);
+  }
+  assert_int_equal(outfile_close(&o, &err), MLY_OK);
+  assert_int_equal(outfile_publish(&o, &err), MLY_OK);
+  outfile_abort(&o);
+  char *text = slurp(path);
+  assert_non_null(text);
+  *n = strlen(text);
+  free(path);
+  return text;
+}
+
+static void assert_bytes(const char *got, size_t n, const char *want)
+{
+  if(n != strlen(want) || memcmp(got, want, n) != 0)
+    fail_msg("got %zu bytes '%s', want %zu bytes '%s'", n, got, strlen(want), want);
+}
+
+static void test_geojson_default_bytes(void **state)
+{
+  const char *dir = *state;
+  char want[512];
+  snprintf(want, sizeof(want), "{\"type\":\"FeatureCollection\",\"features\":[\n%s,\n%s\n]}\n",
+           FEAT1, FEAT2);
+  const char *names[] = {"a.geojson", "b.json", "c.txt", "d", "e.GEOJSON"};
+  for(size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+    size_t n;
+    char *text = write_two(dir, names[i], OUTFILE_POINTS, false, &n);
+    assert_bytes(text, n, want);
+    free(text);
+    /* sequences: the same bytes, the kind only matters for CSV */
+    text = write_two(dir, names[i], OUTFILE_SEQUENCES, false, &n);
+    assert_bytes(text, n, want);
+    free(text);
+  }
+  size_t n;
+  char *text = write_two(dir, "empty.geojson", OUTFILE_POINTS, true, &n);
+  assert_bytes(text, n, "{\"type\":\"FeatureCollection\",\"features\":[\n]}\n");
+  free(text);
+}
+
+/* Parse every line of newline-delimited text as a Feature; returns count */
+static size_t parse_lines(const char *text, size_t n, char lead)
+{
+  size_t count = 0;
+  const char *p = text, *end = text + n;
+  while(p < end) {
+    if(lead) {
+      /* RFC 8142: every record opens with RS */
+      assert_int_equal(*p, lead);
+      p++;
+    }
+    const char *nl = memchr(p, '\n', (size_t)(end - p));
+    assert_non_null(nl); /* every record ends with LF */
+    json_error_t jerr;
+    json_t *j = json_loadb(p, (size_t)(nl - p), JSON_REJECT_DUPLICATES, &jerr);
+    if(!j)
+      fail_msg("record %zu is not JSON: %s", count, jerr.text);
+    assert_string_equal(json_string_value(json_object_get(j, "type")), "Feature");
+    json_decref(j);
+    count++;
+    p = nl + 1;
+  }
+  return count;
+}
+
+static void test_geojsonl_bytes(void **state)
+{
+  const char *dir = *state;
+  char want[512];
+  snprintf(want, sizeof(want), "%s\n%s\n", FEAT1, FEAT2);
+  const char *names[] = {"p.geojsonl", "p.ndjson", "p.jsonl", "p.GeoJSONL"};
+  for(size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+    size_t n;
+    char *text = write_two(dir, names[i], OUTFILE_POINTS, false, &n);
+    assert_bytes(text, n, want);
+    assert_null(memchr(text, 0x1e, n)); /* no RS in plain GeoJSONL */
+    assert_int_equal(parse_lines(text, n, 0), 2);
+    free(text);
+  }
+  /* no features: no wrapper, so nothing at all */
+  size_t n;
+  char *text = write_two(dir, "empty.geojsonl", OUTFILE_POINTS, true, &n);
+  assert_int_equal(n, 0);
+  free(text);
+}
+
+static void test_geojson_text_sequence_bytes(void **state)
+{
+  const char *dir = *state;
+  char want[512];
+  snprintf(want, sizeof(want), "\x1e%s\n\x1e%s\n", FEAT1, FEAT2);
+  size_t n;
+  char *text = write_two(dir, "p.geojsons", OUTFILE_SEQUENCES, false, &n);
+  assert_bytes(text, n, want);
+  assert_int_equal((unsigned char)text[0], 0x1e);
+  assert_int_equal(parse_lines(text, n, 0x1e), 2);
+  size_t rs = 0;
+  for(size_t i = 0; i < n; i++)
+    rs += text[i] == 0x1e;
+  assert_int_equal(rs, 2);
+  free(text);
+  text = write_two(dir, "empty.geojsons", OUTFILE_POINTS, true, &n);
+  assert_int_equal(n, 0);
+  free(text);
+}
+
+static void test_csv_header_and_line_ends(void **state)
+{
+  const char *dir = *state;
+  static const char ROW1[] = "1,2.5000000,3.5000000,s,,,true,,";
+  static const char ROW2[] = "2,-1.0000000,0.0000000,\"a,b\",5,,false,o,";
+  char *path = join(dir, "p.csv");
+  struct outfile o;
+  assert_int_equal(outfile_open_as(&o, path, OUTFILE_POINTS, NULL), MLY_OK);
+  assert_int_equal(o.fmt, OUTFMT_CSV);
+  assert_int_equal(outfile_feature(&o, ROW1, strlen(ROW1), NULL), MLY_OK);
+  assert_int_equal(outfile_feature(&o, ROW2, strlen(ROW2), NULL), MLY_OK);
+  assert_int_equal(outfile_close(&o, NULL), MLY_OK);
+  assert_int_equal(outfile_publish(&o, NULL), MLY_OK);
+  outfile_abort(&o);
+  char *text = slurp(path);
+  assert_string_equal(text, "id,lon,lat,sequence_id,captured_at,compass_angle,is_pano,"
+                            "organization_id,properties\r\n"
+                            "1,2.5000000,3.5000000,s,,,true,,\r\n"
+                            "2,-1.0000000,0.0000000,\"a,b\",5,,false,o,\r\n");
+  free(text);
+  free(path);
+
+  size_t n;
+  text = write_two(dir, "s.csv", OUTFILE_SEQUENCES, true, &n);
+  assert_bytes(text, n, "sequence_id,is_pano,organization_id,total_points,captured_at_start,"
+                        "captured_at_end,images_id,wkt\r\n");
+  free(text);
+  /* outfile_open is the points kind */
+  text = write_two(dir, "p2.csv", OUTFILE_POINTS, true, &n);
+  assert_bytes(text, n, OUTFILE_CSV_POINTS_HEADER "\r\n");
+  free(text);
+}
+
+/* ---- CSV fields ------------------------------------------------------------ */
+
+static void assert_field(const char *in, size_t n, const char *want)
+{
+  struct dbuf b;
+  dbuf_init(&b, 1 << 16);
+  assert_int_equal(outfile_csv_field(&b, in, n), MLY_OK);
+  if(b.n != strlen(want) || memcmp(b.p, want, b.n) != 0)
+    fail_msg("field '%.*s' written as '%.*s', want '%s'", (int)n, in, (int)b.n, b.p, want);
+  dbuf_cleanup(&b);
+}
+
+#define FIELD(in, want) assert_field((in), sizeof(in) - 1, (want))
+
+static void test_csv_field_quoting(void **state)
+{
+  (void)state;
+  FIELD("plain", "plain");
+  FIELD("", "");
+  FIELD("with space", "with space");
+  FIELD("a,b", "\"a,b\"");
+  FIELD("say \"hi\"", "\"say \"\"hi\"\"\"");
+  FIELD("\"", "\"\"\"\"");
+  FIELD("line\nbreak", "\"line\nbreak\"");
+  FIELD("cr\rlf\r\n", "\"cr\rlf\r\n\"");
+  FIELD("tab\tstays", "tab\tstays");
+  FIELD("caf\xc3\xa9", "caf\xc3\xa9");
+  /* invalid UTF-8 and NUL: U+FFFD, so the file stays valid text */
+  FIELD("ab\xff", "ab\xef\xbf\xbd");
+  FIELD("n\0l", "n\xef\xbf\xbdl");
+  FIELD("\xed\xa0\x80,", "\"\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd,\"");
+  FIELD("\xc3", "\xef\xbf\xbd"); /* truncated sequence */
+}
+
+static void test_csv_quote_in_place(void **state)
+{
+  (void)state;
+  struct dbuf b;
+  dbuf_init(&b, 1 << 16);
+  assert_int_equal(dbuf_adds(&b, "keep,"), MLY_OK);
+  assert_int_equal(dbuf_adds(&b, "{\"a\":\"x,\\\"y\"}"), MLY_OK);
+  assert_int_equal(outfile_csv_quote_from(&b, 5), MLY_OK);
+  assert_non_null(dbuf_cstr(&b));
+  assert_string_equal(b.p, "keep,\"{\"\"a\"\":\"\"x,\\\"\"y\"\"}\"");
+  /* nothing after start: an empty quoted field */
+  size_t start = b.n;
+  assert_int_equal(outfile_csv_quote_from(&b, start), MLY_OK);
+  assert_int_equal(b.n, start + 2);
+  assert_memory_equal(b.p + start, "\"\"", 2);
+  assert_int_equal(outfile_csv_quote_from(&b, b.n + 1), MLY_EINVAL);
+  /* a capped buffer refuses rather than overflowing */
+  struct dbuf small;
+  dbuf_init(&small, 8);
+  assert_int_equal(dbuf_adds(&small, "\"\"\"\"\"\""), MLY_OK);
+  assert_int_equal(outfile_csv_quote_from(&small, 0), MLY_ETOOBIG);
+  assert_int_equal(small.n, 6);
+  dbuf_cleanup(&small);
+  dbuf_cleanup(&b);
+}
+
+/* ---- standard output ------------------------------------------------------- */
+
+/* Redirect fd 1 to path for the duration of a publish; returns the saved fd */
+static int stdout_to(const char *path)
+{
+  fflush(stdout);
+  int saved = dup(STDOUT_FILENO);
+  assert_true(saved >= 0);
+  int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  assert_true(fd >= 0);
+  assert_int_equal(dup2(fd, STDOUT_FILENO), STDOUT_FILENO);
+  close(fd);
+  return saved;
+}
+
+static void stdout_restore(int saved)
+{
+  fflush(stdout);
+  assert_int_equal(dup2(saved, STDOUT_FILENO), STDOUT_FILENO);
+  close(saved);
+}
+
+static void test_stdout_published_only_complete(void **state)
+{
+  const char *dir = *state;
+  char *tmpdir = join(dir, "tmp");
+  assert_int_equal(mkdir(tmpdir, 0700), 0);
+  const char *old = getenv("TMPDIR");
+  char *saved_tmpdir = old ? strdup(old) : NULL;
+  assert_int_equal(setenv("TMPDIR", tmpdir, 1), 0);
+  char *capture = join(dir, "stdout.txt");
+
+  struct mly_err err = {0};
+  assert_int_equal(outfile_prepare_dir("-", &err), MLY_OK);
+  int saved = stdout_to(capture);
+  struct outfile o;
+  /* the format is GeoJSON whatever happens; "-" has no extension */
+  assert_int_equal(outfile_open_as(&o, "-", OUTFILE_POINTS, &err), MLY_OK);
+  assert_true(o.to_stdout);
+  assert_int_equal(o.fmt, OUTFMT_GEOJSON);
+  assert_null(o.tmp_path);
+  /* the temp file is unlinked at once: a killed run leaves nothing */
+  assert_int_equal(count_entries(tmpdir, NULL), 0);
+  assert_int_equal(count_entries(dir, NULL), 2);
+  assert_int_equal(outfile_feature(&o, FEAT1, strlen(FEAT1), &err), MLY_OK);
+  assert_int_equal(outfile_feature(&o, FEAT2, strlen(FEAT2), &err), MLY_OK);
+  assert_int_equal(outfile_close(&o, &err), MLY_OK);
+  /* closed but not published: nothing has reached standard output */
+  struct stat st;
+  assert_int_equal(stat(capture, &st), 0);
+  assert_int_equal(st.st_size, 0);
+  printf("before;"); /* stdio's pending bytes go first */
+  assert_int_equal(outfile_publish(&o, &err), MLY_OK);
+  outfile_abort(&o);
+  stdout_restore(saved);
+
+  char *text = slurp(capture);
+  char want[512];
+  snprintf(want, sizeof(want),
+           "before;{\"type\":\"FeatureCollection\",\"features\":[\n%s,\n%s\n]}\n", FEAT1, FEAT2);
+  assert_string_equal(text, want);
+  json_error_t jerr;
+  json_t *j = json_loads(text + strlen("before;"), 0, &jerr);
+  assert_non_null(j);
+  assert_int_equal(json_array_size(json_object_get(j, "features")), 2);
+  json_decref(j);
+  free(text);
+  assert_int_equal(count_entries(tmpdir, NULL), 0);
+  /* no file named "-" anywhere */
+  assert_false(exists("-"));
+  assert_int_equal(count_entries(dir, NULL), 2);
+
+  /* an aborted run writes nothing to standard output */
+  saved = stdout_to(capture);
+  assert_int_equal(outfile_open(&o, "-", &err), MLY_OK);
+  assert_int_equal(outfile_feature(&o, FEAT1, strlen(FEAT1), &err), MLY_OK);
+  assert_int_equal(outfile_close(&o, &err), MLY_OK);
+  outfile_abort(&o);
+  stdout_restore(saved);
+  assert_int_equal(stat(capture, &st), 0);
+  assert_int_equal(st.st_size, 0);
+  assert_int_equal(count_entries(tmpdir, NULL), 0);
+
+  if(saved_tmpdir)
+    setenv("TMPDIR", saved_tmpdir, 1);
+  else
+    unsetenv("TMPDIR");
+  free(saved_tmpdir);
+  free(capture);
+  free(tmpdir);
+}
+
+static void test_stdout_needs_a_writable_tmpdir(void **state)
+{
+  const char *dir = *state;
+  const char *old = getenv("TMPDIR");
+  char *saved_tmpdir = old ? strdup(old) : NULL;
+  char *missing = join(dir, "no/such/folder");
+  assert_int_equal(setenv("TMPDIR", missing, 1), 0);
+  struct mly_err err = {0};
+  assert_int_equal(outfile_prepare_dir("-", &err), MLY_EIO);
+  assert_non_null(strstr(err.msg, "temporary folder"));
+  struct outfile o;
+  assert_int_equal(outfile_open(&o, "-", &err), MLY_EIO);
+  outfile_abort(&o);
+  if(saved_tmpdir)
+    setenv("TMPDIR", saved_tmpdir, 1);
+  else
+    unsetenv("TMPDIR");
+  free(saved_tmpdir);
+  free(missing);
+}
+
+/* ---- GDAL reads what we write ---------------------------------------------- */
+
+/* "Feature Count: N" of `ogrinfo -ro -al -so [opts] path`, -1 if it has
+ * none (ogrinfo refused the file) */
+static long ogr_count(const char *path, const char *opts)
+{
+  char cmd[2048];
+  snprintf(cmd, sizeof(cmd), "ogrinfo -ro -al -so %s '%s' 2>&1", opts, path);
+  FILE *p = popen(cmd, "r");
+  assert_non_null(p);
+  char line[1024];
+  long count = -1;
+  while(fgets(line, sizeof(line), p)) {
+    long v;
+    if(sscanf(line, "Feature Count: %ld", &v) == 1)
+      count = v;
+    if(strstr(line, "ERROR"))
+      fail_msg("ogrinfo on %s: %s", path, line);
+  }
+  pclose(p);
+  return count;
+}
+
+static bool have_ogrinfo(void)
+{
+  return system("ogrinfo --version >/dev/null 2>&1") == 0;
+}
+
+static void test_gdal_reads_every_format(void **state)
+{
+  const char *dir = *state;
+  if(!have_ogrinfo())
+    skip();
+  static const char P1[] = "{\"type\":\"Feature\",\"geometry\":{\"type\":\"Point\",\"coordinates\":"
+                           "[-108.5500000,39.0600000]},\"properties\":{\"id\":\"1\"}}";
+  static const char P2[] = "{\"type\":\"Feature\",\"geometry\":{\"type\":\"Point\",\"coordinates\":"
+                           "[-108.5400000,39.0650000]},\"properties\":{\"id\":\"2\"}}";
+  static const char R1[] = "1,-108.5500000,39.0600000,s,,,true,,\"{\"\"k\"\":\"\"a,b\"\"}\"";
+  static const char R2[] = "2,-108.5400000,39.0650000,\"multi\nline\",,,false,,";
+  const char *names[] = {"p.geojson", "p.geojsonl", "p.ndjson", "p.jsonl", "p.geojsons", "p.csv"};
+  for(size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+    char *path = join(dir, names[i]);
+    struct outfile o;
+    assert_int_equal(outfile_open(&o, path, NULL), MLY_OK);
+    bool csv = o.fmt == OUTFMT_CSV;
+    assert_int_equal(outfile_feature(&o, csv ? R1 : P1, strlen(csv ? R1 : P1), NULL), MLY_OK);
+    assert_int_equal(outfile_feature(&o, csv ? R2 : P2, strlen(csv ? R2 : P2), NULL), MLY_OK);
+    assert_int_equal(outfile_close(&o, NULL), MLY_OK);
+    assert_int_equal(outfile_publish(&o, NULL), MLY_OK);
+    outfile_abort(&o);
+    const char *opts = csv ? "-oo X_POSSIBLE_NAMES=lon -oo Y_POSSIBLE_NAMES=lat" : "";
+    long n = ogr_count(path, opts);
+    if(n != 2)
+      fail_msg("ogrinfo counts %ld features in %s, want 2", n, names[i]);
+    free(path);
+  }
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -387,6 +817,16 @@ int main(void)
     cmocka_unit_test_setup_teardown(test_parent_is_a_file, setup_dir, teardown_dir),
     cmocka_unit_test_setup_teardown(test_path_without_file_name, setup_dir, teardown_dir),
     cmocka_unit_test(test_abort_on_zeroed_struct),
+    cmocka_unit_test(test_format_by_extension),
+    cmocka_unit_test_setup_teardown(test_geojson_default_bytes, setup_dir, teardown_dir),
+    cmocka_unit_test_setup_teardown(test_geojsonl_bytes, setup_dir, teardown_dir),
+    cmocka_unit_test_setup_teardown(test_geojson_text_sequence_bytes, setup_dir, teardown_dir),
+    cmocka_unit_test_setup_teardown(test_csv_header_and_line_ends, setup_dir, teardown_dir),
+    cmocka_unit_test(test_csv_field_quoting),
+    cmocka_unit_test(test_csv_quote_in_place),
+    cmocka_unit_test_setup_teardown(test_stdout_published_only_complete, setup_dir, teardown_dir),
+    cmocka_unit_test_setup_teardown(test_stdout_needs_a_writable_tmpdir, setup_dir, teardown_dir),
+    cmocka_unit_test_setup_teardown(test_gdal_reads_every_format, setup_dir, teardown_dir),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
