@@ -543,7 +543,7 @@ def main(argv):
         if not shutil.which(t):
             sys.exit("bench: %s is needed (apt-get install %s)" %
                      (t, "valgrind" if "grind" in t else t))
-    which = a.which or list(BENCHES)
+    which = [b for b in BENCHES if b in a.which] or list(BENCHES)  # always in order
     t0 = time.monotonic()
     print("# mapillary benchmarks%s" % (" (quick)" if a.quick else ""))
     print()

@@ -16,6 +16,12 @@ for tool in cmake ninja python3 curl valgrind; do
   command -v "$tool" >/dev/null 2>&1 || { echo "run.sh: $tool is needed" >&2; exit 2; }
 done
 # Release: the figures are about the optimised tool (bench/README.md)
-cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
-ninja -C "$BUILD" -j2 mapillary bench_decode >/dev/null
+mkdir -p bench/data
+log=bench/data/build.log
+if ! { cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release &&
+       ninja -C "$BUILD" -j2 mapillary bench_decode; } >"$log" 2>&1; then
+  tail -n 30 "$log" >&2
+  echo "run.sh: build failed (full log: $log)" >&2
+  exit 1
+fi
 exec python3 bench/bench.py $QUICK --build "$BUILD" "$@"

@@ -13,6 +13,9 @@ void idset_free(struct idset **s);
  * keys that share an id (e.g. the sequence, or string-id namespace). */
 enum mly_rc idset_add(struct idset *s, uint64_t id, uint32_t tag, bool *added) MLY_WARN_UNUSED;
 
+/* Whether (id, tag) is in the set */
+bool idset_has(const struct idset *s, uint64_t id, uint32_t tag);
+
 size_t idset_count(const struct idset *s);
 
 #endif

@@ -30,6 +30,17 @@ struct job_opts {
   size_t max_tile_bytes;
   size_t max_tiles;           /* refuse AOIs needing more z14 tiles */
   unsigned backoff_ms;        /* 0: fetcher default */
+  /* big jobs */
+  const char *cache_path;     /* MBTiles tile cache, or NULL */
+  int64_t max_age_s;          /* cached tiles older than this are fetched again; < 0: never */
+  uint64_t max_requests;      /* stop (MLY_ESTOP) after this many requests; 0: no limit */
+  bool dry_run;               /* count tiles and cached tiles, fetch nothing, write nothing */
+  bool count_only;            /* fetch and count (reports), write no output */
+  bool prune_empty;           /* skip z14 tiles the overview layer shows empty */
+  uint32_t shard_k, shard_n;  /* with shard_n > 0: only tiles of shard k (1..n), into the cache */
+  /* exact ids */
+  const char *graph_url;      /* Graph API root */
+  bool id_repair;             /* repair ids above 2^53 through the Graph API */
   volatile sig_atomic_t *stop;/* set by a signal handler: stop cleanly */
 };
 
@@ -59,10 +70,19 @@ struct job_stats {
   size_t tiles_total;
   size_t tiles_done;
   size_t tiles_with_data;
+  size_t tiles_cached;        /* taken from the cache (a dry run: fresh in the cache) */
+  size_t tiles_fetched;       /* fetched over the network or from files */
+  size_t tiles_pruned;        /* skipped as empty by --prune_empty */
+  size_t overview_tiles;      /* low-zoom tiles read for --prune_empty */
   uint64_t images_seen;       /* image features decoded */
   uint64_t images_kept;       /* written to point files, all areas */
   uint64_t duplicates;        /* dropped as seen before */
-  uint64_t inexact_ids;       /* kept ids held as doubles above 2^53 */
+  uint64_t inexact_ids;       /* kept ids held as doubles at or above 2^53 */
+  uint64_t ids_repaired;      /* of those, replaced by the exact id */
+  uint64_t ids_unrepaired;    /* of those, left as held (repair off, unknown or failed) */
+  uint64_t id_collisions;     /* repaired by order within the sequence */
+  uint64_t repair_requests;   /* Graph API image_ids requests */
+  uint64_t repair_failures;   /* of those, failed after their retries */
   uint64_t panoramas;         /* kept and panoramic */
   size_t sequences;           /* written, all areas */
   uint64_t requests;

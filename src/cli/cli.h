@@ -13,7 +13,12 @@ enum cli_exit {
   CLI_INCOMPLETE = 3   /* stopped before done; rerun to resume */
 };
 
-enum cli_command { CLI_CMD_NONE = 0, CLI_CMD_HELP, CLI_CMD_VERSION, CLI_CMD_POINTS };
+enum cli_command {
+  CLI_CMD_NONE = 0, CLI_CMD_HELP, CLI_CMD_VERSION, CLI_CMD_POINTS,
+  CLI_CMD_ORGANIZATIONS, /* organizations in an area, with counts and names */
+  CLI_CMD_ORGANIZATION,  /* names of organization ids */
+  CLI_CMD_MERGE_CACHE    /* merge shard caches into one */
+};
 
 struct cli_opts {
   enum cli_command cmd;
@@ -29,6 +34,13 @@ struct cli_opts {
   double timeout_s;
   long long max_tile_bytes;
   long long max_tiles;
+  const char *cache;
+  long long max_age_s;     /* -1: no expiry */
+  long long max_requests;  /* 0: no limit */
+  bool dry_run, prune_empty, no_id_repair, organization_names;
+  unsigned shard_k, shard_n;
+  char **args;             /* positional arguments of organization / merge_cache */
+  int nargs;
 };
 
 /* Parse argv into o. CLI_OK, or CLI_USAGE after printing one error line

@@ -8,7 +8,15 @@
 #include <string.h>
 
 enum opt_id {
-  OPT_CONCURRENCY = 256,
+  OPT_CACHE = 256,
+  OPT_CONCURRENCY,
+  OPT_DRY_RUN,
+  OPT_MAX_AGE,
+  OPT_MAX_REQUESTS,
+  OPT_NO_ID_REPAIR,
+  OPT_ORGANIZATION_NAMES,
+  OPT_PRUNE_EMPTY,
+  OPT_SHARD,
   OPT_FIELD_NAME,
   OPT_GRAPH_URL,
   OPT_HELP,
@@ -32,7 +40,10 @@ enum opt_id {
 
 /* Alphabetical; every option also under its dashed spelling */
 static const struct option long_opts[] = {
+  {"cache", required_argument, NULL, OPT_CACHE},
   {"concurrency", required_argument, NULL, OPT_CONCURRENCY},
+  {"dry_run", no_argument, NULL, OPT_DRY_RUN},
+  {"dry-run", no_argument, NULL, OPT_DRY_RUN},
   {"field_name", required_argument, NULL, OPT_FIELD_NAME},
   {"field-name", required_argument, NULL, OPT_FIELD_NAME},
   {"graph_url", required_argument, NULL, OPT_GRAPH_URL},
@@ -42,19 +53,30 @@ static const struct option long_opts[] = {
   {"input-aoi", required_argument, NULL, OPT_INPUT_AOI},
   {"max_tile_bytes", required_argument, NULL, OPT_MAX_TILE_BYTES},
   {"max-tile-bytes", required_argument, NULL, OPT_MAX_TILE_BYTES},
+  {"max_age", required_argument, NULL, OPT_MAX_AGE},
+  {"max-age", required_argument, NULL, OPT_MAX_AGE},
+  {"max_requests", required_argument, NULL, OPT_MAX_REQUESTS},
+  {"max-requests", required_argument, NULL, OPT_MAX_REQUESTS},
   {"max_tiles", required_argument, NULL, OPT_MAX_TILES},
   {"max-tiles", required_argument, NULL, OPT_MAX_TILES},
+  {"no_id_repair", no_argument, NULL, OPT_NO_ID_REPAIR},
+  {"no-id-repair", no_argument, NULL, OPT_NO_ID_REPAIR},
   {"only_pano", no_argument, NULL, OPT_ONLY_PANO},
   {"only-pano", no_argument, NULL, OPT_ONLY_PANO},
   {"organization_ids", required_argument, NULL, OPT_ORGANIZATION_IDS},
   {"organization-ids", required_argument, NULL, OPT_ORGANIZATION_IDS},
+  {"organization_names", no_argument, NULL, OPT_ORGANIZATION_NAMES},
+  {"organization-names", no_argument, NULL, OPT_ORGANIZATION_NAMES},
   {"output_file_point", required_argument, NULL, OPT_OUTPUT_FILE_POINT},
   {"output-file-point", required_argument, NULL, OPT_OUTPUT_FILE_POINT},
   {"output_file_sequence", required_argument, NULL, OPT_OUTPUT_FILE_SEQUENCE},
   {"output-file-sequence", required_argument, NULL, OPT_OUTPUT_FILE_SEQUENCE},
   {"progress", no_argument, NULL, OPT_PROGRESS},
+  {"prune_empty", no_argument, NULL, OPT_PRUNE_EMPTY},
+  {"prune-empty", no_argument, NULL, OPT_PRUNE_EMPTY},
   {"quiet", no_argument, NULL, OPT_QUIET},
   {"retries", required_argument, NULL, OPT_RETRIES},
+  {"shard", required_argument, NULL, OPT_SHARD},
   {"split_pano", no_argument, NULL, OPT_SPLIT_PANO},
   {"split-pano", no_argument, NULL, OPT_SPLIT_PANO},
   {"tiles_url", required_argument, NULL, OPT_TILES_URL},
@@ -101,6 +123,33 @@ static void defaults(struct cli_opts *o)
   o->timeout_s = 60;
   o->max_tile_bytes = 64LL << 20;
   o->max_tiles = 1000000;
+  o->max_age_s = -1;
+}
+
+/* seconds, or a number with a unit: 90s, 30m, 12h, 7d */
+static bool parse_age(const char *s, long long *out)
+{
+  char *end;
+  errno = 0;
+  long long v = strtoll(s, &end, 10);
+  if(errno || end == s || v < 0)
+    return false;
+  long long mul = 1;
+  if(*end) {
+    switch(*end) {
+    case 's': mul = 1; break;
+    case 'm': mul = 60; break;
+    case 'h': mul = 3600; break;
+    case 'd': mul = 86400; break;
+    default: return false;
+    }
+    if(end[1])
+      return false;
+  }
+  if(v > (1LL << 40) / mul)
+    return false;
+  *out = v * mul;
+  return true;
 }
 
 static enum cli_exit set_option(struct cli_opts *o, int id, const char *name, const char *arg)
@@ -135,6 +184,30 @@ static enum cli_exit set_option(struct cli_opts *o, int id, const char *name, co
     o->timeout_s = t;
     break;
   }
+  case OPT_MAX_AGE:
+    if(!parse_age(arg, &v))
+      return usage_error("--%s must be seconds or a number with s, m, h or d (7d), not '%s'", name, arg);
+    o->max_age_s = v;
+    break;
+  case OPT_MAX_REQUESTS:
+    if(!parse_long(arg, 1, 1LL << 40, &v))
+      return usage_error("--%s must be a positive whole number, not '%s'", name, arg);
+    o->max_requests = v;
+    break;
+  case OPT_SHARD: {
+    unsigned k, n;
+    char tail;
+    if(sscanf(arg, "%u/%u%c", &k, &n, &tail) != 2 || n < 1 || n > 100000 || k < 1 || k > n)
+      return usage_error("--%s must be K/N with 1 <= K <= N (e.g. 2/8), not '%s'", name, arg);
+    o->shard_k = k;
+    o->shard_n = n;
+    break;
+  }
+  case OPT_CACHE: o->cache = arg; break;
+  case OPT_DRY_RUN: o->dry_run = true; break;
+  case OPT_PRUNE_EMPTY: o->prune_empty = true; break;
+  case OPT_NO_ID_REPAIR: o->no_id_repair = true; break;
+  case OPT_ORGANIZATION_NAMES: o->organization_names = true; break;
   case OPT_FIELD_NAME: o->field_name = arg; break;
   case OPT_GRAPH_URL: o->graph_url = arg; break;
   case OPT_INPUT_AOI: o->input_aoi = arg; break;
@@ -167,9 +240,19 @@ enum cli_exit cli_parse(int argc, char **argv, struct cli_opts *o)
   defaults(o);
   int first = 1;
   if(argc >= 2 && argv[1][0] != '-') {
-    if(strcmp(argv[1], "get_mapillary_points") != 0 && strcmp(argv[1], "get-mapillary-points") != 0)
+    static const struct {
+      const char *name;
+      enum cli_command cmd;
+    } cmds[] = {
+      {"get_mapillary_points", CLI_CMD_POINTS}, {"get-mapillary-points", CLI_CMD_POINTS},
+      {"organizations", CLI_CMD_ORGANIZATIONS}, {"organization", CLI_CMD_ORGANIZATION},
+      {"merge_cache", CLI_CMD_MERGE_CACHE}, {"merge-cache", CLI_CMD_MERGE_CACHE},
+    };
+    for(size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+      if(strcmp(argv[1], cmds[i].name) == 0)
+        o->cmd = cmds[i].cmd;
+    if(o->cmd == CLI_CMD_NONE)
       return usage_error("unknown command '%s'%s", argv[1], "");
-    o->cmd = CLI_CMD_POINTS;
     first = 2;
   }
   /* getopt_long over argv[first-1 ..]: element 0 is skipped as the name */
@@ -178,8 +261,10 @@ enum cli_exit cli_parse(int argc, char **argv, struct cli_opts *o)
   opterr = 0;
   optind = 1;
   int c;
-  /* "+": stop at the first non-option so stray words are reported */
-  while((c = getopt_long(gargc, gargv, "+:h", long_opts, NULL)) != -1) {
+  /* "+": stop at the first non-option so stray words are reported; the
+   * commands taking arguments (ids, files) let getopt collect them instead */
+  bool positional = o->cmd == CLI_CMD_ORGANIZATION || o->cmd == CLI_CMD_MERGE_CACHE;
+  while((c = getopt_long(gargc, gargv, positional ? ":h" : "+:h", long_opts, NULL)) != -1) {
     const char *arg = gargv[optind - 1];
     if(c == 'h')
       c = OPT_HELP;
@@ -192,7 +277,11 @@ enum cli_exit cli_parse(int argc, char **argv, struct cli_opts *o)
     if(rc)
       return rc;
   }
-  if(optind < gargc)
+  if(positional) {
+    o->args = gargv + optind;
+    o->nargs = gargc - optind;
+  }
+  else if(optind < gargc)
     return usage_error("unexpected argument '%s'%s", gargv[optind], "");
   if(o->cmd == CLI_CMD_VERSION)
     return CLI_OK;
@@ -206,7 +295,19 @@ enum cli_exit cli_parse(int argc, char **argv, struct cli_opts *o)
   }
   if(o->help)
     return CLI_OK;
+  if(o->cmd == CLI_CMD_ORGANIZATION) {
+    if(o->nargs == 0)
+      return usage_error("organization needs one or more organization ids%s%s", "", "");
+    return CLI_OK;
+  }
+  if(o->cmd == CLI_CMD_MERGE_CACHE) {
+    if(!o->cache || o->nargs == 0)
+      return usage_error("merge_cache needs --cache=<dest> and one or more source caches%s%s", "", "");
+    return CLI_OK;
+  }
   if(!o->input_aoi)
     return usage_error("--input_aoi is required%s%s", "", "");
+  if(o->shard_n && !o->cache)
+    return usage_error("--shard needs --cache: a shard only fills the cache%s%s", "", "");
   return CLI_OK;
 }

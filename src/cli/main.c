@@ -1,5 +1,7 @@
 /* main.c -- the mapillary command: parse, run the job, report, exit */
 #include "cli.h"
+#include "mly/cache.h"
+#include "mly/orgnames.h"
 #include "mly/timeparse.h"
 
 #include <signal.h>
@@ -97,6 +99,132 @@ static void print_summary(const struct job_stats *st, double seconds)
             (unsigned long long)st->inexact_ids);
 }
 
+static int exit_for(enum mly_rc rc, bool started);
+
+/* organizations: the ids in the area with their image counts and names */
+static int print_organizations(const struct cli_opts *co, const struct job_opts *o,
+                               const struct job_stats *st)
+{
+  /* one row per organization over all areas */
+  size_t n = 0;
+  for(size_t a = 0; a < st->nreports; a++)
+    n += st->reports[a].norgs;
+  struct orgname *names = calloc(n ? n : 1, sizeof(*names));
+  uint64_t *counts = calloc(n ? n : 1, sizeof(*counts));
+  if(!names || !counts) {
+    free(names);
+    free(counts);
+    fprintf(stderr, "mapillary: out of memory\n");
+    return CLI_FAILED;
+  }
+  size_t rows = 0;
+  for(size_t a = 0; a < st->nreports; a++)
+    for(size_t i = 0; i < st->reports[a].norgs; i++) {
+      const struct job_org_count *oc = &st->reports[a].orgs[i];
+      size_t r = 0;
+      while(r < rows && strcmp(names[r].id, oc->id) != 0)
+        r++;
+      if(r == rows)
+        names[rows++].id = oc->id;
+      counts[r] += oc->images;
+    }
+  struct mly_err err = {0};
+  enum mly_rc rc = MLY_OK;
+  bool with_names = o->token && strncmp(co->graph_url, "file://", 7) != 0;
+  if(with_names) {
+    struct fetch_opts fo = {(int)co->concurrency, (int)co->retries, co->timeout_s, 1 << 20,
+                            o->token, o->backoff_ms};
+    rc = orgnames_lookup(&fo, co->graph_url, names, rows, &stop_requested, &err);
+  }
+  if(!rc) {
+    /* by image count (most first): the job already sorted each area */
+    for(size_t r = 0; r < rows; r++)
+      for(size_t k = r + 1; k < rows; k++)
+        if(counts[k] > counts[r]) {
+          uint64_t c = counts[r];
+          counts[r] = counts[k];
+          counts[k] = c;
+          struct orgname t = names[r];
+          names[r] = names[k];
+          names[k] = t;
+        }
+    printf("organization_id\timages\tname\n");
+    for(size_t r = 0; r < rows; r++)
+      printf("%s\t%llu\t%s\n", names[r].id, (unsigned long long)counts[r],
+             names[r].name ? names[r].name : (with_names ? "(unknown)" : "(no token: names not looked up)"));
+    uint64_t none = 0;
+    for(size_t a = 0; a < st->nreports; a++)
+      none += st->reports[a].without_org;
+    if(none)
+      printf("-\t%llu\t(no organization)\n", (unsigned long long)none);
+  }
+  else
+    fprintf(stderr, "mapillary: %s\n", err.msg);
+  orgnames_cleanup(names, rows);
+  free(names);
+  free(counts);
+  return rc ? exit_for(rc, true) : CLI_OK;
+}
+
+/* organization <id>...: id and name of each */
+static int run_organization(struct cli_opts *co)
+{
+  const char *token = getenv("MAPILLARY_ACCESS_TOKEN");
+  if(!token || !*token) {
+    fprintf(stderr, "mapillary: MAPILLARY_ACCESS_TOKEN is not set; it is needed for the Graph API\n");
+    return CLI_USAGE;
+  }
+  for(int i = 0; i < co->nargs; i++)
+    for(const char *c = co->args[i]; *c; c++)
+      if(!((*c >= '0' && *c <= '9') || (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z'))) {
+        fprintf(stderr, "mapillary: invalid organization id '%.64s'\n", co->args[i]);
+        return CLI_USAGE;
+      }
+  struct orgname *names = calloc((size_t)co->nargs, sizeof(*names));
+  if(!names)
+    return CLI_FAILED;
+  for(int i = 0; i < co->nargs; i++)
+    names[i].id = co->args[i];
+  struct fetch_opts fo = {(int)co->concurrency, (int)co->retries, co->timeout_s, 1 << 20, token, 0};
+  const char *backoff = getenv("MAPILLARY_BACKOFF_MS");
+  if(backoff)
+    fo.backoff_ms = (unsigned)strtoul(backoff, NULL, 10);
+  struct mly_err err = {0};
+  enum mly_rc rc = orgnames_lookup(&fo, co->graph_url, names, (size_t)co->nargs, &stop_requested, &err);
+  if(!rc)
+    for(int i = 0; i < co->nargs; i++)
+      printf("%s\t%s\n", names[i].id, names[i].name ? names[i].name : "(unknown)");
+  else
+    fprintf(stderr, "mapillary: %s\n", err.msg);
+  orgnames_cleanup(names, (size_t)co->nargs);
+  free(names);
+  return rc ? exit_for(rc, true) : CLI_OK;
+}
+
+/* merge_cache --cache=<dest> <src>...: tiles of shard caches into one */
+static int run_merge_cache(struct cli_opts *co)
+{
+  struct cache *dest = NULL;
+  struct mly_err err = {0};
+  enum mly_rc rc = cache_open(co->cache, &dest, &err);
+  size_t total = 0;
+  for(int i = 0; i < co->nargs && !rc; i++) {
+    size_t copied = 0;
+    rc = cache_merge_from(dest, co->args[i], &copied, &err);
+    total += copied;
+    if(!rc && !co->quiet)
+      fprintf(stderr, "mapillary: %s: %zu tiles merged\n", co->args[i], copied);
+  }
+  cache_close(&dest);
+  if(rc) {
+    fprintf(stderr, "mapillary: %s\n", err.msg);
+    return rc == MLY_EFORMAT || rc == MLY_EINVAL ? CLI_USAGE : CLI_FAILED;
+  }
+  if(!co->quiet)
+    fprintf(stderr, "mapillary: %zu tiles merged into %s\n", total, co->cache);
+  return CLI_OK;
+}
+
 static int exit_for(enum mly_rc rc, bool started)
 {
   switch(rc) {
@@ -147,11 +275,24 @@ static int run_points(struct cli_opts *co)
   o.max_tile_bytes = (size_t)co->max_tile_bytes;
   o.max_tiles = (size_t)co->max_tiles;
   o.stop = &stop_requested;
+  o.cache_path = co->cache;
+  o.max_age_s = co->max_age_s;
+  o.max_requests = (uint64_t)co->max_requests;
+  o.dry_run = co->dry_run;
+  o.prune_empty = co->prune_empty;
+  o.shard_k = co->shard_k;
+  o.shard_n = co->shard_n;
+  o.graph_url = co->graph_url;
+  o.id_repair = !co->no_id_repair;
+  o.count_only = co->cmd == CLI_CMD_ORGANIZATIONS;
   const char *backoff = getenv("MAPILLARY_BACKOFF_MS"); /* tests: fast retries */
   if(backoff)
     o.backoff_ms = (unsigned)strtoul(backoff, NULL, 10);
   bool is_http = strncmp(o.tiles_url, "http://", 7) == 0 || strncmp(o.tiles_url, "https://", 8) == 0;
   const char *token = getenv("MAPILLARY_ACCESS_TOKEN");
+  bool graph_http = strncmp(co->graph_url, "http://", 7) == 0 || strncmp(co->graph_url, "https://", 8) == 0;
+  if(token && *token && graph_http)
+    o.token = token; /* for id repair even when tiles come from files */
   if(is_http) {
     if(!token || !*token) {
       fprintf(stderr, "mapillary: MAPILLARY_ACCESS_TOKEN is not set; it is needed to fetch %s\n",
@@ -174,9 +315,25 @@ static int run_points(struct cli_opts *co)
   double el = now_s() - pr.start;
   if(rc) {
     fprintf(stderr, "mapillary: %s\n", err.msg[0] ? err.msg : mly_strerror(rc));
+    job_stats_cleanup(&st);
     return exit_for(rc, st.started);
   }
-  if(!co->quiet)
+  if(co->dry_run) {
+    /* the plan is the command's output: stdout */
+    printf("tiles needed: %zu (zoom 14)\ncached: %zu\nrequests remaining: %zu\n", st.tiles_total,
+           st.tiles_cached, st.tiles_total - st.tiles_cached);
+    if(co->prune_empty)
+      printf("note: --prune_empty is applied when running, not in a dry run\n");
+  }
+  else if(co->cmd == CLI_CMD_ORGANIZATIONS) {
+    int orc = print_organizations(co, &o, &st);
+    job_stats_cleanup(&st);
+    return orc;
+  }
+  else if(co->shard_n && !co->quiet)
+    fprintf(stderr, "mapillary: shard %u/%u: %zu tiles in the cache (%zu fetched, %zu already there) in %.1f s\n",
+            co->shard_k, co->shard_n, st.tiles_total, st.tiles_fetched, st.tiles_cached, el);
+  else if(!co->quiet)
     print_summary(&st, el);
   job_stats_cleanup(&st);
   return CLI_OK;
@@ -196,6 +353,9 @@ int main(int argc, char **argv)
     cli_help_main(stdout);
     return CLI_OK;
   case CLI_CMD_POINTS:
+  case CLI_CMD_ORGANIZATIONS:
+  case CLI_CMD_ORGANIZATION:
+  case CLI_CMD_MERGE_CACHE:
     if(co.help) {
       cli_help_points(stdout);
       return CLI_OK;
@@ -208,5 +368,9 @@ int main(int argc, char **argv)
   signal(SIGINT, on_signal);
   signal(SIGTERM, on_signal);
   signal(SIGPIPE, SIG_IGN);
+  if(co.cmd == CLI_CMD_ORGANIZATION)
+    return run_organization(&co);
+  if(co.cmd == CLI_CMD_MERGE_CACHE)
+    return run_merge_cache(&co);
   return run_points(&co);
 }

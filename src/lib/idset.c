@@ -82,6 +82,17 @@ enum mly_rc idset_add(struct idset *s, uint64_t id, uint32_t tag, bool *added)
   return MLY_OK;
 }
 
+bool idset_has(const struct idset *s, uint64_t id, uint32_t tag)
+{
+  if(!s->nslots)
+    return false;
+  size_t mask = s->nslots - 1;
+  for(size_t j = hash_key(id, tag) & mask; s->slots[j].used; j = (j + 1) & mask)
+    if(s->slots[j].id == id && s->slots[j].tag == tag)
+      return true;
+  return false;
+}
+
 size_t idset_count(const struct idset *s)
 {
   return s->count;

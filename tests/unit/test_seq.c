@@ -1,4 +1,4 @@
-/* test_seq.c -- unit tests of the sequence builder: vertex order, properties, images_id, files */
+/* test_seq.c -- unit tests of the sequence builder: vertex order, properties, images_id, files in every format */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,6 +10,7 @@
 #include <cmocka.h>
 #include <jansson.h>
 
+#include "mly/jsonw.h"
 #include "mly/seq.h"
 
 #define UNKNOWN INT64_MIN /* stands for an unknown captured_at or id below */
@@ -451,6 +452,297 @@ static void test_same_input_same_bytes(void **state)
   free(texts[1]);
 }
 
+/* ---- formats ------------------------------------------------------------------- */
+
+/* Write the sequences to dir/name (format by extension, CSV opened for
+ * sequences), publish, return the bytes and remove the file */
+static char *write_as(struct fix *f, const char *name, size_t *nseq, size_t *len)
+{
+  char path[700];
+  snprintf(path, sizeof(path), "%s/%s", f->dir, name);
+  struct outfile o;
+  struct mly_err err = {0};
+  assert_int_equal(outfile_open_as(&o, path, OUTFILE_SEQUENCES, &err), MLY_OK);
+  if(seq_write(f->b, &o, nseq, &err))
+    fail_msg("seq_write: %s", err.msg);
+  assert_int_equal(o.features, *nseq);
+  assert_int_equal(outfile_close(&o, &err), MLY_OK);
+  assert_int_equal(outfile_publish(&o, &err), MLY_OK);
+  outfile_abort(&o);
+  char *text = slurp(path);
+  *len = strlen(text);
+  unlink(path);
+  return text;
+}
+
+static void assert_text(const char *got, size_t n, const char *want)
+{
+  if(n != strlen(want) || memcmp(got, want, n) != 0)
+    fail_msg("got %zu bytes:\n%s\nwant %zu bytes:\n%s", n, got, strlen(want), want);
+}
+
+/* Two sequences: "s" with every value known, and one with none (a name
+ * that needs CSV quoting) */
+static void add_two_sequences(struct fix *f)
+{
+  add_point(f, "s", 2, 20, 0, NULL, 3, 4);
+  add_point(f, "s", 1, 10, 1, "o", 1, 2);
+  add_point(f, "t, \"q\"\n", UNKNOWN, UNKNOWN, -1, NULL, -0.5, 0.25);
+  add_point(f, "t, \"q\"\n", UNKNOWN, UNKNOWN, -1, NULL, 5, 6);
+}
+
+#define FEAT_S                                                                                    \
+  "{\"type\":\"Feature\",\"geometry\":{\"type\":\"LineString\",\"coordinates\":[[1.0000000,"       \
+  "2.0000000],[3.0000000,4.0000000]]},\"properties\":{\"sequence_id\":\"s\",\"is_pano\":true,"     \
+  "\"organization_id\":\"o\",\"total_points\":2,\"captured_at_start\":10,\"captured_at_end\":20," \
+  "\"images_id\":\"1,2\"}}"
+#define FEAT_T                                                                                    \
+  "{\"type\":\"Feature\",\"geometry\":{\"type\":\"LineString\",\"coordinates\":[[-0.5000000,"      \
+  "0.2500000],[5.0000000,6.0000000]]},\"properties\":{\"sequence_id\":\"t, \\\"q\\\"\\n\","       \
+  "\"total_points\":2,\"images_id\":\"\"}}"
+
+static void test_every_format_exact_bytes(void **state)
+{
+  struct fix *f = *state;
+  add_two_sequences(f);
+  size_t nseq, n;
+  /* unknown times sort first: "t, ..." leads */
+  char *text = write_as(f, "s.geojson", &nseq, &n);
+  assert_int_equal(nseq, 2);
+  assert_text(text, n, "{\"type\":\"FeatureCollection\",\"features\":[\n" FEAT_T ",\n" FEAT_S
+                       "\n]}\n");
+  free(text);
+  const char *lines[] = {"s.geojsonl", "s.ndjson", "s.jsonl"};
+  for(size_t i = 0; i < 3; i++) {
+    text = write_as(f, lines[i], &nseq, &n);
+    assert_int_equal(nseq, 2);
+    assert_text(text, n, FEAT_T "\n" FEAT_S "\n");
+    free(text);
+  }
+  text = write_as(f, "s.geojsons", &nseq, &n);
+  assert_text(text, n, "\x1e" FEAT_T "\n\x1e" FEAT_S "\n");
+  free(text);
+  text = write_as(f, "s.CSV", &nseq, &n);
+  assert_int_equal(nseq, 2);
+  assert_text(text, n,
+              "sequence_id,is_pano,organization_id,total_points,captured_at_start,"
+              "captured_at_end,images_id,wkt\r\n"
+              "\"t, \"\"q\"\"\n\",,,2,,,,\"LINESTRING (-0.5000000 0.2500000, 5.0000000 6.0000000)\"\r\n"
+              "s,true,o,2,10,20,\"1,2\",\"LINESTRING (1.0000000 2.0000000, 3.0000000 4.0000000)\"\r\n");
+  free(text);
+}
+
+static void test_csv_needs_a_sequences_output(void **state)
+{
+  struct fix *f = *state;
+  add_two_sequences(f);
+  char path[700];
+  snprintf(path, sizeof(path), "%s/wrong.csv", f->dir);
+  struct outfile o;
+  struct mly_err err = {0};
+  assert_int_equal(outfile_open(&o, path, &err), MLY_OK); /* the points kind */
+  size_t nseq = 9;
+  assert_int_equal(seq_write(f->b, &o, &nseq, &err), MLY_EINVAL);
+  assert_int_equal(nseq, 0);
+  assert_int_equal(o.features, 0);
+  assert_non_null(strstr(err.msg, "sequences"));
+  outfile_abort(&o);
+}
+
+/* ---- reading CSV back --------------------------------------------------------- */
+
+struct cell {
+  char *text;
+  size_t n;
+};
+
+/* Parse RFC 4180 text (CRLF records) into rows of cells; returns the rows.
+ * Cells are malloc'd; free with free_rows. */
+static size_t csv_rows(const char *p, size_t n, struct cell rows[][8], size_t max_rows)
+{
+  size_t nr = 0, i = 0;
+  while(i < n) {
+    assert_true(nr < max_rows);
+    size_t nc = 0;
+    for(;;) {
+      assert_true(nc < 8);
+      struct cell *c = &rows[nr][nc++];
+      c->text = malloc(n + 1);
+      assert_non_null(c->text);
+      c->n = 0;
+      if(i < n && p[i] == '"') {
+        for(i++;; i++) {
+          if(i >= n)
+            fail_msg("unterminated quoted field");
+          if(p[i] == '"') {
+            if(i + 1 < n && p[i + 1] == '"')
+              i++;
+            else {
+              i++;
+              break;
+            }
+          }
+          c->text[c->n++] = p[i];
+        }
+      }
+      else {
+        for(; i < n && p[i] != ',' && p[i] != '\r'; i++) {
+          if(p[i] == '"' || p[i] == '\n')
+            fail_msg("bare quote or LF in an unquoted field at %zu", i);
+          c->text[c->n++] = p[i];
+        }
+      }
+      c->text[c->n] = '\0';
+      if(i < n && p[i] == ',') {
+        i++;
+        continue;
+      }
+      /* a record ends with CRLF */
+      assert_true(i + 1 < n && p[i] == '\r' && p[i + 1] == '\n');
+      i += 2;
+      break;
+    }
+    assert_int_equal(nc, 8);
+    nr++;
+  }
+  return nr;
+}
+
+static void free_rows(struct cell rows[][8], size_t nr)
+{
+  for(size_t r = 0; r < nr; r++)
+    for(size_t c = 0; c < 8; c++)
+      free(rows[r][c].text);
+}
+
+/* "LINESTRING (x y, x y)" to the same doubles as the GeoJSON coordinates */
+static void check_wkt(const char *wkt, json_t *coordinates)
+{
+  const char *p = wkt;
+  assert_int_equal(strncmp(p, "LINESTRING (", 12), 0);
+  p += 12;
+  for(size_t i = 0; i < json_array_size(coordinates); i++) {
+    json_t *pos = json_array_get(coordinates, i);
+    char *end;
+    double x = strtod(p, &end);
+    assert_int_equal(*end, ' ');
+    double y = strtod(end + 1, &end);
+    assert_true(x == json_real_value(json_array_get(pos, 0)));
+    assert_true(y == json_real_value(json_array_get(pos, 1)));
+    /* the very text of the GeoJSON number */
+    char num[JSONW_NUM_MAX];
+    size_t len = jsonw_coord(num, x);
+    assert_memory_equal(p, num, len);
+    p = end;
+    if(i + 1 < json_array_size(coordinates)) {
+      assert_int_equal(strncmp(p, ", ", 2), 0);
+      p += 2;
+    }
+  }
+  assert_string_equal(p, ")");
+}
+
+static void test_csv_parses_back_to_the_geojson_values(void **state)
+{
+  struct fix *f = *state;
+  /* a mix: numeric and string ids, unknowns, quotes, > 100 images */
+  for(int i = 0; i < 150; i++)
+    add_point(f, "long", 1000 + i, i, i % 2, i == 7 ? "org,7" : NULL, i * 0.001, 39 + i * 1e-4);
+  add_point(f, "q\"uote", 5, UNKNOWN, 0, NULL, -108.45678901234567, 39.123456789012345);
+  add_point(f, "q\"uote", UNKNOWN, 3, -1, "\xff bad", 0.1 + 0.2, -33.8688197);
+  add_two_sequences(f);
+  size_t nseq, n;
+  json_t *features = write_all(f, &nseq);
+  assert_int_equal(nseq, 4);
+  char *text = write_as(f, "s.csv", &nseq, &n);
+  assert_int_equal(nseq, 4);
+  static struct cell rows[8][8];
+  size_t nr = csv_rows(text, n, rows, 8);
+  assert_int_equal(nr, 5);
+  const char *header[] = {"sequence_id", "is_pano", "organization_id", "total_points",
+                          "captured_at_start", "captured_at_end", "images_id", "wkt"};
+  for(size_t c = 0; c < 8; c++)
+    assert_string_equal(rows[0][c].text, header[c]);
+  for(size_t r = 1; r < nr; r++) {
+    json_t *feat = json_array_get(features, r - 1);
+    json_t *pr = props(feat);
+    for(size_t c = 0; c < 7; c++) {
+      json_t *v = json_object_get(pr, header[c]);
+      const char *cell = rows[r][c].text;
+      if(!v)
+        assert_string_equal(cell, "");
+      else if(json_is_string(v)) {
+        assert_int_equal(rows[r][c].n, json_string_length(v));
+        assert_memory_equal(cell, json_string_value(v), rows[r][c].n);
+      }
+      else if(json_is_boolean(v))
+        assert_string_equal(cell, json_is_true(v) ? "true" : "false");
+      else
+        assert_true(strtoll(cell, NULL, 10) == json_integer_value(v));
+    }
+    check_wkt(rows[r][7].text, coords(feat));
+  }
+  free_rows(rows, nr);
+  free(text);
+}
+
+/* ---- GDAL reads them ----------------------------------------------------------- */
+
+/* Feature count and first geometry type that `ogrinfo -ro -al` reports */
+static long ogr_features(const char *path, const char *opts, char *geom, size_t cap)
+{
+  char cmd[2048];
+  snprintf(cmd, sizeof(cmd), "ogrinfo -ro -al %s '%s' 2>&1", opts, path);
+  FILE *p = popen(cmd, "r");
+  assert_non_null(p);
+  char line[4096];
+  long count = -1;
+  geom[0] = '\0';
+  while(fgets(line, sizeof(line), p)) {
+    long v;
+    if(sscanf(line, "Feature Count: %ld", &v) == 1)
+      count = v;
+    if(strstr(line, "ERROR"))
+      fail_msg("ogrinfo on %s: %s", path, line);
+    const char *l = line + strspn(line, " ");
+    if(!geom[0] && strncmp(l, "LINESTRING (", 12) == 0)
+      snprintf(geom, cap, "%s", "LINESTRING");
+  }
+  pclose(p);
+  return count;
+}
+
+static void test_gdal_reads_sequences(void **state)
+{
+  struct fix *f = *state;
+  if(system("ogrinfo --version >/dev/null 2>&1") != 0)
+    skip();
+  add_two_sequences(f);
+  for(int i = 0; i < 30; i++)
+    add_point(f, "many", i, i, 0, "org", i * 0.01, i * 0.02);
+  const char *names[] = {"s.geojson", "s.geojsonl", "s.geojsons", "s.csv"};
+  for(size_t i = 0; i < 4; i++) {
+    char path[700];
+    snprintf(path, sizeof(path), "%s/%s", f->dir, names[i]);
+    struct outfile o;
+    size_t nseq;
+    assert_int_equal(outfile_open_as(&o, path, OUTFILE_SEQUENCES, NULL), MLY_OK);
+    assert_int_equal(seq_write(f->b, &o, &nseq, NULL), MLY_OK);
+    assert_int_equal(outfile_close(&o, NULL), MLY_OK);
+    assert_int_equal(outfile_publish(&o, NULL), MLY_OK);
+    outfile_abort(&o);
+    assert_int_equal(nseq, 3);
+    char geom[32];
+    /* CSV: the wkt column is the geometry (named explicitly, not guessed) */
+    long n = ogr_features(path, i == 3 ? "-oo GEOM_POSSIBLE_NAMES=wkt -oo KEEP_GEOM_COLUMNS=NO" : "",
+                          geom, sizeof(geom));
+    if(n != 3)
+      fail_msg("ogrinfo counts %ld features in %s, want 3", n, names[i]);
+    assert_string_equal(geom, "LINESTRING");
+    unlink(path);
+  }
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -469,6 +761,10 @@ int main(void)
     T(test_string_ids_after_numeric),
     T(test_coordinates_exact_and_text_valid),
     T(test_same_input_same_bytes),
+    T(test_every_format_exact_bytes),
+    T(test_csv_needs_a_sequences_output),
+    T(test_csv_parses_back_to_the_geojson_values),
+    T(test_gdal_reads_sequences),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,135 @@
+# mapillary.bash -- bash completion of the mapillary command: subcommands, options in both spellings, file names
+#
+# Installed as share/bash-completion/completions/mapillary (loaded on
+# demand by bash-completion), or source it from ~/.bashrc. It needs nothing
+# from bash-completion itself. tests/docs/check_man.sh fails when a long
+# option of src/cli/cli_opts.c is missing here.
+
+# Options of get_mapillary_points that take a value, in the underscore
+# spelling (the dashed one is derived). Those that name a file come first.
+_mapillary_file_opts="input_aoi output_file_point output_file_sequence cache"
+_mapillary_value_opts="$_mapillary_file_opts field_name timestamp_from timestamp_to
+  organization_ids tiles_url graph_url concurrency retries timeout max_tile_bytes max_tiles
+  max_age max_requests shard"
+_mapillary_flag_opts="only_pano split_pano dry_run prune_empty no_id_repair organization_names
+  quiet progress help"
+
+_mapillary_commands="get_mapillary_points organizations organization merge_cache"
+
+# Both spellings of each name: --name and --na-me
+_mapillary_spellings()
+{
+  local n
+  for n in "$@"; do
+    printf -- '--%s\n' "$n"
+    [[ $n == *_* ]] && printf -- '--%s\n' "${n//_/-}"
+  done
+}
+
+# Whether option $1 (--x_y or --x-y) names a file
+_mapillary_is_file_opt()
+{
+  local o=${1#--}
+  o=${o//-/_}
+  [[ " $_mapillary_file_opts " == *" $o "* ]]
+}
+
+# Whether option $1 takes a value
+_mapillary_takes_value()
+{
+  local o=${1#--}
+  o=${o//-/_}
+  local v
+  for v in $_mapillary_value_opts; do
+    [[ $v == "$o" ]] && return 0
+  done
+  return 1
+}
+
+# Complete the value of option $1 from text $2
+_mapillary_value()
+{
+  if _mapillary_is_file_opt "$1"; then
+    compopt -o filenames 2>/dev/null
+    mapfile -t COMPREPLY < <(compgen -f -- "$2")
+  else
+    COMPREPLY=() # free text: a bbox, a date, a number, a URL
+  fi
+}
+
+_mapillary()
+{
+  local cur=${COMP_WORDS[COMP_CWORD]}
+  local prev=${COMP_WORDS[COMP_CWORD - 1]}
+  COMPREPLY=()
+
+  # The subcommand: the first word after the name that is not an option
+  local cmd="" i
+  for ((i = 1; i < COMP_CWORD; i++)); do
+    case ${COMP_WORDS[i]} in
+      -*|=) ;;
+      *) cmd=${COMP_WORDS[i]}; break ;;
+    esac
+  done
+
+  # --opt=value: bash splits at '=' (COMP_WORDBREAKS), so the words are
+  # "--opt" "=" "value"; only the part after '=' is replaced
+  if [[ $cur == "=" && $prev == --* ]]; then
+    _mapillary_value "$prev" ""
+    return 0
+  fi
+  if [[ $prev == "=" && $COMP_CWORD -ge 2 && ${COMP_WORDS[COMP_CWORD - 2]} == --* ]]; then
+    _mapillary_value "${COMP_WORDS[COMP_CWORD - 2]}" "$cur"
+    return 0
+  fi
+  # --opt value (the space form)
+  if [[ $prev == --* ]] && _mapillary_takes_value "$prev"; then
+    _mapillary_value "$prev" "$cur"
+    return 0
+  fi
+
+  local words
+  case $cmd in
+    "")
+      if [[ $cur == -* ]]; then
+        words="--help --version"
+      else
+        words=$_mapillary_commands
+      fi
+      ;;
+    get_mapillary_points|get-mapillary-points|organizations)
+      local v
+      words=$(
+        for v in $_mapillary_value_opts; do
+          _mapillary_spellings "$v" | sed 's/$/=/'
+        done
+        # shellcheck disable=SC2086
+        _mapillary_spellings $_mapillary_flag_opts
+      )
+      ;;
+    merge_cache|merge-cache)
+      # --cache=<dest> and the source caches: all files
+      if [[ $cur != -* ]]; then
+        compopt -o filenames 2>/dev/null
+        mapfile -t COMPREPLY < <(compgen -f -- "$cur")
+        return 0
+      fi
+      words="--cache= --help --quiet"
+      ;;
+    organization)
+      # then organization ids: nothing to guess
+      words="--graph_url= --graph-url= --retries= --timeout= --help --quiet"
+      ;;
+    *)
+      return 0
+      ;;
+  esac
+  mapfile -t COMPREPLY < <(compgen -W "$words" -- "$cur")
+  # "--opt=" waits for its value: no space after it
+  if [[ ${#COMPREPLY[@]} -eq 1 && ${COMPREPLY[0]} == *= ]]; then
+    compopt -o nospace 2>/dev/null
+  fi
+  return 0
+}
+
+complete -F _mapillary mapillary

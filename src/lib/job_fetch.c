@@ -1,0 +1,322 @@
+/* job_fetch.c -- the fetch loop of a run: tiles from the cache or the network, id repair requests, budget */
+#include "job_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* A request's user pointer: tile index << 1, or sequence index << 1 | 1 */
+#define REQ_REPAIR 1u
+
+bool mly__tile_url(const char *tpl, struct tile t, char *out, size_t cap)
+{
+  size_t o = 0;
+  for(const char *p = tpl; *p;) {
+    char num[16];
+    const char *rep = NULL;
+    if(strncmp(p, "{z}", 3) == 0)
+      rep = num, snprintf(num, sizeof(num), "%u", t.z);
+    else if(strncmp(p, "{x}", 3) == 0)
+      rep = num, snprintf(num, sizeof(num), "%u", t.x);
+    else if(strncmp(p, "{y}", 3) == 0)
+      rep = num, snprintf(num, sizeof(num), "%u", t.y);
+    if(rep) {
+      size_t n = strlen(rep);
+      if(o + n >= cap)
+        return false;
+      memcpy(out + o, rep, n);
+      o += n;
+      p += 3;
+    }
+    else {
+      if(o + 1 >= cap)
+        return false;
+      out[o++] = *p++;
+    }
+  }
+  out[o] = '\0';
+  return true;
+}
+
+enum mly_rc mly__repair_want(struct job *j, uint32_t seq)
+{
+  if(seq >= j->nrepairs) {
+    size_t n = j->nrepairs ? j->nrepairs : 256;
+    while(n <= seq)
+      n *= 2;
+    struct repair *nr = realloc(j->repairs, n * sizeof(*nr));
+    if(!nr)
+      return MLY_ENOMEM;
+    memset(nr + j->nrepairs, 0, (n - j->nrepairs) * sizeof(*nr));
+    j->repairs = nr;
+    j->nrepairs = n;
+  }
+  if(j->repairs[seq].state != REPAIR_NONE)
+    return MLY_OK;
+  if(j->rq_n == j->rq_cap) {
+    size_t cap = j->rq_cap ? j->rq_cap * 2 : 64;
+    uint32_t *q = realloc(j->rqueue, cap * sizeof(*q));
+    if(!q)
+      return MLY_ENOMEM;
+    j->rqueue = q;
+    j->rq_cap = cap;
+  }
+  j->rqueue[j->rq_n++] = seq;
+  j->repairs[seq].state = REPAIR_QUEUED;
+  return MLY_OK;
+}
+
+static bool budget_left(struct job *j)
+{
+  if(!j->o->max_requests)
+    return true;
+  if(fetch_get_stats(j->fetch)->requests < j->o->max_requests)
+    return true;
+  j->budget_hit = true;
+  return false;
+}
+
+static bool stop_requested(const struct job *j)
+{
+  return j->o->stop && *j->o->stop;
+}
+
+static int src_tick(void *user)
+{
+  struct job *j = user;
+  const struct fetch_stats *fs = fetch_get_stats(j->fetch);
+  j->st->requests = fs->requests;
+  j->st->retries = fs->retries;
+  j->st->bytes = fs->bytes;
+  j->st->in_flight = fs->in_flight;
+  if(j->progress)
+    j->progress(j->progress_user, j->st);
+  return stop_requested(j);
+}
+
+static void tile_done(struct job *j)
+{
+  j->st->tiles_done++;
+  enum mly_rc rc = mly__flush_ready(j);
+  if(rc && !j->fail)
+    j->fail = rc;
+}
+
+/* Take tile ti from the cache if it is there: true when handled */
+static bool take_cached(struct job *j, size_t ti)
+{
+  enum cache_state cs;
+  uint8_t *body = NULL;
+  size_t n = 0;
+  struct mly_err cerr = {0};
+  enum mly_rc rc = cache_get(j->cache, j->tiles[ti].t, j->o->max_age_s, &cs, &body, &n, &cerr);
+  if(rc) {
+    j->fail = mly_err_set(j->err, rc, "%s", cerr.msg);
+    return false;
+  }
+  if(cs == CACHE_DATA) {
+    rc = mly__tile_process(j, ti, body, n, &cerr);
+    free(body);
+    if(rc == MLY_EFORMAT)
+      return false; /* stored but unusable: fetch it again */
+    if(rc) {
+      j->fail = mly_err_set(j->err, rc, "cached tile: %s", cerr.msg);
+      return false;
+    }
+  }
+  else if(cs == CACHE_EMPTY) {
+    struct chunk *c = &j->window[ti % j->nwindow];
+    mly__chunk_reset(c);
+    c->ready = true;
+  }
+  else
+    return false;
+  j->st->tiles_cached++;
+  return true;
+}
+
+static int next_repair(struct job *j, struct fetch_req *req)
+{
+  uint32_t seq = j->rqueue[j->rq_head++];
+  struct mly_view sid = strtab_get(j->strings, seq);
+  if(!graph_image_ids_url(j->o->graph_url, sid.p, sid.n, req->url, sizeof(req->url))) {
+    j->repairs[seq].state = REPAIR_FAILED; /* an absurd id: keep what the tile holds */
+    return 0;
+  }
+  req->auth = FETCH_AUTH_HEADER;
+  req->user = (void *)(((uintptr_t)seq << 1) | REQ_REPAIR);
+  j->st->repair_requests++;
+  return 1;
+}
+
+static int src_next(void *user, struct fetch_req *req)
+{
+  struct job *j = user;
+  if(j->fail || stop_requested(j))
+    return 0;
+  /* repairs first: a tile waiting for one holds up the writing */
+  while(j->rq_head < j->rq_n) {
+    if(!budget_left(j))
+      return 0;
+    if(next_repair(j, req))
+      return 1;
+  }
+  size_t handled = 0;
+  while(j->next < j->ntiles && j->next - j->head < j->nwindow) {
+    size_t ti = j->next;
+    if(j->cache && take_cached(j, ti)) {
+      j->next++;
+      tile_done(j);
+      if(j->fail || stop_requested(j))
+        return 0;
+      if(++handled % 64 == 0)
+        src_tick(j); /* progress and signals while reading a large cache */
+      continue;
+    }
+    if(j->fail || !budget_left(j))
+      return 0;
+    if(!mly__tile_url(j->o->tiles_url, j->tiles[ti].t, req->url, sizeof(req->url))) {
+      j->fail = mly_err_set(j->err, MLY_EINVAL, "tile url too long");
+      return 0;
+    }
+    bool is_file = strncmp(j->o->tiles_url, "file://", 7) == 0;
+    req->auth = is_file || !j->o->token ? FETCH_AUTH_NONE : FETCH_AUTH_QUERY;
+    req->user = (void *)((uintptr_t)ti << 1);
+    j->next++;
+    return 1;
+  }
+  return 0;
+}
+
+static enum fetch_verdict stop_with(struct job *j, enum mly_rc rc, const char *what, const char *msg)
+{
+  j->fail = mly_err_set(j->err, rc, "%s: %s", what, msg);
+  return FETCH_STOP;
+}
+
+static enum fetch_verdict repair_done(struct job *j, uint32_t seq, struct fetch_result *res)
+{
+  struct repair *r = &j->repairs[seq];
+  struct mly_err gerr = {0};
+  switch(res->status) {
+  case FETCH_OK: {
+    uint64_t *ids = NULL;
+    size_t n = 0;
+    enum mly_rc rc = graph_parse_image_ids((const char *)res->body, res->n, &ids, &n, &gerr);
+    if(rc == MLY_EAUTH)
+      return stop_with(j, MLY_EAUTH, "graph api", gerr.msg);
+    if(rc == MLY_ERATE || rc == MLY_EFORMAT) {
+      /* a rate-limit or garbled answer: retry it like any transient failure */
+      snprintf(res->msg, sizeof(res->msg), "%.200s", gerr.msg);
+      return FETCH_RETRY;
+    }
+    if(rc == MLY_OK)
+      rc = idrepair_new(ids, n, &r->r);
+    free(ids);
+    if(rc == MLY_ENOMEM)
+      return stop_with(j, rc, "graph api", "out of memory");
+    r->state = rc ? REPAIR_UNKNOWN : REPAIR_DONE;
+    break;
+  }
+  case FETCH_EMPTY:
+    r->state = REPAIR_UNKNOWN;
+    break;
+  case FETCH_AUTH:
+    return stop_with(j, MLY_EAUTH, "graph api", res->msg);
+  case FETCH_RATE_LIMIT:
+    return stop_with(j, MLY_ERATE, "graph api", res->msg);
+  default:
+    r->state = REPAIR_FAILED; /* keep the ids as held; the summary says so */
+    j->st->repair_failures++;
+    break;
+  }
+  enum mly_rc rc = mly__flush_ready(j);
+  if(rc) {
+    j->fail = rc;
+    return FETCH_STOP;
+  }
+  return FETCH_ACCEPT;
+}
+
+static enum fetch_verdict src_done(void *user, void *req_user, struct fetch_result *res)
+{
+  struct job *j = user;
+  uintptr_t u = (uintptr_t)req_user;
+  if(u & REQ_REPAIR)
+    return repair_done(j, (uint32_t)(u >> 1), res);
+  size_t ti = (size_t)(u >> 1);
+  char name[64];
+  snprintf(name, sizeof(name), "tile ");
+  tile_name(j->tiles[ti].t, name + 5, sizeof(name) - 5);
+  struct mly_err perr = {0};
+  enum mly_rc rc;
+  switch(res->status) {
+  case FETCH_OK:
+    rc = mly__tile_process(j, ti, res->body, res->n, &perr);
+    if(rc == MLY_EFORMAT) {
+      snprintf(res->msg, sizeof(res->msg), "undecodable body: %.200s", perr.msg);
+      return FETCH_RETRY;
+    }
+    if(rc)
+      return stop_with(j, rc, name, perr.msg);
+    /* only a body that decodes is kept: the cache never holds a bad tile */
+    if(j->cache && (rc = cache_put(j->cache, j->tiles[ti].t, res->body, res->n, &perr)))
+      return stop_with(j, rc, name, perr.msg);
+    break;
+  case FETCH_EMPTY: {
+    struct chunk *c = &j->window[ti % j->nwindow];
+    mly__chunk_reset(c);
+    c->ready = true;
+    if(j->cache && (rc = cache_put(j->cache, j->tiles[ti].t, NULL, 0, &perr)))
+      return stop_with(j, rc, name, perr.msg);
+    break;
+  }
+  case FETCH_AUTH:
+    return stop_with(j, MLY_EAUTH, name, res->msg);
+  case FETCH_RATE_LIMIT:
+    return stop_with(j, MLY_ERATE, name, res->msg);
+  case FETCH_TOOBIG:
+    return stop_with(j, MLY_ETOOBIG, name, res->msg);
+  case FETCH_FAILED:
+  default:
+    return stop_with(j, MLY_EHTTP, name, res->msg);
+  }
+  j->st->tiles_fetched++;
+  tile_done(j);
+  return j->fail ? FETCH_STOP : FETCH_ACCEPT;
+}
+
+enum mly_rc mly__fetch_tiles(struct job *j)
+{
+  struct fetch_source src = {src_next, src_done, j};
+  struct mly_err ferr = {0};
+  j->st->started = true;
+  enum mly_rc rc = fetch_run(j->fetch, &src, src_tick, &ferr);
+  src_tick(j);
+  if(j->fail == MLY_ERATE) {
+    char why[160];
+    snprintf(why, sizeof(why), "%.150s", j->err->msg);
+    return mly_err_set(j->err, MLY_ERATE,
+                       "request limit reached (%s): %zu of %zu tiles remain; rerun later to resume%s",
+                       why, j->ntiles - j->head, j->ntiles, j->cache ? "" : " (use --cache to keep progress)");
+  }
+  if(j->fail)
+    return j->fail; /* j->err says which tile and why */
+  if(rc && rc != MLY_ESTOP) {
+    *j->err = ferr;
+    return rc;
+  }
+  size_t remaining = j->ntiles - j->head;
+  if(stop_requested(j))
+    return mly_err_set(j->err, MLY_ESTOP, "interrupted with %zu of %zu tiles to go; nothing written%s",
+                       remaining, j->ntiles, j->cache ? " (rerun to resume from the cache)" : "");
+  if(rc)
+    return mly_err_set(j->err, rc, "stopped with %zu tiles to go", remaining);
+  if(j->budget_hit && remaining)
+    return mly_err_set(j->err, MLY_ESTOP,
+                       "incomplete: --max_requests %llu spent, %zu of %zu tiles remain; rerun to resume",
+                       (unsigned long long)j->o->max_requests, remaining, j->ntiles);
+  if(remaining)
+    return mly_err_set(j->err, MLY_EHTTP, "%zu of %zu tiles were not fetched", remaining, j->ntiles);
+  return MLY_OK;
+}

@@ -1,0 +1,140 @@
+/* job_internal.h -- state shared by the job_*.c files (one run of get_mapillary_points) */
+#ifndef MLY_JOB_INTERNAL_H
+#define MLY_JOB_INTERNAL_H
+
+#include "mly/aoi.h"
+#include "mly/cache.h"
+#include "mly/dbuf.h"
+#include "mly/fetch.h"
+#include "mly/graph.h"
+#include "mly/idset.h"
+#include "mly/image.h"
+#include "mly/job.h"
+#include "mly/mvt.h"
+#include "mly/outfile.h"
+#include "mly/seq.h"
+#include "mly/strtab.h"
+#include "mly/tile.h"
+
+#define NO_SEQ 0x7FFFFFFFu     /* idset tag of an image without sequence_id */
+#define STR_ID_TAG 0x80000000u /* idset tag bit: the id is a string's index */
+#define MAX_CLASSES 2
+
+/* kept images per organization (strtab index + 1 as key) */
+struct org_counter {
+  uint32_t *keys;
+  uint64_t *counts;
+  size_t cap, n;
+};
+
+struct area_out {
+  struct aoi *aoi;
+  struct job_area_report rep;
+  struct org_counter orgs;
+  int nclasses;
+  struct outfile points[MAX_CLASSES];
+  struct outfile seqs[MAX_CLASSES];
+  struct seq_builder *seqb[MAX_CLASSES];
+  struct idset *seen;
+};
+
+struct member {
+  uint32_t area;
+  uint32_t rel;
+};
+
+struct job_tile {
+  struct tile t;
+  uint32_t first, n; /* members[first .. first+n) */
+};
+
+/* One kept image of one area, waiting in its tile's chunk until the tiles
+ * before it are written. Its strings are interned in the job's strtab when
+ * the tile arrives (indexes depend on arrival order, but nothing written
+ * depends on index values, so outputs stay byte-identical). */
+struct kept {
+  uint32_t area;
+  uint32_t text_off, text_len;
+  struct seq_point p; /* seq = NO_SEQ without sequence_id */
+  bool inexact;
+};
+
+struct chunk {
+  bool ready;
+  size_t ninexact;  /* kept images whose id may need repair */
+  bool had_data;
+  struct dbuf text;
+  struct kept *kept;
+  size_t nkept, cap;
+  uint64_t seen;
+};
+
+/* Id repair of one sequence (indexed by the strtab index of its id) */
+enum repair_state {
+  REPAIR_NONE = 0, /* not needed */
+  REPAIR_QUEUED,   /* waiting for or in a Graph API request */
+  REPAIR_DONE,     /* r holds the exact ids */
+  REPAIR_UNKNOWN,  /* the API does not know the sequence: ids stay as held */
+  REPAIR_FAILED    /* the request failed after its retries: ids stay as held */
+};
+
+struct repair {
+  uint8_t state;
+  struct idrepair *r;
+};
+
+struct job {
+  const struct job_opts *o;
+  struct aoi_set *set;
+  struct area_out *areas;
+  size_t nareas;
+  struct job_tile *tiles;
+  size_t ntiles;
+  struct member *members;
+  struct chunk *window;
+  size_t nwindow;
+  size_t next;  /* next tile to request */
+  size_t head;  /* next tile to write */
+  struct strtab *strings;
+  struct mvt_index idx;
+  struct image_keys keys;
+  struct fetch *fetch;
+  struct job_stats *st;
+  job_progress_fn progress;
+  void *progress_user;
+  struct mly_err *err;
+  enum mly_rc fail; /* set by done when the run must stop */
+  bool write_outputs; /* false for --dry_run and --shard runs */
+  /* cache and request budget */
+  struct cache *cache;
+  bool budget_hit;
+  /* id repair: per sequence state, and the sequences waiting for a request */
+  bool repair;
+  struct repair *repairs;
+  size_t nrepairs;
+  uint32_t *rqueue;
+  size_t rq_head, rq_n, rq_cap;
+  struct dbuf scratch;
+};
+
+/* job_tiles.c: decode a tile body into its chunk; MLY_EFORMAT = unusable body */
+enum mly_rc mly__tile_process(struct job *j, size_t ti, const uint8_t *body, size_t n,
+                              struct mly_err *err) MLY_WARN_UNUSED;
+void mly__chunk_reset(struct chunk *c);
+/* job_tiles.c: write every ready chunk at the head of the window, in order */
+enum mly_rc mly__flush_ready(struct job *j) MLY_WARN_UNUSED;
+
+/* job_report.c */
+enum mly_rc mly__org_count(struct org_counter *c, uint32_t key) MLY_WARN_UNUSED;
+void mly__build_reports(struct job *j);
+
+/* job_fetch.c: fetch (or read from the cache) every tile of the run */
+enum mly_rc mly__fetch_tiles(struct job *j) MLY_WARN_UNUSED;
+/* job_fetch.c: ask for the exact ids of sequence `seq` (a strtab index) */
+enum mly_rc mly__repair_want(struct job *j, uint32_t seq) MLY_WARN_UNUSED;
+/* job_fetch.c: replace {z} {x} {y} in a URL template */
+bool mly__tile_url(const char *tpl, struct tile t, char *out, size_t cap);
+/* job_prune.c: drop the z14 tiles that the overview layer shows empty */
+enum mly_rc mly__prune_empty(struct job *j) MLY_WARN_UNUSED;
+
+#endif

@@ -1,0 +1,294 @@
+/* job_tiles.c -- a tile body to kept images, and kept images to the outputs in tile order */
+#include "job_internal.h"
+
+#include "mly/jsonw.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- per tile ---------------------------------------------------------- */
+
+static enum mly_rc intern(struct job *j, struct mly_view v, uint32_t *idx)
+{
+  return strtab_intern(j->strings, v.p, v.n, idx);
+}
+
+/* The compact record of an image for dedup and sequences */
+static enum mly_rc image_record(struct job *j, const struct image *img, double lon, double lat,
+                                struct seq_point *p)
+{
+  memset(p, 0, sizeof(*p));
+  p->seq = NO_SEQ;
+  enum mly_rc rc = MLY_OK;
+  if(img->sequence_id.known)
+    rc = intern(j, img->sequence_id.v, &p->seq);
+  if(!rc && img->organization_id.known) {
+    rc = intern(j, img->organization_id.v, &p->org);
+    p->org++;
+  }
+  if(rc)
+    return rc;
+  p->lon = lon;
+  p->lat = lat;
+  if(img->id_kind == IMAGE_ID_U64) {
+    p->flags |= SEQP_ID_KNOWN;
+    p->id = img->id;
+  }
+  else if(img->id_kind == IMAGE_ID_STR) {
+    uint32_t idx;
+    if((rc = intern(j, img->id_str, &idx)))
+      return rc;
+    p->flags |= SEQP_ID_KNOWN | SEQP_ID_STR;
+    p->id = idx;
+  }
+  if(img->is_pano >= 0)
+    p->flags |= SEQP_PANO_KNOWN;
+  if(img->is_pano == 1)
+    p->flags |= SEQP_PANO;
+  if(img->has_captured_at) {
+    p->flags |= SEQP_CAPTURED_KNOWN;
+    p->captured_at = img->captured_at;
+  }
+  return MLY_OK;
+}
+
+static enum mly_rc keep_image(struct chunk *c, uint32_t area, const struct seq_point *p,
+                              bool inexact, uint32_t text_off, uint32_t text_len)
+{
+  if(c->nkept == c->cap) {
+    size_t cap = c->cap ? c->cap * 2 : 256;
+    struct kept *nk = realloc(c->kept, cap * sizeof(*nk));
+    if(!nk)
+      return MLY_ENOMEM;
+    c->kept = nk;
+    c->cap = cap;
+  }
+  struct kept *k = &c->kept[c->nkept++];
+  k->area = area;
+  k->text_off = text_off;
+  k->text_len = text_len;
+  k->p = *p;
+  k->inexact = inexact;
+  c->ninexact += inexact;
+  return MLY_OK;
+}
+
+static bool pixel_in_tile(const struct image *img, uint32_t extent)
+{
+  return img->px >= 0 && img->py >= 0 && img->px <= (int64_t)extent && img->py <= (int64_t)extent;
+}
+
+static enum mly_rc process_layer(struct job *j, size_t ti, struct chunk *c, struct mvt_layer *layer,
+                                 struct mly_err *err)
+{
+  const struct job_tile *jt = &j->tiles[ti];
+  enum mly_rc rc = mvt_layer_index(layer, &j->idx, err);
+  if(!rc)
+    rc = image_keys_map(&j->keys, &j->idx);
+  if(rc)
+    return rc;
+  struct mvt_feature f;
+  struct image img;
+  int more;
+  while((more = mvt_layer_next_feature(layer, &f, err)) == 1) {
+    c->seen++;
+    if(f.type != MVT_GEOM_POINT)
+      continue; /* not an image position */
+    if((rc = image_read(&img, &f, &j->idx, &j->keys, err)))
+      return rc;
+    if(!filter_accept(&j->o->filter, &img))
+      continue;
+    double lon, lat;
+    tile_pixel_to_lonlat(jt->t, layer->extent, img.px, img.py, &lon, &lat);
+    bool in_tile = pixel_in_tile(&img, layer->extent);
+    bool have_text = false;
+    uint32_t text_off = 0, text_len = 0;
+    struct seq_point rec;
+    for(uint32_t m = 0; m < jt->n; m++) {
+      const struct member *mb = &j->members[jt->first + m];
+      struct aoi *aoi = j->areas[mb->area].aoi;
+      /* a tile inside the area needs no per-point test */
+      if(!(mb->rel == AOI_TILE_INSIDE && in_tile) && !aoi_covers(aoi, lon, lat))
+        continue;
+      if(!have_text) {
+        size_t before = c->text.n;
+        if((rc = image_write_geojson(&c->text, &img, lon, lat, &j->idx, &j->keys, NULL)))
+          return mly_err_set(err, rc, "cannot format image: %s", mly_strerror(rc));
+        if(c->text.n > UINT32_MAX)
+          return mly_err_set(err, MLY_ETOOBIG, "tile output too large");
+        text_off = (uint32_t)before;
+        text_len = (uint32_t)(c->text.n - before);
+        have_text = true;
+        if((rc = image_record(j, &img, lon, lat, &rec)))
+          return mly_err_set(err, rc, "cannot keep image: %s", mly_strerror(rc));
+        /* ask for the exact ids of its sequence now, so the answer is
+         * likely in by the time this tile's turn to be written comes */
+        if(img.id_inexact && j->repair && rec.seq != NO_SEQ && (rc = mly__repair_want(j, rec.seq)))
+          return mly_err_set(err, rc, "out of memory");
+      }
+      if((rc = keep_image(c, mb->area, &rec, img.id_inexact, text_off, text_len)))
+        return mly_err_set(err, rc, "cannot keep image: %s", mly_strerror(rc));
+    }
+  }
+  return more < 0 ? MLY_EFORMAT : MLY_OK;
+}
+
+void mly__chunk_reset(struct chunk *c)
+{
+  c->ready = false;
+  c->had_data = false;
+  dbuf_reset(&c->text);
+  c->nkept = 0;
+  c->ninexact = 0;
+  c->seen = 0;
+}
+
+/* Decode a tile body into its chunk. MLY_EFORMAT means the body is
+ * unusable (a truncated or corrupt tile): the fetcher retries it. */
+enum mly_rc mly__tile_process(struct job *j, size_t ti, const uint8_t *body, size_t n,
+                                struct mly_err *err)
+{
+  struct chunk *c = &j->window[ti % j->nwindow];
+  mly__chunk_reset(c);
+  struct mvt_tile t;
+  struct mvt_layer layer;
+  int more;
+  mvt_tile_init(&t, body, n);
+  while((more = mvt_next_layer(&t, &layer, err)) == 1) {
+    if(!mly_view_eq(layer.name, "image"))
+      continue;
+    enum mly_rc rc = process_layer(j, ti, c, &layer, err);
+    if(rc) {
+      mly__chunk_reset(c);
+      return rc;
+    }
+  }
+  if(more < 0) {
+    mly__chunk_reset(c);
+    return MLY_EFORMAT;
+  }
+  c->had_data = true;
+  c->ready = true;
+  return MLY_OK;
+}
+
+/* Whether every sequence whose ids this chunk needs repaired has its answer */
+static bool repairs_settled(const struct job *j, const struct chunk *c)
+{
+  if(!c->ninexact || !j->repair)
+    return true;
+  for(size_t i = 0; i < c->nkept; i++) {
+    const struct kept *k = &c->kept[i];
+    if(k->inexact && k->p.seq != NO_SEQ && j->repairs[k->p.seq].state == REPAIR_QUEUED)
+      return false;
+  }
+  return true;
+}
+
+/* Replace the id of a kept image held as a double at or above 2^53 by the
+ * exact id its sequence lists, in its record and in its text (*text then
+ * points into j->scratch). */
+static enum mly_rc repair_id(struct job *j, struct kept *k, const char **text, size_t *len)
+{
+  struct job_stats *st = j->st;
+  st->inexact_ids++;
+  struct repair *r = j->repair && k->p.seq != NO_SEQ ? &j->repairs[k->p.seq] : NULL;
+  uint64_t exact;
+  size_t candidates = r && r->state == REPAIR_DONE ? idrepair_resolve(r->r, k->p.id, &exact) : 0;
+  if(candidates == 0) {
+    st->ids_unrepaired++;
+    return MLY_OK;
+  }
+  st->ids_repaired++;
+  st->id_collisions += candidates > 1;
+  if(exact == k->p.id)
+    return MLY_OK;
+  /* the id is the first property: "properties":{"id":"<digits>" */
+  static const char marker[] = "\"properties\":{\"id\":\"";
+  const char *at = memmem(*text, *len, marker, sizeof(marker) - 1);
+  if(!at)
+    return mly_err_set(j->err, MLY_EFORMAT, "internal: no id in an image's text");
+  const char *digits = at + sizeof(marker) - 1;
+  const char *end = memchr(digits, '"', (size_t)(*text + *len - digits));
+  if(!end)
+    return mly_err_set(j->err, MLY_EFORMAT, "internal: unterminated id in an image's text");
+  char num[JSONW_NUM_MAX];
+  size_t n = jsonw_u64(num, exact);
+  dbuf_reset(&j->scratch);
+  enum mly_rc rc = dbuf_add(&j->scratch, *text, (size_t)(digits - *text));
+  if(!rc)
+    rc = dbuf_add(&j->scratch, num, n);
+  if(!rc)
+    rc = dbuf_add(&j->scratch, end, (size_t)(*text + *len - end));
+  if(rc)
+    return mly_err_set(j->err, rc, "out of memory");
+  *text = j->scratch.p;
+  *len = j->scratch.n;
+  k->p.id = exact;
+  return MLY_OK;
+}
+
+/* Write the chunk of tile `head` to the outputs, in order */
+static enum mly_rc flush_chunk(struct job *j, struct chunk *c)
+{
+  struct job_stats *st = j->st;
+  st->images_seen += c->seen;
+  if(c->had_data && c->seen)
+    st->tiles_with_data++;
+  const struct job_tile *jt = &j->tiles[j->head];
+  for(uint32_t m = 0; m < jt->n; m++) {
+    struct job_area_report *r = &j->areas[j->members[jt->first + m].area].rep;
+    r->tiles++;
+    r->images_seen += c->seen;
+    r->tiles_with_data += c->had_data && c->seen;
+  }
+  for(size_t i = 0; i < c->nkept; i++) {
+    struct kept *k = &c->kept[i];
+    struct area_out *ar = &j->areas[k->area];
+    enum mly_rc rc;
+    const char *text = c->text.p + k->text_off;
+    size_t text_len = k->text_len;
+    if(k->inexact && (rc = repair_id(j, k, &text, &text_len)))
+      return rc;
+    if(k->p.flags & SEQP_ID_KNOWN) {
+      bool added;
+      uint32_t tag = k->p.seq | (k->p.flags & SEQP_ID_STR ? STR_ID_TAG : 0);
+      if((rc = idset_add(ar->seen, k->p.id, tag, &added)))
+        return mly_err_set(j->err, rc, "out of memory");
+      if(!added) {
+        st->duplicates++;
+        continue;
+      }
+    }
+    bool pano = k->p.flags & SEQP_PANO;
+    int cls = ar->nclasses == 2 && !pano ? 1 : 0;
+    /* a shard or count-only run writes nothing */
+    if(j->write_outputs && (rc = outfile_feature(&ar->points[cls], text, text_len, j->err)))
+      return rc;
+    st->images_kept++;
+    st->panoramas += pano;
+    ar->rep.images_kept++;
+    ar->rep.panoramas += pano;
+    if(!k->p.org)
+      ar->rep.without_org++;
+    else if((rc = mly__org_count(&ar->orgs, k->p.org)))
+      return mly_err_set(j->err, rc, "out of memory");
+    if(j->write_outputs && k->p.seq != NO_SEQ && (rc = seq_add(ar->seqb[cls], &k->p)))
+      return mly_err_set(j->err, rc, "out of memory keeping sequences");
+  }
+  return MLY_OK;
+}
+
+enum mly_rc mly__flush_ready(struct job *j)
+{
+  while(j->head < j->next && j->window[j->head % j->nwindow].ready &&
+        repairs_settled(j, &j->window[j->head % j->nwindow])) {
+    struct chunk *c = &j->window[j->head % j->nwindow];
+    enum mly_rc rc = flush_chunk(j, c);
+    mly__chunk_reset(c);
+    if(rc)
+      return rc;
+    j->head++;
+  }
+  return MLY_OK;
+}
