@@ -94,9 +94,18 @@ static void print_summary(const struct job_stats *st, double seconds)
           (unsigned long long)st->retries, st->bytes / 1e6, st->files_written, seconds);
   if(st->duplicates)
     fprintf(stderr, "mapillary: %llu duplicate images dropped\n", (unsigned long long)st->duplicates);
-  if(st->inexact_ids)
-    fprintf(stderr, "mapillary: %llu image ids arrived as doubles above 2^53 and may be inexact\n",
-            (unsigned long long)st->inexact_ids);
+  if(st->ids_repaired)
+    fprintf(stderr, "mapillary: %llu image ids that arrived rounded (doubles above 2^53) were repaired "
+            "through the Graph API (%llu requests)\n", (unsigned long long)st->ids_repaired,
+            (unsigned long long)st->repair_requests);
+  if(st->id_collisions)
+    fprintf(stderr, "mapillary: %llu of them matched several exact ids (a collision) and were "
+            "assigned in sequence order\n", (unsigned long long)st->id_collisions);
+  if(st->ids_unrepaired)
+    fprintf(stderr, "mapillary: %llu image ids arrived as doubles above 2^53, were not repaired and "
+            "may be inexact (%s)\n", (unsigned long long)st->ids_unrepaired,
+            st->repair_requests ? "their sequences were unknown to the Graph API or its requests failed"
+                                : "repair needs MAPILLARY_ACCESS_TOKEN and an http(s) --graph_url");
 }
 
 static int exit_for(enum mly_rc rc, bool started);

@@ -66,11 +66,13 @@ enum mly_rc mly__repair_want(struct job *j, uint32_t seq)
   return MLY_OK;
 }
 
+/* --max_requests counts tile requests started (retries of a failing tile
+ * come on top; a run stops anyway when one keeps failing) */
 static bool budget_left(struct job *j)
 {
   if(!j->o->max_requests)
     return true;
-  if(fetch_get_stats(j->fetch)->requests < j->o->max_requests)
+  if(j->tile_requests < j->o->max_requests)
     return true;
   j->budget_hit = true;
   return false;
@@ -152,26 +154,24 @@ static int next_repair(struct job *j, struct fetch_req *req)
 static int src_next(void *user, struct fetch_req *req)
 {
   struct job *j = user;
-  if(j->fail || stop_requested(j))
-    return 0;
-  /* repairs first: a tile waiting for one holds up the writing */
-  while(j->rq_head < j->rq_n) {
-    if(!budget_left(j))
-      return 0;
-    if(next_repair(j, req))
-      return 1;
-  }
   size_t handled = 0;
-  while(j->next < j->ntiles && j->next - j->head < j->nwindow) {
+  for(;;) {
+    if(j->fail || stop_requested(j))
+      return 0;
+    /* repairs first: a tile waiting for one holds up the writing (Graph
+     * API requests do not count against the tile budget) */
+    while(j->rq_head < j->rq_n)
+      if(next_repair(j, req))
+        return 1;
+    if(j->next >= j->ntiles || j->next - j->head >= j->nwindow)
+      return 0;
     size_t ti = j->next;
     if(j->cache && take_cached(j, ti)) {
       j->next++;
       tile_done(j);
-      if(j->fail || stop_requested(j))
-        return 0;
       if(++handled % 64 == 0)
         src_tick(j); /* progress and signals while reading a large cache */
-      continue;
+      continue; /* its images may have queued repairs */
     }
     if(j->fail || !budget_left(j))
       return 0;
@@ -183,9 +183,9 @@ static int src_next(void *user, struct fetch_req *req)
     req->auth = is_file || !j->o->token ? FETCH_AUTH_NONE : FETCH_AUTH_QUERY;
     req->user = (void *)((uintptr_t)ti << 1);
     j->next++;
+    j->tile_requests++;
     return 1;
   }
-  return 0;
 }
 
 static enum fetch_verdict stop_with(struct job *j, enum mly_rc rc, const char *what, const char *msg)

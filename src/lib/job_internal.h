@@ -107,6 +107,7 @@ struct job {
   bool write_outputs; /* false for --dry_run and --shard runs */
   /* cache and request budget */
   struct cache *cache;
+  uint64_t tile_requests; /* tile requests started, for --max_requests */
   bool budget_hit;
   /* id repair: per sequence state, and the sequences waiting for a request */
   bool repair;

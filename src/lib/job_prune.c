@@ -110,10 +110,11 @@ static int prune_next(void *user, struct fetch_req *req)
         continue;
       }
     }
-    if(j->o->max_requests && fetch_get_stats(j->fetch)->requests >= j->o->max_requests) {
+    if(j->o->max_requests && j->tile_requests >= j->o->max_requests) {
       j->budget_hit = true;
       return 0;
     }
+    j->tile_requests++;
     if(!mly__tile_url(j->o->tiles_url, t, req->url, sizeof(req->url))) {
       p->fail = mly_err_set(j->err, MLY_EINVAL, "tile url too long");
       return 0;

@@ -1,4 +1,4 @@
-/* outfile.c -- complete-or-absent output files (temp file + rename) in GeoJSON, GeoJSONL, RFC 8142 or CSV */
+/* outfile.c -- complete-or-absent output files (temp file + rename), GeoJSON or CSV */
 #include "mly/outfile.h"
 
 #include <errno.h>

@@ -1,4 +1,4 @@
-/* seq.c -- group kept images by sequence, order them, write LineStrings (GeoJSON) or WKT rows (CSV) */
+/* seq.c -- group kept images by sequence, order them, write LineStrings or CSV rows */
 #include "mly/seq.h"
 #include "mly/dbuf.h"
 #include "mly/jsonw.h"

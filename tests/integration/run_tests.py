@@ -47,6 +47,8 @@ def run(args, env=None, stdin=None, timeout=300, token=True):
     e.pop("MAPILLARY_TILES_URL", None)
     e.pop("MAPILLARY_GRAPH_URL", None)
     e["MAPILLARY_BACKOFF_MS"] = "20"
+    # never the internet: id repair would call the real Graph API
+    e["MAPILLARY_GRAPH_URL"] = "http://127.0.0.1:9/graph"
     if token:
         e["MAPILLARY_ACCESS_TOKEN"] = TOKEN
     if env:
@@ -572,7 +574,7 @@ def bad_inputs_fail_cleanly():
 def sigterm_leaves_no_partial_output():
     d = workdir()
     with server(TILESET, "--latency-ms", "300") as srv:
-        e = dict(os.environ, MAPILLARY_ACCESS_TOKEN=TOKEN)
+        e = dict(os.environ, MAPILLARY_ACCESS_TOKEN=TOKEN, MAPILLARY_GRAPH_URL="http://127.0.0.1:9/g")
         p = subprocess.Popen([ARGS.binary, "get_mapillary_points", "--input_aoi",
                               ",".join(str(v) for v in BBOX), "--tiles_url", srv.url,
                               "--concurrency", "1"] + outs(d), env=e,
@@ -583,6 +585,304 @@ def sigterm_leaves_no_partial_output():
         assert p.returncode != 0, err
         assert TOKEN not in err
     assert listing(d) == [], listing(d)
+
+
+# ------------------------------------------------- big jobs: cache & budget
+
+def clean_outputs(d, bbox=None, root=None):
+    """A clean file:// run of the whole generated area: the reference bytes."""
+    bbox = bbox or ",".join(str(v) for v in BBOX)
+    r = run(["get_mapillary_points", "--input_aoi", bbox, "--tiles_url", file_url(root or TILESET),
+             "--quiet"] + outs(d, "clean_"), token=False)
+    assert r.rc == 0, r
+    return read(os.path.join(d, "clean_points.geojson")), read(os.path.join(d, "clean_seqs.geojson"))
+
+
+def tile_requests(log):
+    return [e for e in log_entries(log) if e.get("tile")]
+
+
+@case
+def budget_limited_run_resumes_from_the_cache():
+    d = workdir()
+    want = clean_outputs(d)
+    cache = os.path.join(d, "cache.mbtiles")
+    bbox = ",".join(str(v) for v in BBOX)
+    ntiles = None
+    with server(TILESET) as srv:
+        r = run(["get_mapillary_points", "--input_aoi", bbox, "--tiles_url", srv.url, "--cache", cache,
+                 "--dry_run"] + outs(d))
+        assert r.rc == 0 and "cached: 0" in r.out, r
+        ntiles = int(r.out.split("tiles needed: ")[1].split()[0])
+        assert tile_requests(srv.log) == [], "a dry run fetched"
+        runs = 0
+        while True:
+            runs += 1
+            r = run(["get_mapillary_points", "--input_aoi", bbox, "--tiles_url", srv.url, "--cache",
+                     cache, "--max_requests", "2", "--concurrency", "2"] + outs(d))
+            if r.rc == 0:
+                break
+            assert r.rc == 3, r
+            assert "remain" in r.err and "rerun" in r.err, r.err
+            assert listing(d) == ["cache.mbtiles", "clean_points.geojson", "clean_seqs.geojson"] or \
+                all(n.startswith(("cache.mbtiles", "clean_")) for n in listing(d)), listing(d)
+            assert runs < 20
+        assert runs == (ntiles + 1) // 2, "a budget of 2 needs %d runs for %d tiles, took %d" % (
+            (ntiles + 1) // 2, ntiles, runs)
+        fetched = [e["tile"] for e in tile_requests(srv.log)]
+        assert len(fetched) == ntiles and len(set(fetched)) == ntiles, \
+            "tiles refetched: %d requests for %d tiles" % (len(fetched), ntiles)
+        r = run(["get_mapillary_points", "--input_aoi", bbox, "--tiles_url", srv.url, "--cache", cache,
+                 "--dry_run"] + outs(d, "x_"))
+        assert "cached: %d" % ntiles in r.out and "requests remaining: 0" in r.out, r.out
+    assert (read(os.path.join(d, "points.geojson")), read(os.path.join(d, "seqs.geojson"))) == want
+    o = subprocess.run(["ogrinfo", "-ro", "-so", cache], capture_output=True, text=True)
+    assert o.returncode == 0 and "MBTiles" in o.stdout and "image" in o.stdout, o.stdout + o.stderr
+    assert TOKEN not in open(cache, "rb").read().decode("latin-1")
+
+
+@case
+def kill_9_at_random_moments_then_resume_gives_identical_output():
+    import random
+    rnd = random.Random(11)
+    d = workdir()
+    want = clean_outputs(d)
+    cache = os.path.join(d, "cache.mbtiles")
+    bbox = ",".join(str(v) for v in BBOX)
+    e = dict(os.environ, MAPILLARY_ACCESS_TOKEN=TOKEN, MAPILLARY_GRAPH_URL="http://127.0.0.1:9/g",
+             MAPILLARY_BACKOFF_MS="20")
+    kills = 0
+    with server(TILESET, "--latency-ms", "150") as srv:
+        for attempt in range(40):
+            p = subprocess.Popen([ARGS.binary, "get_mapillary_points", "--input_aoi", bbox, "--tiles_url",
+                                  srv.url, "--cache", cache, "--concurrency", "2", "--quiet"] + outs(d),
+                                 env=e, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            try:
+                p.wait(timeout=rnd.uniform(0.05, 0.5))
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+                kills += 1
+                names = listing(d)
+                assert "points.geojson" not in names and "seqs.geojson" not in names, names
+                continue
+            err = p.stderr.read()
+            assert p.returncode == 0, err
+            assert TOKEN not in err
+            break
+        else:
+            raise AssertionError("never completed")
+        fetched = [e["tile"] for e in tile_requests(srv.log)]
+    assert kills >= 1, "no run was killed"
+    assert (read(os.path.join(d, "points.geojson")), read(os.path.join(d, "seqs.geojson"))) == want
+    ntiles = len(set(fetched))
+    # a kill loses at most the requests in flight (2 per run)
+    assert len(fetched) <= ntiles + 2 * kills, (len(fetched), ntiles, kills)
+    print("    %d kills, %d requests for %d tiles" % (kills, len(fetched), ntiles))
+
+
+@case
+def persistent_rate_limit_stops_resumably():
+    d = workdir()
+    with server(TILESET, "--rate429", "1.0") as srv:
+        r = run(["get_mapillary_points", "--input_aoi", SUB, "--tiles_url", srv.url, "--retries", "2",
+                 "--cache", os.path.join(d, "c.mbtiles")] + outs(d))
+    assert r.rc == 3, r
+    assert "remain" in r.err, r.err
+    assert [n for n in listing(d) if n.endswith(".geojson")] == []
+
+
+@case
+def shards_merge_into_one_cache():
+    d = workdir()
+    want = clean_outputs(d)
+    bbox = ",".join(str(v) for v in BBOX)
+    for k in (1, 2, 3):
+        r = run(["get_mapillary_points", "--input_aoi", bbox, "--tiles_url", file_url(TILESET),
+                 "--cache", os.path.join(d, "s%d.mbtiles" % k), "--shard", "%d/3" % k], token=False)
+        assert r.rc == 0, r
+    assert not [n for n in listing(d) if n.endswith(".geojson") and not n.startswith("clean_")]
+    merged = os.path.join(d, "all.mbtiles")
+    r = run(["merge_cache", "--cache", merged] + [os.path.join(d, "s%d.mbtiles" % k) for k in (1, 2, 3)],
+            token=False)
+    assert r.rc == 0, r
+    # every tile must now come from the cache: the source points nowhere
+    r = run(["get_mapillary_points", "--input_aoi", bbox, "--tiles_url", "file:///nonexistent/{z}/{x}/{y}.mvt",
+             "--cache", merged] + outs(d), token=False)
+    assert r.rc == 0, r
+    assert (read(os.path.join(d, "points.geojson")), read(os.path.join(d, "seqs.geojson"))) == want
+
+
+def write_overview(root, images, cells_extra=()):
+    """A z5 tile with an `overview` layer: one point per z13 cell with images."""
+    sys.path.insert(0, os.path.join(ARGS.source, "tools"))
+    import mvtgen
+    cells = set(cells_extra)
+    for r in images:
+        gx, gy = mvtgen.lonlat_to_global(13, r["lon"], r["lat"], 1)
+        cells.add((int(gx), int(gy)))
+    tiles = {}
+    for cx, cy in cells:
+        # the cell's centre at zoom 5, extent 4096: 16 pixels per z13 cell
+        tx, ty = cx >> 8, cy >> 8
+        px, py = (cx & 255) * 16 + 8, (cy & 255) * 16 + 8
+        tiles.setdefault((tx, ty), []).append((px, py))
+    for (tx, ty), pts in tiles.items():
+        layer = mvtgen.Layer("overview")
+        for pt in pts:
+            layer.add_feature(1, mvtgen.geom_points([pt]), [("count", 1)])
+        path = os.path.join(root, "5", str(tx), "%d.mvt" % ty)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "wb") as f:
+            f.write(mvtgen.encode_tile([layer]))
+
+
+@case
+def prune_empty_skips_empty_tiles_and_misses_nothing():
+    root = os.path.join(workdir(), "tiles")
+    shutil.copytree(TILESET, root)
+    write_overview(root, TRUTH["images"])
+    d = workdir()
+    # an area much larger than the data: most of its tiles are empty
+    big = "-108.60,39.02,-108.48,39.10"
+    with server(root) as srv:
+        r = run(["get_mapillary_points", "--input_aoi", big, "--tiles_url", srv.url] + outs(d, "full_"))
+        assert r.rc == 0, r
+        full = len(tile_requests(srv.log))
+    with server(root) as srv:
+        r = run(["get_mapillary_points", "--input_aoi", big, "--tiles_url", srv.url, "--prune_empty"]
+                + outs(d, "pruned_"))
+        assert r.rc == 0, r
+        pruned = len(tile_requests(srv.log))
+    assert read(os.path.join(d, "full_points.geojson")) == read(os.path.join(d, "pruned_points.geojson"))
+    assert read(os.path.join(d, "full_seqs.geojson")) == read(os.path.join(d, "pruned_seqs.geojson"))
+    assert pruned < full / 2, "pruning saved too little: %d vs %d requests" % (pruned, full)
+    print("    %d requests without pruning, %d with (overview tiles included)" % (full, pruned))
+
+
+# -------------------------------------------------------------- exact ids
+
+IDS = None
+
+
+def make_id_tileset():
+    """Tiles whose ids all arrive as doubles above 2^53, and the Graph API's
+    exact ids per sequence."""
+    global IDS
+    root = os.path.join(ARGS.tmp, "idtiles")
+    cmd = [sys.executable, os.path.join(ARGS.source, "tools", "mvtgen.py"), "area", "--out", root,
+           "--bbox", "-108.56,39.05,-108.53,39.065", "--seed", "5", "--sequences", "6",
+           "--points-per-seq", "80", "--truth", "--id-mode", "double", "--big-id-rate", "1.0"]
+    subprocess.run(cmd, check=True, capture_output=True)
+    with open(os.path.join(root, "truth.json")) as f:
+        truth = json.load(f)
+    seqs = {}
+    for r in sorted(truth["images"], key=lambda r: (r["captured_at"] or 0, r["index"])):
+        seqs.setdefault(r["sequence_id"], []).append(r["source_id"])
+    os.makedirs(os.path.join(root, "graph", "image_ids"))
+    for sid, ids in seqs.items():
+        with open(os.path.join(root, "graph", "image_ids", sid + ".json"), "w") as f:
+            json.dump({"data": [{"id": i} for i in ids]}, f)
+    with open(os.path.join(root, "graph", "orgs.json"), "w") as f:
+        json.dump({"1805883732926354": "City of Grand Junction", "222222222222222": "Road Survey Co"}, f)
+    IDS = (root, truth, seqs)
+
+
+def id_run(srv_or_none, d, extra=(), stem=""):
+    root, truth, _ = IDS
+    args = ["get_mapillary_points", "--input_aoi", "-108.57,39.04,-108.52,39.07",
+            "--tiles_url", file_url(root)] + list(extra) + outs(d, stem)
+    if srv_or_none:
+        args += ["--graph_url", srv_or_none.base + "/graph"]
+    return run(args, token=srv_or_none is not None)
+
+
+@case
+def rounded_ids_are_repaired_through_the_graph_api():
+    if IDS is None:
+        make_id_tileset()
+    root, truth, seqs = IDS
+    exact = {(round(r["lon"], 9), round(r["lat"], 9)): r["source_id"] for r in truth["images"]}
+    rounded = sum(1 for r in truth["images"] if r["id"] != r["source_id"])
+    assert rounded > 20, "the test data should hold many rounded ids"
+    d = workdir()
+    with server(root) as srv:
+        r = id_run(srv, d)
+        assert r.rc == 0, r
+        graph = [e for e in log_entries(srv.log) if "image_ids" in e.get("path", "")]
+    assert len(graph) == len(seqs), "one request per affected sequence: %d for %d" % (len(graph), len(seqs))
+    assert all(e["auth_header"] for e in graph)
+    pts = geojson(os.path.join(d, "points.geojson"))
+    wrong = [f for f in pts if f["properties"]["id"] != exact[key_of(f)[1:]]]
+    assert not wrong, "%d ids not repaired, e.g. %r" % (len(wrong), wrong[0]["properties"]["id"])
+    # off: the ids stay as the tiles hold them and the summary counts them
+    r = id_run(None, d, ["--no_id_repair"], "off_")
+    assert r.rc == 0, r
+    off = geojson(os.path.join(d, "off_points.geojson"))
+    changed = sum(1 for f in off if f["properties"]["id"] != exact[key_of(f)[1:]])
+    assert changed == rounded, (changed, rounded)
+    big = sum(1 for r in truth["images"] if int(r["id"]) >= 2 ** 53)
+    assert "%d image ids arrived as doubles above 2^53, were not repaired" % big in r.err, r.err
+
+
+@case
+def id_repair_unknown_sequence_collision_and_failure():
+    if IDS is None:
+        make_id_tileset()
+    root0, truth, seqs = IDS
+    root = os.path.join(workdir(), "idtiles")
+    shutil.copytree(root0, root)
+    names = sorted(seqs)
+    unknown, broken, colliding = names[0], names[1], names[2]
+    os.remove(os.path.join(root, "graph", "image_ids", unknown + ".json"))
+    with open(os.path.join(root, "graph", "image_ids", broken + ".status"), "w") as f:
+        f.write("500")
+    # an extra exact id that rounds to the same double as the sequence's first id
+    first = int(seqs[colliding][0])
+    twin = next(c for c in range(first - 3, first + 4) if c != first and float(c) == float(first))
+    ids = [str(twin)] + seqs[colliding]
+    with open(os.path.join(root, "graph", "image_ids", colliding + ".json"), "w") as f:
+        json.dump({"data": [{"id": i} for i in ids]}, f)
+    d = workdir()
+    with server(root) as srv:
+        r = run(["get_mapillary_points", "--input_aoi", "-108.57,39.04,-108.52,39.07", "--tiles_url",
+                 file_url(root), "--graph_url", srv.base + "/graph", "--retries", "2"] + outs(d))
+    assert r.rc == 0, r
+    assert "collision" in r.err and "not repaired" in r.err, r.err
+    pts = geojson(os.path.join(d, "points.geojson"))
+    by_seq = {}
+    for f in pts:
+        by_seq.setdefault(f["properties"]["sequence_id"], set()).add(f["properties"]["id"])
+    held = {r["id"] for r in truth["images"] if r["sequence_id"] in (unknown, broken)}
+    assert by_seq[unknown] | by_seq[broken] <= held | {r["source_id"] for r in truth["images"]}
+    assert str(twin) in by_seq[colliding], "the colliding candidate was not handed out in order"
+
+
+@case
+def organizations_with_names():
+    if IDS is None:
+        make_id_tileset()
+    root, truth, _ = IDS
+    with server(root) as srv:
+        r = run(["organizations", "--input_aoi", "-108.57,39.04,-108.52,39.07", "--tiles_url",
+                 file_url(root), "--graph_url", srv.base + "/graph"])
+        assert r.rc == 0, r
+        lines = r.out.strip().splitlines()
+        assert lines[0] == "organization_id\timages\tname", lines
+        rows = {l.split("\t")[0]: l.split("\t") for l in lines[1:]}
+        counts = {}
+        for rec in truth["images"]:
+            if rec["organization_id"]:
+                counts[rec["organization_id"]] = counts.get(rec["organization_id"], 0) + 1
+        for org, n in counts.items():
+            assert rows[org][1] == str(n), (org, rows[org], n)
+        assert rows["1805883732926354"][2] == "City of Grand Junction"
+        r = run(["organization", "222222222222222", "999", "--graph_url", srv.base + "/graph"])
+        assert r.rc == 0, r
+        assert r.out == "222222222222222\tRoad Survey Co\n999\t(unknown)\n", r.out
+        r = run(["organization", "222222222222222", "--graph_url", srv.base + "/graph"],
+                env={"MAPILLARY_ACCESS_TOKEN": "bad"})
+        assert r.rc == 1 and len(r.err.strip().splitlines()) == 1, r
 
 
 # ------------------------------------------------------------------- main

@@ -263,7 +263,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if segs == ["image_ids"]:
             seq = q.get("sequence_id", [""])[0]
             p = os.path.join(gdir, "image_ids", seq + ".json")
-            if seq and "/" not in seq and not seq.startswith(".") and os.path.isfile(p):
+            safe = seq and "/" not in seq and not seq.startswith(".")
+            if safe and os.path.isfile(p[:-5] + ".status"):
+                return self.override(p[:-5] + ".status")
+            if safe and os.path.isfile(p):
                 with open(p, "rb") as f:
                     return 200, f.read(), "application/json", []
             return self.graph_missing(seq)

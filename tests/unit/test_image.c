@@ -1,4 +1,4 @@
-/* test_image.c -- unit tests of typed image properties read from handmade MVT tiles and their GeoJSON and CSV */
+/* test_image.c -- unit tests of image properties read from handmade MVT tiles, their GeoJSON and CSV */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

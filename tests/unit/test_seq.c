@@ -1,4 +1,4 @@
-/* test_seq.c -- unit tests of the sequence builder: vertex order, properties, images_id, files in every format */
+/* test_seq.c -- unit tests of the sequence builder: order, properties, images_id, every format */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
