@@ -309,5 +309,12 @@ enum cli_exit cli_parse(int argc, char **argv, struct cli_opts *o)
     return usage_error("--input_aoi is required%s%s", "", "");
   if(o->shard_n && !o->cache)
     return usage_error("--shard needs --cache: a shard only fills the cache%s%s", "", "");
+  /* standard output takes one GeoJSON stream: the points of one area */
+  if(strcmp(o->output_file_sequence, "-") == 0)
+    return usage_error("--output_file_sequence cannot be '-': standard output is for the points%s%s",
+                       "", "");
+  if(strcmp(o->output_file_point, "-") == 0 && (o->field_name || o->split_pano))
+    return usage_error("--output_file_point=- writes one stream: not with --%s%s",
+                       o->field_name ? "field_name" : "split_pano", "");
   return CLI_OK;
 }

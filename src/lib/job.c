@@ -14,8 +14,11 @@ char *job_output_path(const char *path, const char *group_value, int split_class
   size_t dirlen = slash ? (size_t)(slash - path + 1) : 0;
   const char *base = path + dirlen;
   size_t baselen = strlen(base);
-  if(split_class != JOB_CLASS_ALL && baselen >= 8 && strcmp(base + baselen - 8, ".geojson") == 0)
-    baselen -= 8;
+  /* the split files keep the format: <stem>__pano<ext>, .geojson by default */
+  size_t extlen = outfile_ext_len(base);
+  const char *ext = extlen ? base + baselen - extlen : ".geojson";
+  if(split_class != JOB_CLASS_ALL)
+    baselen -= extlen;
   enum mly_rc rc = dbuf_add(&b, path, dirlen);
   if(!rc && group_value)
     rc = dbuf_adds(&b, group_value);
@@ -24,9 +27,11 @@ char *job_output_path(const char *path, const char *group_value, int split_class
   if(!rc)
     rc = dbuf_add(&b, base, baselen);
   if(!rc && split_class == JOB_CLASS_PANO)
-    rc = dbuf_adds(&b, "__pano.geojson");
+    rc = dbuf_adds(&b, "__pano");
   if(!rc && split_class == JOB_CLASS_NO_PANO)
-    rc = dbuf_adds(&b, "__no__pano.geojson");
+    rc = dbuf_adds(&b, "__no__pano");
+  if(!rc && split_class != JOB_CLASS_ALL)
+    rc = dbuf_adds(&b, ext);
   if(rc || !dbuf_cstr(&b)) {
     dbuf_cleanup(&b);
     return NULL;
@@ -122,9 +127,9 @@ static enum mly_rc open_outputs(struct job *j)
       char *sp = job_output_path(o->out_sequences, value, class_kind(o, c));
       enum mly_rc rc = MLY_ENOMEM;
       if(pp && sp) {
-        rc = outfile_open(&ar->points[c], pp, j->err);
+        rc = outfile_open_as(&ar->points[c], pp, OUTFILE_POINTS, j->err);
         if(!rc)
-          rc = outfile_open(&ar->seqs[c], sp, j->err);
+          rc = outfile_open_as(&ar->seqs[c], sp, OUTFILE_SEQUENCES, j->err);
       }
       else
         mly_err_set(j->err, rc, "out of memory");
@@ -353,6 +358,7 @@ enum mly_rc job_run(const struct job_opts *o, job_progress_fn progress, void *us
     rc = count_cached(&j);
     goto out;
   }
+  j.points_csv = outfile_format_for(o->out_points) == OUTFMT_CSV;
   if(j.write_outputs && (rc = open_outputs(&j))) {
     if(rc == MLY_EIO)
       rc = err->rc = MLY_EINVAL; /* found before any request: invalid input */

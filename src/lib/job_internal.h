@@ -85,6 +85,7 @@ struct repair {
 
 struct job {
   const struct job_opts *o;
+  bool points_csv; /* the points files are CSV: image_write_csv, not GeoJSON */
   struct aoi_set *set;
   struct area_out *areas;
   size_t nareas;

@@ -112,7 +112,11 @@ static enum mly_rc process_layer(struct job *j, size_t ti, struct chunk *c, stru
         continue;
       if(!have_text) {
         size_t before = c->text.n;
-        if((rc = image_write_geojson(&c->text, &img, lon, lat, &j->idx, &j->keys, NULL)))
+        /* every points file of a run has one format (one extension): the
+         * text is made once per image and shared by all areas */
+        if((rc = j->points_csv
+                   ? image_write_csv(&c->text, &img, lon, lat, &j->idx, &j->keys, NULL)
+                   : image_write_geojson(&c->text, &img, lon, lat, &j->idx, &j->keys, NULL)))
           return mly_err_set(err, rc, "cannot format image: %s", mly_strerror(rc));
         if(c->text.n > UINT32_MAX)
           return mly_err_set(err, MLY_ETOOBIG, "tile output too large");
@@ -203,13 +207,19 @@ static enum mly_rc repair_id(struct job *j, struct kept *k, const char **text, s
   st->id_collisions += candidates > 1;
   if(exact == k->p.id)
     return MLY_OK;
-  /* the id is the first property: "properties":{"id":"<digits>" */
+  /* the id is the first CSV column, or the first GeoJSON property:
+   * "properties":{"id":"<digits>" */
   static const char marker[] = "\"properties\":{\"id\":\"";
-  const char *at = memmem(*text, *len, marker, sizeof(marker) - 1);
-  if(!at)
-    return mly_err_set(j->err, MLY_EFORMAT, "internal: no id in an image's text");
-  const char *digits = at + sizeof(marker) - 1;
-  const char *end = memchr(digits, '"', (size_t)(*text + *len - digits));
+  const char *digits = *text, *end;
+  if(j->points_csv)
+    end = memchr(digits, ',', *len);
+  else {
+    const char *at = memmem(*text, *len, marker, sizeof(marker) - 1);
+    if(!at)
+      return mly_err_set(j->err, MLY_EFORMAT, "internal: no id in an image's text");
+    digits = at + sizeof(marker) - 1;
+    end = memchr(digits, '"', (size_t)(*text + *len - digits));
+  }
   if(!end)
     return mly_err_set(j->err, MLY_EFORMAT, "internal: unterminated id in an image's text");
   char num[JSONW_NUM_MAX];

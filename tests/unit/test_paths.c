@@ -46,7 +46,7 @@ static void test_split_pano_names(void **state)
   check("out/points.geojson", NULL, JOB_CLASS_NO_PANO, "out/points__no__pano.geojson");
   check("points.geojson", NULL, JOB_CLASS_PANO, "points__pano.geojson");
   /* the stem is the path without a final ".geojson" only */
-  check("out/points.json", NULL, JOB_CLASS_PANO, "out/points.json__pano.geojson");
+  check("out/points.json", NULL, JOB_CLASS_PANO, "out/points__pano.json");
   check("out/points", NULL, JOB_CLASS_NO_PANO, "out/points__no__pano.geojson");
   check("out/a.geojson.geojson", NULL, JOB_CLASS_PANO, "out/a.geojson__pano.geojson");
   check("x.geojson/points", NULL, JOB_CLASS_PANO, "x.geojson/points__pano.geojson");
