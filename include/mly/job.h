@@ -41,6 +41,7 @@ struct job_opts {
   /* exact ids */
   const char *graph_url;      /* Graph API root */
   bool id_repair;             /* repair ids above 2^53 through the Graph API */
+  bool organization_names;    /* add organization_name to points (Graph API) */
   volatile sig_atomic_t *stop;/* set by a signal handler: stop cleanly */
 };
 
@@ -83,6 +84,7 @@ struct job_stats {
   uint64_t id_collisions;     /* repaired by order within the sequence */
   uint64_t repair_requests;   /* Graph API image_ids requests */
   uint64_t repair_failures;   /* of those, failed after their retries */
+  uint64_t orgname_failures;  /* organization name requests that failed */
   uint64_t panoramas;         /* kept and panoramic */
   size_t sequences;           /* written, all areas */
   uint64_t requests;

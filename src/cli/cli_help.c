@@ -34,6 +34,7 @@ void cli_help_points(FILE *out)
     "  --timestamp_to=<time>        keep images captured at or before (a date alone: its end)\n"
     "  --only_pano                  keep panoramic images only\n"
     "  --organization_ids=<id,...>  keep images of these organizations only\n"
+    "  --organization_names         add organization_name to each point (Graph API)\n"
     "Output:\n"
     "  --output_file_point=<path>   points GeoJSON (default mapillary_points.geojson)\n"
     "  --output_file_sequence=<path>  sequences GeoJSON (default mapillary_sequences.geojson)\n"

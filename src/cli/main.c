@@ -37,7 +37,7 @@ static void show_progress(void *user, const struct job_stats *st)
 {
   struct progress *p = user;
   double t = now_s();
-  double min_gap = p->tty ? 0.1 : 5.0;
+  double min_gap = p->tty ? 0.1 : 2.0;
   if(t - p->last < min_gap)
     return;
   p->last = t;
@@ -92,6 +92,9 @@ static void print_summary(const struct job_stats *st, double seconds)
           "%.1f MB, %zu files written in %.1f s\n",
           st->tiles_total, st->tiles_with_data, (unsigned long long)st->requests,
           (unsigned long long)st->retries, st->bytes / 1e6, st->files_written, seconds);
+  if(st->orgname_failures)
+    fprintf(stderr, "mapillary: %llu organization name requests failed; those names are omitted\n",
+            (unsigned long long)st->orgname_failures);
   if(st->duplicates)
     fprintf(stderr, "mapillary: %llu duplicate images dropped\n", (unsigned long long)st->duplicates);
   if(st->ids_repaired)
@@ -293,6 +296,7 @@ static int run_points(struct cli_opts *co)
   o.shard_n = co->shard_n;
   o.graph_url = co->graph_url;
   o.id_repair = !co->no_id_repair;
+  o.organization_names = co->organization_names;
   o.count_only = co->cmd == CLI_CMD_ORGANIZATIONS;
   const char *backoff = getenv("MAPILLARY_BACKOFF_MS"); /* tests: fast retries */
   if(backoff)
@@ -319,6 +323,10 @@ static int run_points(struct cli_opts *co)
   struct job_stats st;
   enum mly_rc rc = job_run(&o, pr.tty || pr.lines ? show_progress : NULL, &pr, &st, &err);
   filter_free_ids(&o.filter.org_ids, o.filter.norg_ids);
+  if(pr.lines) {
+    pr.last = 0; /* a last line with the final figures */
+    show_progress(&pr, &st);
+  }
   if(pr.drawn)
     fputs("\r\033[K", stderr);
   double el = now_s() - pr.start;

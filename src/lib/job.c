@@ -242,6 +242,11 @@ static void job_cleanup(struct job *j)
   free(j->repairs);
   free(j->rqueue);
   dbuf_cleanup(&j->scratch);
+  dbuf_cleanup(&j->scratch2);
+  for(size_t i = 0; i < j->norgnames; i++)
+    free(j->orgnames[i].name);
+  free(j->orgnames);
+  free(j->oqueue);
   aoi_set_free(&j->set);
 }
 
@@ -323,7 +328,17 @@ enum mly_rc job_run(const struct job_opts *o, job_progress_fn progress, void *us
   j.repair = o->id_repair && o->token && o->graph_url &&
              (strncmp(o->graph_url, "http://", 7) == 0 || strncmp(o->graph_url, "https://", 8) == 0);
 
+  j.org_names = o->organization_names;
+  dbuf_init(&j.scratch2, (size_t)UINT32_MAX);
+
   enum mly_rc rc = check_template(o->tiles_url, err);
+  bool graph_ok = o->token && o->graph_url &&
+                  (strncmp(o->graph_url, "http://", 7) == 0 || strncmp(o->graph_url, "https://", 8) == 0);
+  if(!rc && o->organization_names && !graph_ok)
+    rc = mly_err_set(err, MLY_EINVAL,
+                     "--organization_names needs MAPILLARY_ACCESS_TOKEN and an http(s) --graph_url");
+  if(!rc && o->organization_names && outfile_format_for(o->out_points) == OUTFMT_CSV)
+    rc = mly_err_set(err, MLY_EINVAL, "--organization_names works with GeoJSON points, not CSV");
   if(!rc && strcmp(o->out_points, o->out_sequences) == 0)
     rc = mly_err_set(err, MLY_EINVAL, "--output_file_point and --output_file_sequence are the same path");
   if(!rc && o->shard_n && !o->cache_path)

@@ -5,8 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* A request's user pointer: tile index << 1, or sequence index << 1 | 1 */
-#define REQ_REPAIR 1u
+/* A request's user pointer: index << 2 | kind */
+enum req_kind { REQ_TILE = 0, REQ_REPAIR = 1, REQ_ORGNAME = 2 };
+#define REQ_USER(idx, kind) ((void *)(((uintptr_t)(idx) << 2) | (kind)))
 
 bool mly__tile_url(const char *tpl, struct tile t, char *out, size_t cap)
 {
@@ -68,6 +69,54 @@ enum mly_rc mly__repair_want(struct job *j, uint32_t seq)
 
 /* --max_requests counts tile requests started (retries of a failing tile
  * come on top; a run stops anyway when one keeps failing) */
+enum mly_rc mly__orgname_want(struct job *j, uint32_t org)
+{
+  if(org >= j->norgnames) {
+    size_t n = j->norgnames ? j->norgnames : 64;
+    while(n <= org)
+      n *= 2;
+    struct orgname_state *no = realloc(j->orgnames, n * sizeof(*no));
+    if(!no)
+      return MLY_ENOMEM;
+    memset(no + j->norgnames, 0, (n - j->norgnames) * sizeof(*no));
+    j->orgnames = no;
+    j->norgnames = n;
+  }
+  if(j->orgnames[org].state != REPAIR_NONE)
+    return MLY_OK;
+  if(j->oq_n == j->oq_cap) {
+    size_t cap = j->oq_cap ? j->oq_cap * 2 : 16;
+    uint32_t *q = realloc(j->oqueue, cap * sizeof(*q));
+    if(!q)
+      return MLY_ENOMEM;
+    j->oqueue = q;
+    j->oq_cap = cap;
+  }
+  j->oqueue[j->oq_n++] = org;
+  j->orgnames[org].state = REPAIR_QUEUED;
+  return MLY_OK;
+}
+
+static int next_orgname(struct job *j, struct fetch_req *req)
+{
+  uint32_t org = j->oqueue[j->oq_head++];
+  struct mly_view id = strtab_get(j->strings, org);
+  char idz[128];
+  bool ok = id.n < sizeof(idz);
+  if(ok) {
+    memcpy(idz, id.p, id.n);
+    idz[id.n] = '\0';
+    ok = graph_org_url(j->o->graph_url, idz, req->url, sizeof(req->url));
+  }
+  if(!ok) {
+    j->orgnames[org].state = REPAIR_FAILED; /* no URL can carry it: no name */
+    return 0;
+  }
+  req->auth = FETCH_AUTH_HEADER;
+  req->user = REQ_USER(org, REQ_ORGNAME);
+  return 1;
+}
+
 static bool budget_left(struct job *j)
 {
   if(!j->o->max_requests)
@@ -146,7 +195,7 @@ static int next_repair(struct job *j, struct fetch_req *req)
     return 0;
   }
   req->auth = FETCH_AUTH_HEADER;
-  req->user = (void *)(((uintptr_t)seq << 1) | REQ_REPAIR);
+  req->user = REQ_USER(seq, REQ_REPAIR);
   j->st->repair_requests++;
   return 1;
 }
@@ -162,6 +211,9 @@ static int src_next(void *user, struct fetch_req *req)
      * API requests do not count against the tile budget) */
     while(j->rq_head < j->rq_n)
       if(next_repair(j, req))
+        return 1;
+    while(j->oq_head < j->oq_n)
+      if(next_orgname(j, req))
         return 1;
     if(j->next >= j->ntiles || j->next - j->head >= j->nwindow)
       return 0;
@@ -181,7 +233,7 @@ static int src_next(void *user, struct fetch_req *req)
     }
     bool is_file = strncmp(j->o->tiles_url, "file://", 7) == 0;
     req->auth = is_file || !j->o->token ? FETCH_AUTH_NONE : FETCH_AUTH_QUERY;
-    req->user = (void *)((uintptr_t)ti << 1);
+    req->user = REQ_USER(ti, REQ_TILE);
     j->next++;
     j->tile_requests++;
     return 1;
@@ -238,13 +290,53 @@ static enum fetch_verdict repair_done(struct job *j, uint32_t seq, struct fetch_
   return FETCH_ACCEPT;
 }
 
+static enum fetch_verdict orgname_done(struct job *j, uint32_t org, struct fetch_result *res)
+{
+  struct orgname_state *o = &j->orgnames[org];
+  struct mly_err gerr = {0};
+  enum mly_rc rc;
+  switch(res->status) {
+  case FETCH_OK:
+    rc = graph_parse_org_name((const char *)res->body, res->n, &o->name, &gerr);
+    if(rc == MLY_EAUTH)
+      return stop_with(j, MLY_EAUTH, "graph api", gerr.msg);
+    if(rc == MLY_ERATE || rc == MLY_EFORMAT) {
+      snprintf(res->msg, sizeof(res->msg), "%.200s", gerr.msg);
+      return FETCH_RETRY;
+    }
+    if(rc == MLY_ENOMEM)
+      return stop_with(j, rc, "graph api", "out of memory");
+    o->state = REPAIR_DONE; /* other API errors: the organization is unknown */
+    break;
+  case FETCH_EMPTY:
+    o->state = REPAIR_DONE;
+    break;
+  case FETCH_AUTH:
+    return stop_with(j, MLY_EAUTH, "graph api", res->msg);
+  case FETCH_RATE_LIMIT:
+    return stop_with(j, MLY_ERATE, "graph api", res->msg);
+  default:
+    o->state = REPAIR_FAILED;
+    j->st->orgname_failures++;
+    break;
+  }
+  rc = mly__flush_ready(j);
+  if(rc) {
+    j->fail = rc;
+    return FETCH_STOP;
+  }
+  return FETCH_ACCEPT;
+}
+
 static enum fetch_verdict src_done(void *user, void *req_user, struct fetch_result *res)
 {
   struct job *j = user;
   uintptr_t u = (uintptr_t)req_user;
-  if(u & REQ_REPAIR)
-    return repair_done(j, (uint32_t)(u >> 1), res);
-  size_t ti = (size_t)(u >> 1);
+  if((u & 3) == REQ_REPAIR)
+    return repair_done(j, (uint32_t)(u >> 2), res);
+  if((u & 3) == REQ_ORGNAME)
+    return orgname_done(j, (uint32_t)(u >> 2), res);
+  size_t ti = (size_t)(u >> 2);
   char name[64];
   snprintf(name, sizeof(name), "tile ");
   tile_name(j->tiles[ti].t, name + 5, sizeof(name) - 5);

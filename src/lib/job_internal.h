@@ -83,6 +83,12 @@ struct repair {
   struct idrepair *r;
 };
 
+/* Name of one organization (indexed by the strtab index of its id) */
+struct orgname_state {
+  uint8_t state; /* REPAIR_NONE, _QUEUED, _DONE (name may be NULL: unknown), _FAILED */
+  char *name;
+};
+
 struct job {
   const struct job_opts *o;
   bool points_csv; /* the points files are CSV: image_write_csv, not GeoJSON */
@@ -117,6 +123,13 @@ struct job {
   uint32_t *rqueue;
   size_t rq_head, rq_n, rq_cap;
   struct dbuf scratch;
+  /* --organization_names: per organization state, and those waiting */
+  bool org_names;
+  struct orgname_state *orgnames;
+  size_t norgnames;
+  uint32_t *oqueue;
+  size_t oq_head, oq_n, oq_cap;
+  struct dbuf scratch2;
 };
 
 /* job_tiles.c: decode a tile body into its chunk; MLY_EFORMAT = unusable body */
@@ -134,6 +147,8 @@ void mly__build_reports(struct job *j);
 enum mly_rc mly__fetch_tiles(struct job *j) MLY_WARN_UNUSED;
 /* job_fetch.c: ask for the exact ids of sequence `seq` (a strtab index) */
 enum mly_rc mly__repair_want(struct job *j, uint32_t seq) MLY_WARN_UNUSED;
+/* job_fetch.c: ask for the name of organization `org` (a strtab index) */
+enum mly_rc mly__orgname_want(struct job *j, uint32_t org) MLY_WARN_UNUSED;
 /* job_fetch.c: replace {z} {x} {y} in a URL template */
 bool mly__tile_url(const char *tpl, struct tile t, char *out, size_t cap);
 /* job_prune.c: drop the z14 tiles that the overview layer shows empty */

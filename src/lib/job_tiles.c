@@ -129,6 +129,8 @@ static enum mly_rc process_layer(struct job *j, size_t ti, struct chunk *c, stru
          * likely in by the time this tile's turn to be written comes */
         if(img.id_inexact && j->repair && rec.seq != NO_SEQ && (rc = mly__repair_want(j, rec.seq)))
           return mly_err_set(err, rc, "out of memory");
+        if(j->org_names && rec.org && (rc = mly__orgname_want(j, rec.org - 1)))
+          return mly_err_set(err, rc, "out of memory");
       }
       if((rc = keep_image(c, mb->area, &rec, img.id_inexact, text_off, text_len)))
         return mly_err_set(err, rc, "cannot keep image: %s", mly_strerror(rc));
@@ -179,14 +181,50 @@ enum mly_rc mly__tile_process(struct job *j, size_t ti, const uint8_t *body, siz
 /* Whether every sequence whose ids this chunk needs repaired has its answer */
 static bool repairs_settled(const struct job *j, const struct chunk *c)
 {
-  if(!c->ninexact || !j->repair)
+  bool ids = c->ninexact && j->repair;
+  if(!ids && !j->org_names)
     return true;
   for(size_t i = 0; i < c->nkept; i++) {
     const struct kept *k = &c->kept[i];
-    if(k->inexact && k->p.seq != NO_SEQ && j->repairs[k->p.seq].state == REPAIR_QUEUED)
+    if(ids && k->inexact && k->p.seq != NO_SEQ && j->repairs[k->p.seq].state == REPAIR_QUEUED)
+      return false;
+    if(j->org_names && k->p.org && j->orgnames[k->p.org - 1].state == REPAIR_QUEUED)
       return false;
   }
   return true;
+}
+
+/* --organization_names: add "organization_name" right after the image's
+ * "organization_id" (*text then points into j->scratch2) */
+static enum mly_rc add_org_name(struct job *j, const struct kept *k, const char **text, size_t *len)
+{
+  const char *name = j->orgnames[k->p.org - 1].name;
+  if(!name)
+    return MLY_OK; /* unknown to the API: omitted, never invented */
+  static const char marker[] = "\"organization_id\":\"";
+  const char *at = memmem(*text, *len, marker, sizeof(marker) - 1);
+  if(!at)
+    return mly_err_set(j->err, MLY_EFORMAT, "internal: no organization_id in an image's text");
+  const char *p = at + sizeof(marker) - 1, *end = *text + *len;
+  while(p < end && *p != '"')
+    p += *p == '\\' ? 2 : 1;
+  if(p >= end)
+    return mly_err_set(j->err, MLY_EFORMAT, "internal: unterminated organization_id");
+  p++; /* past the closing quote */
+  struct dbuf *b = &j->scratch2;
+  dbuf_reset(b);
+  enum mly_rc rc = dbuf_add(b, *text, (size_t)(p - *text));
+  if(!rc)
+    rc = dbuf_adds(b, ",\"organization_name\":");
+  if(!rc)
+    rc = jsonw_string(b, name, strlen(name));
+  if(!rc)
+    rc = dbuf_add(b, p, (size_t)(end - p));
+  if(rc)
+    return mly_err_set(j->err, rc, "out of memory");
+  *text = b->p;
+  *len = b->n;
+  return MLY_OK;
 }
 
 /* Replace the id of a kept image held as a double at or above 2^53 by the
@@ -259,6 +297,8 @@ static enum mly_rc flush_chunk(struct job *j, struct chunk *c)
     const char *text = c->text.p + k->text_off;
     size_t text_len = k->text_len;
     if(k->inexact && (rc = repair_id(j, k, &text, &text_len)))
+      return rc;
+    if(j->org_names && k->p.org && (rc = add_org_name(j, k, &text, &text_len)))
       return rc;
     if(k->p.flags & SEQP_ID_KNOWN) {
       bool added;

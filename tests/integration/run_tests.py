@@ -885,6 +885,97 @@ def organizations_with_names():
         assert r.rc == 1 and len(r.err.strip().splitlines()) == 1, r
 
 
+@case
+def organization_names_are_added_to_points():
+    if IDS is None:
+        make_id_tileset()
+    root, truth, _ = IDS
+    d = workdir()
+    with server(root) as srv:
+        r = id_run(srv, d, ["--organization_names"])
+        assert r.rc == 0, r
+        lookups = [e for e in log_entries(srv.log) if e.get("path", "").rstrip("/").split("/")[-1].isdigit()]
+    assert len(lookups) == 2, "one name request per organization, saw %d" % len(lookups)
+    names = {"1805883732926354": "City of Grand Junction", "222222222222222": "Road Survey Co"}
+    for f in geojson(os.path.join(d, "points.geojson")):
+        p = f["properties"]
+        if "organization_id" in p:
+            assert p["organization_name"] == names[p["organization_id"]], p
+        else:
+            assert "organization_name" not in p
+    r = id_run(None, d, ["--organization_names"], "x_")
+    assert r.rc == 2 and "MAPILLARY_ACCESS_TOKEN" in r.err, r
+
+
+@case
+def formats_by_extension_carry_the_same_points():
+    d = workdir()
+    base = ["get_mapillary_points", "--input_aoi", SUB, "--tiles_url", file_url(TILESET), "--quiet"]
+    r = run(base + outs(d), token=False)
+    assert r.rc == 0, r
+    ref = geojson(os.path.join(d, "points.geojson"))
+    for ext in ("geojsonl", "geojsons", "ndjson"):
+        r = run(base + ["--output_file_point", os.path.join(d, "p." + ext),
+                        "--output_file_sequence", os.path.join(d, "s." + ext)], token=False)
+        assert r.rc == 0, r
+        with open(os.path.join(d, "p." + ext)) as f:
+            feats = [json.loads(line.lstrip("\x1e")) for line in f if line.strip()]
+        assert feats == ref, ext
+    r = run(base + ["--output_file_point", os.path.join(d, "p.csv"),
+                    "--output_file_sequence", os.path.join(d, "s.csv")], token=False)
+    assert r.rc == 0, r
+    import csv
+    with open(os.path.join(d, "p.csv"), newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [r_["id"] for r_ in rows] == [f["properties"].get("id", "") for f in ref]
+    assert all(abs(float(r_["lon"]) - f["geometry"]["coordinates"][0]) == 0 for r_, f in zip(rows, ref))
+    with open(os.path.join(d, "s.csv"), newline="") as f:
+        seqs = list(csv.DictReader(f))
+    assert seqs and all(s_["wkt"].startswith("LINESTRING (") for s_ in seqs)
+    r = run(base + ["--output_file_point", "-", "--output_file_sequence", os.path.join(d, "s2.geojson")],
+            token=False)
+    assert r.rc == 0, r
+    assert json.loads(r.out)["features"] == ref
+
+
+@case
+def progress_on_a_terminal_and_as_lines():
+    import pty
+    import select
+    with server(TILESET, "--latency-ms", "100") as srv:
+        d = workdir()
+        args = [ARGS.binary, "get_mapillary_points", "--input_aoi", ",".join(str(v) for v in BBOX),
+                "--tiles_url", srv.url, "--concurrency", "1"] + outs(d)
+        env = dict(os.environ, MAPILLARY_ACCESS_TOKEN=TOKEN, MAPILLARY_GRAPH_URL="http://127.0.0.1:9/g",
+                   MAPILLARY_BACKOFF_MS="20")
+        pid, fd = pty.fork()
+        if pid == 0:
+            os.execve(args[0], args, env)
+        out = b""
+        while True:
+            rl, _, _ = select.select([fd], [], [], 30)
+            if not rl:
+                break
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            out += chunk
+        _, status = os.waitpid(pid, 0)
+        assert os.WEXITSTATUS(status) == 0, out
+        text = out.decode()
+        assert "\r" in text and "tiles " in text and "ETA" in text, text
+        assert TOKEN not in text
+        # not a terminal: nothing but the summary, unless --progress asks for lines
+        r = run(args[1:] + ["--progress"], env={"MAPILLARY_GRAPH_URL": "http://127.0.0.1:9/g"})
+        assert r.rc == 0 and "\r" not in r.err, r
+        assert any(line.startswith("mapillary: tiles ") for line in r.err.splitlines()), r.err
+        r = run(args[1:])
+        assert not any(line.startswith("mapillary: tiles ") for line in r.err.splitlines()), r.err
+
+
 # ------------------------------------------------------------------- main
 
 def main():
