@@ -38,6 +38,7 @@ LATENCY_S = 0.05         # server latency of the fetch bench
 DUMMY_TOKEN = "bench-dummy"
 
 SUMMARY_RE = re.compile(r"(\d+) tiles \((\d+) with data\), (\d+) images seen, (\d+) kept")
+REQUESTS_RE = re.compile(r"(\d+) requests, (\d+) retries")
 TIME_FMT = "%e s wall, %U+%S s CPU, %M KB max RSS"
 
 
@@ -55,6 +56,8 @@ class Result:
         self.tiles = int(m.group(1)) if m else None
         self.seen = int(m.group(3)) if m else None
         self.kept = int(m.group(4)) if m else None
+        m = REQUESTS_RE.search(stderr)
+        self.requests = int(m.group(1)) if m else None
 
 
 def run(argv, env=None, check=True):
@@ -230,13 +233,20 @@ def bench_fetch(tool, quick):
         print()
         env = {"MAPILLARY_ACCESS_TOKEN": DUMMY_TOKEN}
         base = None
+        extra_requests = 0
         for c in (1, 4, 16, 64):
-            argv = tool.argv(bbox, url_t, "fetch", ["--concurrency=%d" % c])
+            # the Graph API root too is the local server: nothing leaves the
+            # machine, whatever the tool asks
+            argv = tool.argv(bbox, url_t, "fetch", [
+                "--concurrency=%d" % c,
+                "--graph_url=http://127.0.0.1:%d/graph" % server.port])
             runs = []
             for _ in range(RUNS):
                 runs.append(run(argv, env))
                 if runs[-1].tiles != ntiles:
                     sys.exit("bench: expected %d tiles, the tool says %s" % (ntiles, runs[-1].tiles))
+                if runs[-1].requests is not None and runs[-1].requests != ntiles:
+                    extra_requests = max(extra_requests, runs[-1].requests - ntiles)
             wall = median_of(runs, "wall")
             tps = ntiles / wall
             bound = c / LATENCY_S
@@ -278,6 +288,10 @@ def bench_fetch(tool, quick):
         server.stop()
     table(["client", "C", "wall s", "tiles/s", "bound C/L", "of bound", "target >= 80%",
            "vs sequential", "client CPU s", "command"], rows_out)
+    if extra_requests:
+        print("Note: the tool made up to %d requests beyond the %d tiles (retries or Graph API "
+              "requests), which count in its times." % (extra_requests, ntiles))
+        print()
     print("%s lists the %d tile URLs for curl (`url = ...` and `output = \"/dev/null\"` "
           "lines, port and dummy token filled in)." % (rel(urls), ntiles))
     print()
