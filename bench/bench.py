@@ -260,6 +260,13 @@ def bench_fetch(tool, quick):
                              "%.0f%%" % (100 * tps / bound), verdict(tps >= 0.8 * bound),
                              "%.1fx" % (tps / base), fmt(median_of(runs, "cpu"), 2),
                              code(show(argv, env, time_it=False, subst=port_sub))])
+        # the tool without a network: its own fixed and per-tile costs
+        argv = tool.argv(bbox, "file://" + os.path.join(root, "{z}", "{x}", "{y}.mvt"), "fetch")
+        runs = [run(argv) for _ in range(RUNS)]
+        wall = median_of(runs, "wall")
+        rows_out.append(["mapillary, file:// (same tiles, no server)", "—", fmt(wall, 3),
+                         fmt(ntiles / wall, 1), "—", "—", "—", "—",
+                         fmt(median_of(runs, "cpu"), 2), code(show(argv, time_it=False))])
         # the server alone, with curl as a client that costs next to nothing:
         # tells whether the figures above are the tool's or the server's
         urls = os.path.join(DATA, "fetch-urls.txt")

@@ -34,9 +34,31 @@ struct seq_builder;
 struct seq_builder *seq_new(const struct strtab *strings);
 void seq_free(struct seq_builder **b);
 
-/* Keep a copy of p (its ordinal is assigned here). */
+/* Bound the points held in memory to max_points; 0 (the default) keeps
+ * them all in memory. When the buffer holds max_points, seq_add sorts it
+ * and writes it as a sorted run to a temporary file in $TMPDIR (else
+ * /tmp), unlinked as soon as it is created so that none outlives the
+ * builder or a killed process; runs are merged 16 at a time as they pile
+ * up, and seq_write merges them back. The output is the same bytes as
+ * without a bound. Memory is then about max_points * 48 bytes (more while
+ * a run is sorted), the longest sequence, 48 KiB per run and 40 bytes per
+ * written sequence; disk about 48 bytes per image (twice that while runs
+ * merge) plus the output's size (seq_write stages the sequences' text in
+ * a temporary file). Each run holds a descriptor: at most 15 per level of
+ * 16-fold merging. Takes effect at the next seq_add. */
+void seq_set_memory_limit(struct seq_builder *b, size_t max_points);
+
+/* Keep a copy of p (its ordinal is assigned here). MLY_ENOMEM,
+ * MLY_ETOOBIG (2^32 - 1 images), or MLY_EIO when writing a run to disk
+ * failed; then p was not added, nothing that was added is lost, and
+ * seq_add_error tells the detail. */
 enum mly_rc seq_add(struct seq_builder *b, const struct seq_point *p) MLY_WARN_UNUSED;
 
+/* The detail of the last failed seq_add (rc and a one-line message) in
+ * err; returns that rc, MLY_OK when no seq_add has failed. */
+enum mly_rc seq_add_error(const struct seq_builder *b, struct mly_err *err);
+
+/* Points added so far, in memory or on disk */
 size_t seq_point_count(const struct seq_builder *b);
 
 /* Sort and write every sequence with at least two images to out, ordered
@@ -45,7 +67,9 @@ size_t seq_point_count(const struct seq_builder *b);
  * (OUTFILE_CSV_SEQUENCES_HEADER, the line as WKT) for CSV. A CSV out must
  * be opened with outfile_open_as(..., OUTFILE_SEQUENCES, ...), else
  * MLY_EINVAL and nothing is written. Returns the number of sequences
- * written in *nseq. The builder may be freed after. */
+ * written in *nseq. With runs on disk, MLY_EIO when a temporary file
+ * cannot be created, written or read. The builder may be freed after, or
+ * written again (the same bytes), or take more points. */
 enum mly_rc seq_write(struct seq_builder *b, struct outfile *out, size_t *nseq,
                       struct mly_err *err) MLY_WARN_UNUSED;
 

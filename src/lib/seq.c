@@ -3,15 +3,44 @@
 #include "mly/dbuf.h"
 #include "mly/jsonw.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 _Static_assert(sizeof(struct seq_point) <= 48, "seq_point must stay compact");
 
+/* Bytes of a point that hold fields: the rest is padding, zeroed by
+ * seq_add so that runs on disk hold no uninitialized bytes */
+#define POINT_USED (offsetof(struct seq_point, flags) + sizeof(uint8_t))
+_Static_assert(POINT_USED <= sizeof(struct seq_point), "flags is the last field");
+
+/* Runs merged at once while points are added: each point is rewritten
+ * about log16(points / limit) times, and at most 15 runs per level stay */
+#define MERGE_FANIN 16
+/* Points read from a run at a time (48 KiB per run being merged) */
+#define READ_POINTS 1024
+/* Bytes buffered before a write to a temporary file */
+#define WRITE_BYTES (64 * 1024)
+
+/* A sorted run of points in an unnamed temporary file */
+struct run {
+  int fd;
+  uint64_t count;
+  unsigned level; /* 0: spilled from memory; n + 1: merged from level n runs */
+};
+
 struct seq_builder {
   const struct strtab *strings;
-  struct seq_point *pts;
+  struct seq_point *pts; /* in memory, in arrival order until sorted */
   size_t n, cap;
+  size_t max_points;     /* 0: no bound */
+  uint64_t total;        /* points added, in memory or in runs: the next ordinal */
+  struct run *runs;      /* levels never increase from first to last */
+  size_t nruns, runs_cap;
+  struct mly_err add_err; /* the last failed seq_add */
 };
 
 struct seq_builder *seq_new(const struct strtab *strings)
@@ -24,38 +53,35 @@ struct seq_builder *seq_new(const struct strtab *strings)
 
 void seq_free(struct seq_builder **bp)
 {
-  if(!*bp)
+  struct seq_builder *b = *bp;
+  if(!b)
     return;
-  free((*bp)->pts);
-  free(*bp);
+  for(size_t i = 0; i < b->nruns; i++)
+    close(b->runs[i].fd);
+  free(b->runs);
+  free(b->pts);
+  free(b);
   *bp = NULL;
+}
+
+void seq_set_memory_limit(struct seq_builder *b, size_t max_points)
+{
+  b->max_points = max_points;
 }
 
 size_t seq_point_count(const struct seq_builder *b)
 {
-  return b->n;
+  return (size_t)b->total;
 }
 
-enum mly_rc seq_add(struct seq_builder *b, const struct seq_point *p)
+enum mly_rc seq_add_error(const struct seq_builder *b, struct mly_err *err)
 {
-  if(b->n == b->cap) {
-    if(b->n >= UINT32_MAX)
-      return MLY_ETOOBIG;
-    size_t cap = b->cap ? b->cap + b->cap / 2 : 1024;
-    struct seq_point *np = realloc(b->pts, cap * sizeof(*np));
-    if(!np)
-      return MLY_ENOMEM;
-    b->pts = np;
-    b->cap = cap;
-  }
-  b->pts[b->n] = *p;
-  b->pts[b->n].ordinal = (uint32_t)b->n;
-  b->n++;
-  return MLY_OK;
+  if(err && b->add_err.rc)
+    *err = b->add_err;
+  return b->add_err.rc;
 }
 
-/* qsort has no context argument: the table for string-id comparison */
-static const struct strtab *cmp_strings;
+/* ---- order ----------------------------------------------------------------- */
 
 static int cmp_u64(uint64_t a, uint64_t b)
 {
@@ -63,7 +89,8 @@ static int cmp_u64(uint64_t a, uint64_t b)
 }
 
 /* unknown < numeric (by value) < non-numeric string (bytewise) */
-static int cmp_id(const struct seq_point *a, const struct seq_point *b)
+static int cmp_id(const struct seq_point *a, const struct seq_point *b,
+                  const struct strtab *strings)
 {
   int ka = !(a->flags & SEQP_ID_KNOWN) ? 0 : (a->flags & SEQP_ID_STR) ? 2 : 1;
   int kb = !(b->flags & SEQP_ID_KNOWN) ? 0 : (b->flags & SEQP_ID_STR) ? 2 : 1;
@@ -72,8 +99,8 @@ static int cmp_id(const struct seq_point *a, const struct seq_point *b)
   if(ka == 1)
     return cmp_u64(a->id, b->id);
   if(ka == 2) {
-    struct mly_view va = strtab_get(cmp_strings, (uint32_t)a->id);
-    struct mly_view vb = strtab_get(cmp_strings, (uint32_t)b->id);
+    struct mly_view va = strtab_get(strings, (uint32_t)a->id);
+    struct mly_view vb = strtab_get(strings, (uint32_t)b->id);
     size_t n = va.n < vb.n ? va.n : vb.n;
     int c = n ? memcmp(va.p, vb.p, n) : 0;
     return c ? c : cmp_u64(va.n, vb.n);
@@ -81,38 +108,43 @@ static int cmp_id(const struct seq_point *a, const struct seq_point *b)
   return 0;
 }
 
-/* vertex order: captured_at (unknown first), id, tile order */
-static int cmp_vertex(const struct seq_point *a, const struct seq_point *b)
+/* vertex order: captured_at (unknown first), id, tile order. Ordinals are
+ * unique, so this is a total order: any correct sort or merge of the same
+ * points gives the same sequence, which is what makes a build that spills
+ * to disk write the same bytes as one in memory. */
+static int cmp_vertex(const struct seq_point *a, const struct seq_point *b,
+                      const struct strtab *strings)
 {
   int ca = !!(a->flags & SEQP_CAPTURED_KNOWN), cb = !!(b->flags & SEQP_CAPTURED_KNOWN);
   if(ca != cb)
     return ca - cb;
   if(ca && a->captured_at != b->captured_at)
     return a->captured_at < b->captured_at ? -1 : 1;
-  int c = cmp_id(a, b);
+  int c = cmp_id(a, b, strings);
   if(c)
     return c;
   return cmp_u64(a->ordinal, b->ordinal);
 }
 
-static int cmp_seq_then_vertex(const void *pa, const void *pb)
+static int cmp_point(const struct seq_point *a, const struct seq_point *b,
+                     const struct strtab *strings)
 {
-  const struct seq_point *a = pa, *b = pb;
   if(a->seq != b->seq)
     return a->seq < b->seq ? -1 : 1;
-  return cmp_vertex(a, b);
+  return cmp_vertex(a, b, strings);
 }
 
-struct run {
-  size_t first, count;
-};
-
-static const struct seq_point *cmp_pts;
-
-static int cmp_run(const void *pa, const void *pb)
+/* qsort_r comparators: the context is the string table (not a file-level
+ * static, so that builders may sort in several threads) */
+static int qcmp_point(const void *pa, const void *pb, void *strings)
 {
-  const struct run *a = pa, *b = pb;
-  return cmp_vertex(&cmp_pts[a->first], &cmp_pts[b->first]);
+  return cmp_point(pa, pb, strings);
+}
+
+static void sort_points(struct seq_builder *b)
+{
+  if(b->n > 1)
+    qsort_r(b->pts, b->n, sizeof(*b->pts), qcmp_point, (void *)b->strings);
 }
 
 #define ADD_LIT(b, s) dbuf_add(b, s, sizeof(s) - 1)
@@ -288,6 +320,590 @@ static enum mly_rc write_sequence_csv(struct dbuf *t, struct dbuf *tmp,
   return outfile_csv_quote_from(t, start);
 }
 
+/* The text of one sequence in out's format */
+static enum mly_rc sequence_text(const struct outfile *out, struct dbuf *text, struct dbuf *tmp,
+                                 const struct strtab *strings, const struct seq_point *v,
+                                 size_t n, struct mly_err *err)
+{
+  enum mly_rc rc = out->fmt == OUTFMT_CSV ? write_sequence_csv(text, tmp, strings, v, n)
+                                          : write_sequence(text, tmp, strings, v, n);
+  if(rc)
+    mly_err_set(err, rc, "cannot build sequence text: %s", mly_strerror(rc));
+  return rc;
+}
+
+/* ---- temporary files --------------------------------------------------------- */
+
+/* $TMPDIR, as mkstemp users are expected to honour, else /tmp */
+static const char *tmp_dir(void)
+{
+  const char *t = getenv("TMPDIR");
+  return t && *t ? t : "/tmp";
+}
+
+/* A new temporary file, unlinked at once: it lives as long as its
+ * descriptor, so nothing is left behind by a crash or a kill */
+static enum mly_rc tmp_open(int *fd, struct mly_err *err)
+{
+  const char *dir = tmp_dir();
+  size_t n = strlen(dir) + sizeof("/mly-seq-XXXXXX");
+  char *path = malloc(n);
+  if(!path)
+    return mly_err_set(err, MLY_ENOMEM, "out of memory");
+  snprintf(path, n, "%s/mly-seq-XXXXXX", dir);
+  *fd = mkostemp(path, O_CLOEXEC);
+  if(*fd < 0) {
+    mly_err_set(err, MLY_EIO, "cannot create a temporary file in '%s': %s", dir,
+                strerror(errno));
+    free(path);
+    return MLY_EIO;
+  }
+  unlink(path);
+  free(path);
+  return MLY_OK;
+}
+
+static enum mly_rc write_full(int fd, const void *p, size_t n, struct mly_err *err)
+{
+  const char *c = p;
+  while(n) {
+    /* Linux writes at most about 2 GiB at once */
+    ssize_t w = write(fd, c, n < ((size_t)1 << 30) ? n : (size_t)1 << 30);
+    if(w < 0 && errno == EINTR)
+      continue;
+    if(w <= 0)
+      return mly_err_set(err, MLY_EIO, "cannot write a temporary file for sequences: %s",
+                         strerror(w < 0 ? errno : ENOSPC));
+    c += w;
+    n -= (size_t)w;
+  }
+  return MLY_OK;
+}
+
+static enum mly_rc read_full(int fd, void *p, size_t n, uint64_t off, struct mly_err *err)
+{
+  char *c = p;
+  while(n) {
+    ssize_t r = pread(fd, c, n < ((size_t)1 << 30) ? n : (size_t)1 << 30, (off_t)off);
+    if(r < 0 && errno == EINTR)
+      continue;
+    if(r < 0)
+      return mly_err_set(err, MLY_EIO, "cannot read a temporary file for sequences: %s",
+                         strerror(errno));
+    if(r == 0)
+      return mly_err_set(err, MLY_EIO, "a temporary file for sequences ended early");
+    c += r;
+    n -= (size_t)r;
+    off += (uint64_t)r;
+  }
+  return MLY_OK;
+}
+
+/* Buffered appending to a temporary file */
+struct wfile {
+  int fd;
+  char *buf; /* WRITE_BYTES */
+  size_t n;
+  uint64_t size; /* bytes appended, buffered ones included */
+};
+
+static enum mly_rc wfile_open(struct wfile *w, struct mly_err *err)
+{
+  w->fd = -1;
+  w->n = 0;
+  w->size = 0;
+  w->buf = malloc(WRITE_BYTES);
+  if(!w->buf)
+    return mly_err_set(err, MLY_ENOMEM, "out of memory");
+  enum mly_rc rc = tmp_open(&w->fd, err);
+  if(rc) {
+    free(w->buf);
+    w->buf = NULL;
+  }
+  return rc;
+}
+
+static enum mly_rc wfile_flush(struct wfile *w, struct mly_err *err)
+{
+  enum mly_rc rc = write_full(w->fd, w->buf, w->n, err);
+  w->n = 0;
+  return rc;
+}
+
+static enum mly_rc wfile_put(struct wfile *w, const void *p, size_t n, struct mly_err *err)
+{
+  enum mly_rc rc;
+  w->size += n;
+  if(w->n + n > WRITE_BYTES) {
+    if((rc = wfile_flush(w, err)))
+      return rc;
+    if(n > WRITE_BYTES)
+      return write_full(w->fd, p, n, err);
+  }
+  memcpy(w->buf + w->n, p, n);
+  w->n += n;
+  return MLY_OK;
+}
+
+/* Free the buffer; the descriptor is returned when keep, else closed */
+static int wfile_close(struct wfile *w, bool keep)
+{
+  free(w->buf);
+  w->buf = NULL;
+  if(!keep && w->fd >= 0)
+    close(w->fd);
+  return keep ? w->fd : -1;
+}
+
+/* ---- merging runs -------------------------------------------------------------- */
+
+struct reader {
+  int fd;
+  uint64_t off, left; /* next byte to read; points not yet read */
+  struct seq_point *buf;
+  size_t i, n;
+};
+
+/* A k-way merge: a binary heap of readers by their current point */
+struct merger {
+  const struct strtab *strings;
+  struct reader *r;
+  size_t *heap, nheap;
+  struct seq_point *bufs;
+};
+
+static enum mly_rc reader_fill(struct reader *r, struct mly_err *err)
+{
+  size_t want = r->left < READ_POINTS ? (size_t)r->left : READ_POINTS;
+  enum mly_rc rc = read_full(r->fd, r->buf, want * sizeof(*r->buf), r->off, err);
+  if(rc)
+    return rc;
+  r->off += want * sizeof(*r->buf);
+  r->left -= want;
+  r->i = 0;
+  r->n = want;
+  return MLY_OK;
+}
+
+static bool heap_less(const struct merger *m, size_t a, size_t b)
+{
+  const struct reader *ra = &m->r[a], *rb = &m->r[b];
+  return cmp_point(&ra->buf[ra->i], &rb->buf[rb->i], m->strings) < 0;
+}
+
+static void heap_down(struct merger *m, size_t i)
+{
+  for(;;) {
+    size_t l = 2 * i + 1, least = i;
+    if(l < m->nheap && heap_less(m, m->heap[l], m->heap[least]))
+      least = l;
+    if(l + 1 < m->nheap && heap_less(m, m->heap[l + 1], m->heap[least]))
+      least = l + 1;
+    if(least == i)
+      return;
+    size_t t = m->heap[i];
+    m->heap[i] = m->heap[least];
+    m->heap[least] = t;
+    i = least;
+  }
+}
+
+static void merger_close(struct merger *m)
+{
+  free(m->r);
+  free(m->heap);
+  free(m->bufs);
+  memset(m, 0, sizeof(*m));
+}
+
+/* Start merging runs[0..k); the runs stay as they are (a merge reads them
+ * through its own offsets, so seq_write can be repeated) */
+static enum mly_rc merger_open(struct merger *m, const struct run *runs, size_t k,
+                               const struct strtab *strings, struct mly_err *err)
+{
+  memset(m, 0, sizeof(*m));
+  m->strings = strings;
+  m->r = calloc(k ? k : 1, sizeof(*m->r));
+  m->heap = calloc(k ? k : 1, sizeof(*m->heap));
+  m->bufs = calloc(k ? k : 1, READ_POINTS * sizeof(*m->bufs));
+  if(!m->r || !m->heap || !m->bufs) {
+    merger_close(m);
+    return mly_err_set(err, MLY_ENOMEM, "out of memory merging sequences");
+  }
+  for(size_t i = 0; i < k; i++) {
+    struct reader *r = &m->r[i];
+    r->fd = runs[i].fd;
+    r->left = runs[i].count;
+    r->buf = m->bufs + i * READ_POINTS;
+    if(!r->left)
+      continue;
+    enum mly_rc rc = reader_fill(r, err);
+    if(rc) {
+      merger_close(m);
+      return rc;
+    }
+    m->heap[m->nheap++] = i;
+  }
+  for(size_t i = m->nheap / 2; i-- > 0;)
+    heap_down(m, i);
+  return MLY_OK;
+}
+
+/* The next point in (sequence, vertex) order into *p; *done when none is left */
+static enum mly_rc merger_next(struct merger *m, struct seq_point *p, bool *done,
+                               struct mly_err *err)
+{
+  *done = !m->nheap;
+  if(*done)
+    return MLY_OK;
+  struct reader *r = &m->r[m->heap[0]];
+  *p = r->buf[r->i++];
+  if(r->i == r->n) {
+    if(r->left) {
+      enum mly_rc rc = reader_fill(r, err);
+      if(rc)
+        return rc;
+    }
+    else
+      m->heap[0] = m->heap[--m->nheap];
+  }
+  if(m->nheap)
+    heap_down(m, 0);
+  return MLY_OK;
+}
+
+/* Merge runs[0..k) into one new run at level + 1 of runs[0] */
+static enum mly_rc merge_runs(const struct seq_builder *b, const struct run *runs, size_t k,
+                              struct run *out, struct mly_err *err)
+{
+  struct merger m;
+  struct wfile w;
+  enum mly_rc rc = wfile_open(&w, err);
+  if(rc)
+    return rc;
+  if((rc = merger_open(&m, runs, k, b->strings, err))) {
+    wfile_close(&w, false);
+    return rc;
+  }
+  out->count = 0;
+  for(;;) {
+    struct seq_point p;
+    bool done;
+    if((rc = merger_next(&m, &p, &done, err)) || done)
+      break;
+    if((rc = wfile_put(&w, &p, sizeof(p), err)))
+      break;
+    out->count++;
+  }
+  if(!rc)
+    rc = wfile_flush(&w, err);
+  merger_close(&m);
+  out->fd = wfile_close(&w, !rc);
+  out->level = runs[0].level + 1;
+  return rc;
+}
+
+/* Merge the last MERGE_FANIN runs while they share a level, so that at
+ * most MERGE_FANIN - 1 runs stay per level (a counter in base 16) */
+static enum mly_rc compact_runs(struct seq_builder *b, struct mly_err *err)
+{
+  while(b->nruns >= MERGE_FANIN &&
+        b->runs[b->nruns - MERGE_FANIN].level == b->runs[b->nruns - 1].level) {
+    struct run *in = &b->runs[b->nruns - MERGE_FANIN], merged;
+    enum mly_rc rc = merge_runs(b, in, MERGE_FANIN, &merged, err);
+    if(rc)
+      return rc;
+    for(size_t i = 0; i < MERGE_FANIN; i++)
+      close(in[i].fd);
+    b->nruns -= MERGE_FANIN - 1;
+    b->runs[b->nruns - 1] = merged;
+  }
+  return MLY_OK;
+}
+
+/* Sort the points in memory and move them to a new run on disk. On
+ * failure they stay in memory and the runs are as they were (or merged:
+ * either way no point is lost). */
+static enum mly_rc spill(struct seq_builder *b, struct mly_err *err)
+{
+  if(!b->n)
+    return MLY_OK;
+  if(b->nruns == b->runs_cap) {
+    size_t cap = b->runs_cap ? b->runs_cap * 2 : 16;
+    struct run *nr = realloc(b->runs, cap * sizeof(*nr));
+    if(!nr)
+      return mly_err_set(err, MLY_ENOMEM, "out of memory keeping sequences");
+    b->runs = nr;
+    b->runs_cap = cap;
+  }
+  sort_points(b);
+  int fd = -1;
+  enum mly_rc rc = tmp_open(&fd, err);
+  if(rc)
+    return rc;
+  if((rc = write_full(fd, b->pts, b->n * sizeof(*b->pts), err))) {
+    close(fd);
+    return rc;
+  }
+  b->runs[b->nruns++] = (struct run){.fd = fd, .count = b->n, .level = 0};
+  b->n = 0;
+  return compact_runs(b, err);
+}
+
+enum mly_rc seq_add(struct seq_builder *b, const struct seq_point *p)
+{
+  enum mly_rc rc;
+  /* the ordinal is 32 bits */
+  if(b->total >= UINT32_MAX)
+    return mly_err_set(&b->add_err, MLY_ETOOBIG, "more than %u images for sequences",
+                       (unsigned)UINT32_MAX);
+  if(b->max_points && b->n >= b->max_points && (rc = spill(b, &b->add_err)))
+    return rc;
+  if(b->n == b->cap) {
+    size_t cap = b->cap ? b->cap + b->cap / 2 : 1024;
+    if(b->max_points && cap > b->max_points)
+      cap = b->max_points;
+    struct seq_point *np =
+        cap <= SIZE_MAX / sizeof(*np) ? realloc(b->pts, cap * sizeof(*np)) : NULL;
+    if(!np)
+      return mly_err_set(&b->add_err, MLY_ENOMEM, "out of memory keeping sequences");
+    b->pts = np;
+    b->cap = cap;
+  }
+  struct seq_point *d = &b->pts[b->n];
+  memcpy(d, p, POINT_USED);
+  memset((char *)d + POINT_USED, 0, sizeof(*d) - POINT_USED);
+  d->ordinal = (uint32_t)b->total;
+  b->n++;
+  b->total++;
+  return MLY_OK;
+}
+
+/* ---- writing from memory ------------------------------------------------------ */
+
+struct span {
+  size_t first, count;
+};
+
+struct span_order {
+  const struct seq_point *pts;
+  const struct strtab *strings;
+};
+
+static int qcmp_span(const void *pa, const void *pb, void *ctx)
+{
+  const struct span *a = pa, *b = pb;
+  const struct span_order *o = ctx;
+  return cmp_vertex(&o->pts[a->first], &o->pts[b->first], o->strings);
+}
+
+/* Every point is in memory: sort them, find the sequences, sort those by
+ * their first vertex and write them */
+static enum mly_rc write_in_memory(struct seq_builder *b, struct outfile *out, size_t *nseq,
+                                   struct mly_err *err)
+{
+  sort_points(b);
+
+  /* spans of one sequence with two or more images */
+  struct span *spans = NULL;
+  size_t nspans = 0, cap = 0;
+  for(size_t i = 0; i < b->n;) {
+    size_t j = i + 1;
+    while(j < b->n && b->pts[j].seq == b->pts[i].seq)
+      j++;
+    if(j - i >= 2) {
+      if(nspans == cap) {
+        cap = cap ? cap * 2 : 256;
+        struct span *ns = realloc(spans, cap * sizeof(*ns));
+        if(!ns) {
+          free(spans);
+          return mly_err_set(err, MLY_ENOMEM, "out of memory building sequences");
+        }
+        spans = ns;
+      }
+      spans[nspans].first = i;
+      spans[nspans].count = j - i;
+      nspans++;
+    }
+    i = j;
+  }
+  struct span_order order = {b->pts, b->strings};
+  if(nspans > 1)
+    qsort_r(spans, nspans, sizeof(*spans), qcmp_span, &order);
+
+  struct dbuf text, tmp;
+  dbuf_init(&text, SIZE_MAX / 2);
+  dbuf_init(&tmp, SIZE_MAX / 2);
+  enum mly_rc rc = MLY_OK;
+  for(size_t r = 0; r < nspans && !rc; r++) {
+    const struct seq_point *v = b->pts + spans[r].first;
+    rc = sequence_text(out, &text, &tmp, b->strings, v, spans[r].count, err);
+    if(!rc)
+      rc = outfile_feature(out, text.p, text.n, err);
+  }
+  dbuf_cleanup(&text);
+  dbuf_cleanup(&tmp);
+  free(spans);
+  if(!rc)
+    *nseq = nspans;
+  return rc;
+}
+
+/* ---- writing from runs on disk --------------------------------------------------- */
+
+/* A sequence's text staged in a temporary file, and the sort key of its
+ * first vertex (the fields cmp_vertex reads) */
+struct staged {
+  int64_t captured_at;
+  uint64_t id;
+  uint64_t off, len;
+  uint32_t ordinal;
+  uint8_t flags;
+};
+
+static void staged_key(const struct staged *s, struct seq_point *p)
+{
+  p->captured_at = s->captured_at;
+  p->id = s->id;
+  p->ordinal = s->ordinal;
+  p->flags = s->flags;
+}
+
+static int qcmp_staged(const void *pa, const void *pb, void *strings)
+{
+  struct seq_point a, b;
+  staged_key(pa, &a);
+  staged_key(pb, &b);
+  return cmp_vertex(&a, &b, strings);
+}
+
+struct stage {
+  struct wfile w;
+  struct staged *s;
+  size_t n, cap;
+  struct dbuf text, tmp;
+};
+
+/* Stage the text of the sequence v[0..n) */
+static enum mly_rc stage_sequence(struct stage *st, const struct outfile *out,
+                                  const struct strtab *strings, const struct seq_point *v,
+                                  size_t n, struct mly_err *err)
+{
+  if(st->n == st->cap) {
+    size_t cap = st->cap ? st->cap * 2 : 256;
+    struct staged *ns = realloc(st->s, cap * sizeof(*ns));
+    if(!ns)
+      return mly_err_set(err, MLY_ENOMEM, "out of memory building sequences");
+    st->s = ns;
+    st->cap = cap;
+  }
+  enum mly_rc rc = sequence_text(out, &st->text, &st->tmp, strings, v, n, err);
+  if(rc)
+    return rc;
+  struct staged *s = &st->s[st->n];
+  s->captured_at = v[0].captured_at;
+  s->id = v[0].id;
+  s->ordinal = v[0].ordinal;
+  s->flags = v[0].flags;
+  s->off = st->w.size;
+  s->len = st->text.n;
+  if((rc = wfile_put(&st->w, st->text.p, st->text.n, err)))
+    return rc;
+  st->n++;
+  return MLY_OK;
+}
+
+/* Merge the runs: each sequence arrives whole and in vertex order, one at
+ * a time, in b->pts; stage each with two or more images */
+static enum mly_rc stage_all(struct seq_builder *b, struct stage *st, const struct outfile *out,
+                             struct mly_err *err)
+{
+  struct merger m;
+  enum mly_rc rc = merger_open(&m, b->runs, b->nruns, b->strings, err);
+  if(rc)
+    return rc;
+  size_t nv = 0;
+  for(;;) {
+    struct seq_point p;
+    bool done;
+    if((rc = merger_next(&m, &p, &done, err)))
+      break;
+    if(done || (nv && p.seq != b->pts[0].seq)) {
+      if(nv >= 2)
+        rc = stage_sequence(st, out, b->strings, b->pts, nv, err);
+      nv = 0;
+      if(rc || done)
+        break;
+    }
+    /* the buffer holds one sequence now: it grows past the limit only for
+     * a sequence longer than the limit */
+    if(nv == b->cap) {
+      size_t cap = b->cap ? b->cap * 2 : 1024;
+      struct seq_point *np =
+          cap <= SIZE_MAX / sizeof(*np) ? realloc(b->pts, cap * sizeof(*np)) : NULL;
+      if(!np) {
+        rc = mly_err_set(err, MLY_ENOMEM, "out of memory building sequences");
+        break;
+      }
+      b->pts = np;
+      b->cap = cap;
+    }
+    b->pts[nv++] = p;
+  }
+  merger_close(&m);
+  if(!rc)
+    rc = wfile_flush(&st->w, err);
+  return rc;
+}
+
+/* Copy the staged texts to out in the order of their first vertices */
+static enum mly_rc copy_staged(struct stage *st, const struct strtab *strings,
+                               struct outfile *out, struct mly_err *err)
+{
+  if(st->n > 1)
+    qsort_r(st->s, st->n, sizeof(*st->s), qcmp_staged, (void *)strings);
+  enum mly_rc rc = MLY_OK;
+  for(size_t i = 0; i < st->n && !rc; i++) {
+    const struct staged *s = &st->s[i];
+    dbuf_reset(&st->text);
+    if(s->len > SIZE_MAX / 2 || (rc = dbuf_reserve(&st->text, (size_t)s->len)))
+      return mly_err_set(err, rc ? rc : MLY_ETOOBIG, "out of memory building sequences");
+    if((rc = read_full(st->w.fd, st->text.p, (size_t)s->len, s->off, err)))
+      return rc;
+    st->text.n = (size_t)s->len;
+    rc = outfile_feature(out, st->text.p, st->text.n, err);
+  }
+  return rc;
+}
+
+/* Some points are in runs: spill the rest, merge the runs sequence by
+ * sequence, staging each sequence's text in a temporary file and keeping
+ * only its first vertex's key in memory, then sort the keys and copy the
+ * texts out in that order */
+static enum mly_rc write_from_runs(struct seq_builder *b, struct outfile *out, size_t *nseq,
+                                   struct mly_err *err)
+{
+  enum mly_rc rc = spill(b, err);
+  if(rc)
+    return rc;
+  struct stage st;
+  memset(&st, 0, sizeof(st));
+  dbuf_init(&st.text, SIZE_MAX / 2);
+  dbuf_init(&st.tmp, SIZE_MAX / 2);
+  if(!(rc = wfile_open(&st.w, err))) {
+    rc = stage_all(b, &st, out, err);
+    if(!rc)
+      rc = copy_staged(&st, b->strings, out, err);
+    wfile_close(&st.w, false);
+  }
+  if(!rc)
+    *nseq = st.n;
+  free(st.s);
+  dbuf_cleanup(&st.text);
+  dbuf_cleanup(&st.tmp);
+  return rc;
+}
+
 enum mly_rc seq_write(struct seq_builder *b, struct outfile *out, size_t *nseq,
                       struct mly_err *err)
 {
@@ -296,56 +912,7 @@ enum mly_rc seq_write(struct seq_builder *b, struct outfile *out, size_t *nseq,
   if(out->fmt == OUTFMT_CSV && out->kind != OUTFILE_SEQUENCES)
     return mly_err_set(err, MLY_EINVAL, "'%s' was not opened for sequences",
                        out->final_path ? out->final_path : "");
-  cmp_strings = b->strings;
-  if(b->n)
-    qsort(b->pts, b->n, sizeof(*b->pts), cmp_seq_then_vertex);
-
-  /* runs of one sequence with two or more images */
-  struct run *runs = NULL;
-  size_t nruns = 0, cap = 0;
-  for(size_t i = 0; i < b->n;) {
-    size_t j = i + 1;
-    while(j < b->n && b->pts[j].seq == b->pts[i].seq)
-      j++;
-    if(j - i >= 2) {
-      if(nruns == cap) {
-        cap = cap ? cap * 2 : 256;
-        struct run *nr = realloc(runs, cap * sizeof(*nr));
-        if(!nr) {
-          free(runs);
-          return mly_err_set(err, MLY_ENOMEM, "out of memory building sequences");
-        }
-        runs = nr;
-      }
-      runs[nruns].first = i;
-      runs[nruns].count = j - i;
-      nruns++;
-    }
-    i = j;
-  }
-  cmp_pts = b->pts;
-  if(nruns)
-    qsort(runs, nruns, sizeof(*runs), cmp_run);
-
-  struct dbuf text, tmp;
-  dbuf_init(&text, SIZE_MAX / 2);
-  dbuf_init(&tmp, SIZE_MAX / 2);
-  enum mly_rc rc = MLY_OK;
-  for(size_t r = 0; r < nruns && !rc; r++) {
-    const struct seq_point *v = b->pts + runs[r].first;
-    if(out->fmt == OUTFMT_CSV)
-      rc = write_sequence_csv(&text, &tmp, b->strings, v, runs[r].count);
-    else
-      rc = write_sequence(&text, &tmp, b->strings, v, runs[r].count);
-    if(rc)
-      mly_err_set(err, rc, "cannot build sequence text: %s", mly_strerror(rc));
-    else
-      rc = outfile_feature(out, text.p, text.n, err);
-  }
-  dbuf_cleanup(&text);
-  dbuf_cleanup(&tmp);
-  free(runs);
-  if(!rc)
-    *nseq = nruns;
-  return rc;
+  if(b->nruns)
+    return write_from_runs(b, out, nseq, err);
+  return write_in_memory(b, out, nseq, err);
 }

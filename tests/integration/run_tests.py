@@ -48,7 +48,7 @@ def run(args, env=None, stdin=None, timeout=300, token=True):
     e.pop("MAPILLARY_GRAPH_URL", None)
     e["MAPILLARY_BACKOFF_MS"] = "20"
     # never the internet: id repair would call the real Graph API
-    e["MAPILLARY_GRAPH_URL"] = "http://127.0.0.1:9/graph"
+    e["MAPILLARY_GRAPH_URL"] = "file:///no-graph-in-tests"
     if token:
         e["MAPILLARY_ACCESS_TOKEN"] = TOKEN
     if env:
@@ -574,7 +574,7 @@ def bad_inputs_fail_cleanly():
 def sigterm_leaves_no_partial_output():
     d = workdir()
     with server(TILESET, "--latency-ms", "300") as srv:
-        e = dict(os.environ, MAPILLARY_ACCESS_TOKEN=TOKEN, MAPILLARY_GRAPH_URL="http://127.0.0.1:9/g")
+        e = dict(os.environ, MAPILLARY_ACCESS_TOKEN=TOKEN, MAPILLARY_GRAPH_URL="file:///no-graph-in-tests")
         p = subprocess.Popen([ARGS.binary, "get_mapillary_points", "--input_aoi",
                               ",".join(str(v) for v in BBOX), "--tiles_url", srv.url,
                               "--concurrency", "1"] + outs(d), env=e,
@@ -649,7 +649,7 @@ def kill_9_at_random_moments_then_resume_gives_identical_output():
     want = clean_outputs(d)
     cache = os.path.join(d, "cache.mbtiles")
     bbox = ",".join(str(v) for v in BBOX)
-    e = dict(os.environ, MAPILLARY_ACCESS_TOKEN=TOKEN, MAPILLARY_GRAPH_URL="http://127.0.0.1:9/g",
+    e = dict(os.environ, MAPILLARY_ACCESS_TOKEN=TOKEN, MAPILLARY_GRAPH_URL="file:///no-graph-in-tests",
              MAPILLARY_BACKOFF_MS="20")
     kills = 0
     with server(TILESET, "--latency-ms", "150") as srv:
@@ -946,7 +946,7 @@ def progress_on_a_terminal_and_as_lines():
         d = workdir()
         args = [ARGS.binary, "get_mapillary_points", "--input_aoi", ",".join(str(v) for v in BBOX),
                 "--tiles_url", srv.url, "--concurrency", "1"] + outs(d)
-        env = dict(os.environ, MAPILLARY_ACCESS_TOKEN=TOKEN, MAPILLARY_GRAPH_URL="http://127.0.0.1:9/g",
+        env = dict(os.environ, MAPILLARY_ACCESS_TOKEN=TOKEN, MAPILLARY_GRAPH_URL="file:///no-graph-in-tests",
                    MAPILLARY_BACKOFF_MS="20")
         pid, fd = pty.fork()
         if pid == 0:
@@ -969,11 +969,166 @@ def progress_on_a_terminal_and_as_lines():
         assert "\r" in text and "tiles " in text and "ETA" in text, text
         assert TOKEN not in text
         # not a terminal: nothing but the summary, unless --progress asks for lines
-        r = run(args[1:] + ["--progress"], env={"MAPILLARY_GRAPH_URL": "http://127.0.0.1:9/g"})
+        r = run(args[1:] + ["--progress"], env={"MAPILLARY_GRAPH_URL": "file:///no-graph-in-tests"})
         assert r.rc == 0 and "\r" not in r.err, r
         assert any(line.startswith("mapillary: tiles ") for line in r.err.splitlines()), r.err
         r = run(args[1:])
         assert not any(line.startswith("mapillary: tiles ") for line in r.err.splitlines()), r.err
+
+
+# --------------------------------------------------------- abuse & faults
+
+def run_rusage(args, env_extra=None, timeout=300):
+    """Run the binary; return (rc, stderr, peak RSS in MiB) from wait4."""
+    e = dict(os.environ, MAPILLARY_ACCESS_TOKEN=TOKEN, MAPILLARY_GRAPH_URL="file:///no-graph-in-tests",
+             MAPILLARY_BACKOFF_MS="20")
+    if env_extra:
+        e.update(env_extra)
+    p = subprocess.Popen([ARGS.binary] + args, env=e, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    t0 = time.monotonic()
+    err = b""
+    import fcntl
+    fl = fcntl.fcntl(p.stderr, fcntl.F_GETFL)
+    fcntl.fcntl(p.stderr, fcntl.F_SETFL, fl | os.O_NONBLOCK)
+    while True:
+        try:
+            chunk = p.stderr.read()
+            if chunk:
+                err += chunk
+        except BlockingIOError:
+            pass
+        pid, status, ru = os.wait4(p.pid, os.WNOHANG)
+        if pid:
+            break
+        if time.monotonic() - t0 > timeout:
+            p.kill()
+        time.sleep(0.05)
+    rest = p.stderr.read()
+    err += rest or b""
+    p.returncode = os.waitstatus_to_exitcode(status)
+    text = err.decode()
+    assert TOKEN not in text
+    return p.returncode, text, ru.ru_maxrss / 1024.0
+
+
+@case
+def huge_and_endless_bodies_fail_with_bounded_memory():
+    root = os.path.join(workdir(), "tiles")
+    shutil.copytree(TILESET, root)
+    victim = sorted(t["tile"] for t in TRUTH["tiles"])[0]
+    z, x, y = victim.split("/")
+    for spec in ("1073741824", "endless"):
+        with open(os.path.join(root, z, x, y + ".huge"), "w") as f:
+            f.write(spec)
+        d = workdir()
+        with server(root) as srv:
+            rc, err, rss = run_rusage(["get_mapillary_points", "--input_aoi", ",".join(str(v) for v in BBOX),
+                                       "--tiles_url", srv.url] + outs(d))
+        assert rc == 1, (spec, rc, err)
+        assert victim in err and "67108864" in err, err
+        assert rss < 300, "peak RSS %.0f MiB for a %s body" % (rss, spec)
+        assert listing(d) == []
+        print("    %s body: status 1, peak RSS %.0f MiB" % (spec, rss))
+
+
+@case
+def mixed_faults_with_timeouts_and_no_retry_storm():
+    d = workdir()
+    want = clean_outputs(d)
+    bbox = ",".join(str(v) for v in BBOX)
+    with server(TILESET, "--fault-seed", "9", "--fail-rate", "0.2", "--rate429", "0.1",
+                "--truncate-rate", "0.05", "--reset-rate", "0.05", "--slow-rate", "0.25",
+                "--slow-ms", "2500", "--retry-after", "0") as srv:
+        r = run(["get_mapillary_points", "--input_aoi", bbox, "--tiles_url", srv.url, "--timeout", "1",
+                 "--retries", "15", "--concurrency", "4"] + outs(d))
+        assert r.rc == 0, r
+        entries = tile_requests(srv.log)
+    assert (read(os.path.join(d, "points.geojson")), read(os.path.join(d, "seqs.geojson"))) == want
+    ntiles = len({e["tile"] for e in entries})
+    # 40% of answers fail: about 1.7 attempts per tile expected; a storm would be many more
+    assert len(entries) <= ntiles * 4, "%d requests for %d tiles" % (len(entries), ntiles)
+    assert any(e.get("slow") for e in entries), "no slow answer was injected"
+    print("    %d requests for %d tiles under 50%% faults" % (len(entries), ntiles))
+
+
+@case
+def abusive_inputs_are_rejected_or_handled():
+    d = workdir()
+    cases = []
+    # deeply nested arrays
+    cases.append(("nested", "[" * 100000 + "]" * 100000, 2))
+    # invalid UTF-8 inside a string
+    cases.append(("utf8", b'{"type":"Polygon","coordinates":[[[0,0],[1,0],[1,1],[0,0]]],"x":"\xff\xfe"}', 2))
+    # duplicate keys
+    cases.append(("dupkeys", '{"type":"Polygon","type":"Polygon","coordinates":[[[0,0],[1,0],[1,1],[0,0]]]}',
+                  2))
+    for name, text, want_rc in cases:
+        path = os.path.join(d, name + ".geojson")
+        with open(path, "wb") as f:
+            f.write(text if isinstance(text, bytes) else text.encode())
+        r = run(["get_mapillary_points", "--input_aoi", path, "--tiles_url", file_url(TILESET)]
+                + outs(os.path.join(d, "o_" + name)), token=False)
+        assert r.rc == want_rc, (name, r)
+        assert len(r.err.strip().splitlines()) == 1, (name, r.err)
+        assert not os.path.exists(os.path.join(d, "o_" + name)), name
+    # a self-intersecting polygon (a bow tie over the data) is repaired, not refused
+    w, s, e, n = BBOX
+    bow = {"type": "Polygon", "coordinates": [[[w, s], [e, n], [e, s], [w, n], [w, s]]]}
+    path = os.path.join(d, "bow.geojson")
+    with open(path, "w") as f:
+        json.dump(bow, f)
+    r = run(["get_mapillary_points", "--input_aoi", path, "--tiles_url", file_url(TILESET)]
+            + outs(os.path.join(d, "bow")), token=False)
+    assert r.rc == 0, r
+    assert 0 < len(geojson(os.path.join(d, "bow", "points.geojson"))) < len(TRUTH["images"])
+    # a 100 MB GeoJSON (a huge property) still works, within bounded time
+    path = os.path.join(d, "big.geojson")
+    w2, s2, e2, n2 = (float(v) for v in SUB.split(","))
+    with open(path, "w") as f:
+        f.write('{"type":"Feature","properties":{"blob":"')
+        chunk = "x" * (1 << 20)
+        for _ in range(100):
+            f.write(chunk)
+        f.write('"},"geometry":{"type":"Polygon","coordinates":[[[%r,%r],[%r,%r],[%r,%r],[%r,%r],[%r,%r]]]}}'
+                % (w2, s2, e2, s2, e2, n2, w2, n2, w2, s2))
+    r = run(["get_mapillary_points", "--input_aoi", path, "--tiles_url", file_url(TILESET)]
+            + outs(os.path.join(d, "big")), token=False)
+    assert r.rc == 0, r
+    os.remove(path)
+    # field values with '/', '..', NUL and 300 characters
+    feats = []
+    ring = [[w2, s2], [e2, s2], [e2, n2], [w2, n2], [w2, s2]]
+    for v in ("a/b", ".."):
+        feats.append({"type": "Feature", "properties": {"area": v},
+                      "geometry": {"type": "Polygon", "coordinates": [ring]}})
+    path = os.path.join(d, "names.geojson")
+    with open(path, "w") as f:
+        json.dump({"type": "FeatureCollection", "features": feats}, f)
+    r = run(["get_mapillary_points", "--input_aoi", path, "--field_name", "area", "--tiles_url",
+             file_url(TILESET)] + outs(os.path.join(d, "names")), token=False)
+    assert r.rc == 0, r
+    made = listing(os.path.join(d, "names"))
+    assert made == sorted(["_._points.geojson", "_._seqs.geojson", "a_b_points.geojson", "a_b_seqs.geojson"]), made
+    # a NUL in a value: JSON text with \u0000 is refused with a clear message
+    feats[0]["properties"]["area"] = "x\u0000y"
+    with open(path, "w") as f:
+        json.dump({"type": "FeatureCollection", "features": feats}, f)
+    r = run(["get_mapillary_points", "--input_aoi", path, "--field_name", "area", "--tiles_url",
+             file_url(TILESET)] + outs(os.path.join(d, "nul")), token=False)
+    assert r.rc == 2 and "u0000" in r.err and len(r.err.strip().splitlines()) == 1, r
+    feats = [{"type": "Feature", "properties": {"area": "n" * 300},
+              "geometry": {"type": "Polygon", "coordinates": [ring]}}]
+    with open(path, "w") as f:
+        json.dump({"type": "FeatureCollection", "features": feats}, f)
+    r = run(["get_mapillary_points", "--input_aoi", path, "--field_name", "area", "--tiles_url",
+             file_url(TILESET)] + outs(os.path.join(d, "long")), token=False)
+    assert r.rc == 2 and len(r.err.strip().splitlines()) == 1, r
+    # an output path that is a directory
+    os.makedirs(os.path.join(d, "isdir.geojson"))
+    r = run(["get_mapillary_points", "--input_aoi", SUB, "--tiles_url", file_url(TILESET),
+             "--output_file_point", os.path.join(d, "isdir.geojson"),
+             "--output_file_sequence", os.path.join(d, "s.geojson")], token=False)
+    assert r.rc == 2 and "directory" in r.err, r
 
 
 # ------------------------------------------------------------------- main

@@ -221,6 +221,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
         st = self.server.state
         z, x, y = tile
         base = os.path.join(st.root, str(z), str(x), str(y))
+        if os.path.exists(base + ".huge"):
+            # a body of N bytes (or endless with "endless"), generated as sent
+            with open(base + ".huge") as f:
+                spec = f.read().strip()
+            return 200, None, "application/x-protobuf", [("X-Huge", spec)]
         if os.path.exists(base + ".status"):
             return self.override(base + ".status")
         try:
@@ -291,8 +296,40 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     # -- writing ---------------------------------------------------------
 
+    def huge(self, rec, spec):
+        """Stream a huge (or endless, chunked) body without holding it."""
+        endless = spec == "endless"
+        total = 0 if endless else int(spec)
+        rec.update(status=200, fault="huge", bytes=total)
+        self.server.state.log(rec)
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-protobuf")
+        if endless:
+            self.send_header("Transfer-Encoding", "chunked")
+        else:
+            self.send_header("Content-Length", str(total))
+        self.send_header("Connection", "close")
+        self.end_headers()
+        block = b"\x1a" * (1 << 20)
+        sent = 0
+        try:
+            while endless or sent < total:
+                n = len(block) if endless else min(len(block), total - sent)
+                if endless:
+                    self.wfile.write(b"%x\r\n" % n + block[:n] + b"\r\n")
+                else:
+                    self.wfile.write(block[:n])
+                sent += n
+                if sent > (8 << 30):
+                    break  # a bound for the test server itself
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client gave up: that is the point
+        self.close_connection = True
+
     def answer(self, rec, status, body, ctype, headers=(), truncate=False, fault=None,
                gz=False, gz_raw=False):
+        if body is None:
+            return self.huge(rec, dict(headers)["X-Huge"])
         if gz:
             body = gzip.compress(body, mtime=0)
             rec["gzip"] = "raw" if gz_raw else "header"

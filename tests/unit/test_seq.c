@@ -6,6 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
 #include <jansson.h>
@@ -743,6 +747,373 @@ static void test_gdal_reads_sequences(void **state)
   }
 }
 
+/* ---- bounded memory: runs spilled to disk ---------------------------------------- */
+
+static uint64_t rng;
+
+/* xorshift64*: the same inputs on every run */
+static uint64_t rnd(void)
+{
+  rng ^= rng >> 12;
+  rng ^= rng << 25;
+  rng ^= rng >> 27;
+  return rng * 2685821657736338717ULL;
+}
+
+/* Random kept images in tile order: many sequences of 1..160 images,
+ * unknown times and ids, numeric and string ids, keys that repeat (so that
+ * the ordinal decides) and exact duplicates far apart in arrival order
+ * (so that they land in different runs) */
+static struct seq_point *random_points(struct fix *f, uint64_t seed, size_t *count)
+{
+  rng = seed * 0x9e3779b97f4a7c15ULL + 1;
+  size_t cap = 8192, n = 0;
+  struct seq_point *v = malloc(cap * sizeof(*v));
+  assert_non_null(v);
+  const char *orgs[] = {"o1", "o,2", "o\"3"};
+  size_t nseqs = 40 + (size_t)(rnd() % 40);
+  for(size_t s = 0; s < nseqs; s++) {
+    char name[32];
+    snprintf(name, sizeof(name), s % 7 ? "seq%zu" : "q,\"%zu\"", s);
+    uint32_t seq = intern(f, name);
+    size_t len = rnd() % 8 == 0 ? 1 : 2 + (size_t)(rnd() % 159);
+    int64_t t0 = (int64_t)(rnd() % 50);
+    for(size_t i = 0; i < len; i++) {
+      assert_true(n + 2 <= cap);
+      struct seq_point *p = &v[n++];
+      memset(p, 0, sizeof(*p));
+      p->seq = seq;
+      p->lon = (double)(rnd() % 3600000) / 10000.0 - 180.0;
+      p->lat = (double)(rnd() % 1800000) / 10000.0 - 90.0;
+      uint64_t r = rnd() % 100;
+      if(r >= 12) {
+        p->flags |= SEQP_CAPTURED_KNOWN;
+        p->captured_at = t0 + (int64_t)(rnd() % 30); /* few values: many ties */
+      }
+      r = rnd() % 100;
+      if(r >= 8) {
+        p->flags |= SEQP_ID_KNOWN;
+        if(r < 25) {
+          char id[8];
+          snprintf(id, sizeof(id), "x%c%c", 'a' + (int)(rnd() % 3), 'a' + (int)(rnd() % 3));
+          p->flags |= SEQP_ID_STR;
+          p->id = intern(f, id);
+        }
+        else
+          p->id = rnd() % 20;
+      }
+      r = rnd() % 3;
+      if(r)
+        p->flags |= SEQP_PANO_KNOWN | (r == 2 ? SEQP_PANO : 0);
+      if(rnd() % 4 == 0)
+        p->org = intern(f, orgs[rnd() % 3]) + 1;
+      if(rnd() % 10 == 0) {
+        v[n] = *p; /* the same key again: only the arrival order tells them apart */
+        v[n].lon += 1;
+        n++;
+      }
+    }
+  }
+  /* shuffle: sequences interleave as tiles would have them */
+  for(size_t i = n; i > 1; i--) {
+    size_t j = (size_t)(rnd() % i);
+    struct seq_point t = v[i - 1];
+    v[i - 1] = v[j];
+    v[j] = t;
+  }
+  *count = n;
+  return v;
+}
+
+/* A fresh builder in f with the given limit, fed v[0..n) */
+static void feed(struct fix *f, size_t limit, const struct seq_point *v, size_t n)
+{
+  seq_free(&f->b);
+  f->b = seq_new(f->strings);
+  assert_non_null(f->b);
+  seq_set_memory_limit(f->b, limit);
+  for(size_t i = 0; i < n; i++)
+    assert_int_equal(seq_add(f->b, &v[i]), MLY_OK);
+  assert_int_equal(seq_point_count(f->b), n);
+}
+
+static void assert_same_bytes(const char *a, size_t na, const char *b, size_t nb, size_t limit,
+                              const char *what)
+{
+  if(na != nb || memcmp(a, b, na) != 0) {
+    size_t i = 0;
+    while(i < na && i < nb && a[i] == b[i])
+      i++;
+    fail_msg("limit %zu, %s: %zu bytes vs %zu unlimited, first difference at %zu", limit, what,
+             na, nb, i);
+  }
+}
+
+/* Descriptors of this process open on files under dir (deleted ones too) */
+static size_t fds_under(const char *dir)
+{
+  DIR *d = opendir("/proc/self/fd");
+  assert_non_null(d);
+  size_t count = 0;
+  struct dirent *e;
+  while((e = readdir(d))) {
+    char link[300], target[1024];
+    snprintf(link, sizeof(link), "/proc/self/fd/%s", e->d_name);
+    ssize_t n = readlink(link, target, sizeof(target) - 1);
+    if(n <= 0)
+      continue;
+    target[n] = '\0';
+    count += strncmp(target, dir, strlen(dir)) == 0 && target[strlen(dir)] == '/';
+  }
+  closedir(d);
+  return count;
+}
+
+/* Names in dir other than . and .. */
+static size_t dir_entries(const char *dir)
+{
+  DIR *d = opendir(dir);
+  assert_non_null(d);
+  size_t count = 0;
+  struct dirent *e;
+  while((e = readdir(d)))
+    count += strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
+  closedir(d);
+  return count;
+}
+
+/* TMPDIR set to dir (NULL: unset) for the spills; returns the old value */
+static char *set_tmpdir(const char *dir)
+{
+  const char *old = getenv("TMPDIR");
+  char *saved = old ? strdup(old) : NULL;
+  if(dir)
+    setenv("TMPDIR", dir, 1);
+  else
+    unsetenv("TMPDIR");
+  return saved;
+}
+
+static void restore_tmpdir(char *saved)
+{
+  if(saved)
+    setenv("TMPDIR", saved, 1);
+  else
+    unsetenv("TMPDIR");
+  free(saved);
+}
+
+/* The heart of the external sort: whatever the limit (a run per point, a
+ * few points per run, runs merged level upon level, or no run at all), the
+ * same points give the same bytes in every format, written twice */
+static void test_spill_limits_write_identical_bytes(void **state)
+{
+  struct fix *f = *state;
+  const size_t limits[] = {0, 1, 7, 1000};
+  const char *names[] = {"r.geojson", "r.csv", "r.geojsons"};
+  for(uint64_t seed = 1; seed <= 3; seed++) {
+    size_t n;
+    struct seq_point *v = random_points(f, seed, &n);
+    assert_true(n > 1000); /* more than the largest limit: every limit spills */
+    char *want[3];
+    size_t want_n[3], want_seq = 0;
+    for(size_t l = 0; l < sizeof(limits) / sizeof(limits[0]); l++) {
+      feed(f, limits[l], v, n);
+      for(size_t k = 0; k < 3; k++) {
+        size_t nseq, len;
+        char *text = write_as(f, names[k], &nseq, &len);
+        assert_true(nseq > 20);
+        if(l == 0) {
+          want[k] = text;
+          want_n[k] = len;
+          want_seq = nseq;
+          continue;
+        }
+        assert_int_equal(nseq, want_seq);
+        assert_same_bytes(text, len, want[k], want_n[k], limits[l], names[k]);
+        free(text);
+      }
+    }
+    for(size_t k = 0; k < 3; k++)
+      free(want[k]);
+    free(v);
+  }
+}
+
+static void test_spill_limit_smaller_than_one_sequence(void **state)
+{
+  struct fix *f = *state;
+  /* 50 images backwards, with a short one around them: 18 runs of 3 */
+  struct seq_point v[53];
+  memset(v, 0, sizeof(v));
+  uint32_t seq = intern(f, "long"), other = intern(f, "short");
+  for(size_t i = 0; i < 50; i++) {
+    struct seq_point *p = &v[1 + i];
+    p->seq = seq;
+    p->flags = SEQP_ID_KNOWN | SEQP_CAPTURED_KNOWN;
+    p->id = 1000 + (49 - i);
+    p->captured_at = (int64_t)(49 - i);
+    p->lon = (double)(49 - i);
+  }
+  v[0].seq = v[51].seq = other;
+  v[0].flags = v[51].flags = SEQP_CAPTURED_KNOWN;
+  v[0].captured_at = 100;
+  v[51].captured_at = 101;
+  v[52] = v[1]; /* a singleton of "long"'s key, last to arrive */
+  v[52].seq = intern(f, "single");
+  feed(f, 3, v, 53);
+  size_t nseq, len, want_len;
+  char *got = write_as(f, "l.geojson", &nseq, &len);
+  assert_int_equal(nseq, 2);
+  json_t *fs = write_all(f, &nseq);
+  json_t *s = json_array_get(fs, 0);
+  assert_string_equal(str_prop(s, "sequence_id"), "long");
+  assert_int_equal(int_prop(s, "total_points"), 50);
+  for(size_t i = 0; i < 50; i++)
+    assert_true(lon_at(s, i) == (double)i);
+  assert_int_equal(int_prop(s, "captured_at_start"), 0);
+  assert_int_equal(int_prop(s, "captured_at_end"), 49);
+  assert_string_equal(str_prop(json_array_get(fs, 1), "sequence_id"), "short");
+  feed(f, 0, v, 53);
+  char *want = write_as(f, "l.geojson", &nseq, &want_len);
+  assert_same_bytes(got, len, want, want_len, 3, "geojson");
+  free(got);
+  free(want);
+}
+
+static void test_spill_zero_points_and_only_singletons(void **state)
+{
+  struct fix *f = *state;
+  seq_set_memory_limit(f->b, 1);
+  size_t nseq = 9, len;
+  char *text = write_as(f, "z.geojson", &nseq, &len);
+  assert_int_equal(nseq, 0);
+  assert_text(text, len, "{\"type\":\"FeatureCollection\",\"features\":[\n]}\n");
+  free(text);
+  /* runs on disk, but no sequence has two images */
+  add_point(f, "a", 1, 1, 0, NULL, 1, 1);
+  add_point(f, "b", 2, 2, 0, NULL, 1, 1);
+  add_point(f, "c", 3, 3, 0, NULL, 1, 1);
+  text = write_as(f, "z.csv", &nseq, &len);
+  assert_int_equal(nseq, 0);
+  assert_text(text, len, OUTFILE_CSV_SEQUENCES_HEADER "\r\n");
+  free(text);
+}
+
+/* Runs live in unlinked files of $TMPDIR, open only while the builder lives */
+static void test_spill_files_unlinked_and_closed(void **state)
+{
+  struct fix *f = *state;
+  char tmp[600];
+  snprintf(tmp, sizeof(tmp), "%s/tmp", f->dir);
+  assert_int_equal(mkdir(tmp, 0700), 0);
+  char *saved = set_tmpdir(tmp);
+  seq_set_memory_limit(f->b, 5);
+  for(int i = 0; i < 500; i++)
+    add_point(f, i % 2 ? "odd" : "even", i, 500 - i, 0, NULL, i, 0);
+  size_t open_runs = fds_under(tmp);
+  assert_true(open_runs > 0);
+  /* 100 runs merged 16 at a time: a handful are left open */
+  assert_true(open_runs < 20);
+  assert_int_equal(dir_entries(tmp), 0);
+  size_t nseq, len;
+  for(int round = 0; round < 2; round++) {
+    char *text = write_as(f, "u.geojson", &nseq, &len);
+    assert_int_equal(nseq, 2);
+    free(text);
+    assert_int_equal(dir_entries(tmp), 0);
+    /* the staging file is closed; the last 5 points became one more run */
+    assert_int_equal(fds_under(tmp), open_runs + 1);
+  }
+  seq_free(&f->b);
+  assert_int_equal(fds_under(tmp), 0);
+  restore_tmpdir(saved);
+  assert_int_equal(rmdir(tmp), 0);
+}
+
+static void test_spill_missing_tmpdir_fails_with_eio(void **state)
+{
+  struct fix *f = *state;
+  char missing[600];
+  snprintf(missing, sizeof(missing), "%s/no-such-dir", f->dir);
+  char *saved = set_tmpdir(missing);
+  seq_set_memory_limit(f->b, 2);
+  assert_int_equal(seq_add_error(f->b, NULL), MLY_OK);
+  add_point(f, "s", 1, 1, 0, NULL, 1, 0);
+  add_point(f, "s", 2, 2, 0, NULL, 2, 0);
+  struct seq_point p;
+  memset(&p, 0, sizeof(p));
+  p.seq = intern(f, "s");
+  p.flags = SEQP_CAPTURED_KNOWN;
+  p.captured_at = 3;
+  p.lon = 3;
+  assert_int_equal(seq_add(f->b, &p), MLY_EIO);
+  struct mly_err err = {0};
+  assert_int_equal(seq_add_error(f->b, &err), MLY_EIO);
+  assert_int_equal(err.rc, MLY_EIO);
+  assert_non_null(strstr(err.msg, "no-such-dir"));
+  assert_int_equal(seq_point_count(f->b), 2);
+  /* nothing was lost: with a usable folder again the point goes in */
+  restore_tmpdir(saved);
+  assert_int_equal(seq_add(f->b, &p), MLY_OK);
+  size_t nseq;
+  json_t *fs = write_all(f, &nseq);
+  assert_int_equal(int_prop(json_array_get(fs, 0), "total_points"), 3);
+}
+
+static void test_spill_write_fails_when_tmpdir_vanishes(void **state)
+{
+  struct fix *f = *state;
+  seq_set_memory_limit(f->b, 4);
+  for(int i = 0; i < 20; i++)
+    add_point(f, "s", i, i, 0, NULL, i, 0);
+  char missing[600];
+  snprintf(missing, sizeof(missing), "%s/gone", f->dir);
+  char *saved = set_tmpdir(missing);
+  struct outfile o;
+  struct mly_err err = {0};
+  size_t nseq = 7;
+  assert_int_equal(outfile_open(&o, f->path, &err), MLY_OK);
+  /* the staging file for the sequences' text cannot be made */
+  assert_int_equal(seq_write(f->b, &o, &nseq, &err), MLY_EIO);
+  assert_int_equal(err.rc, MLY_EIO);
+  assert_non_null(strstr(err.msg, "gone"));
+  assert_int_equal(nseq, 0);
+  assert_int_equal(o.features, 0);
+  outfile_abort(&o);
+  restore_tmpdir(saved);
+  /* the runs are intact: a second try writes everything */
+  json_t *fs = write_all(f, &nseq);
+  assert_int_equal(nseq, 1);
+  assert_int_equal(int_prop(json_array_get(fs, 0), "total_points"), 20);
+}
+
+/* A full disk, played by a file size limit: the spill's write fails */
+static void test_spill_write_error_is_eio(void **state)
+{
+  struct fix *f = *state;
+  struct rlimit old;
+  assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+  void (*old_handler)(int) = signal(SIGXFSZ, SIG_IGN); /* write fails with EFBIG instead */
+  struct rlimit small = old;
+  small.rlim_cur = 1000; /* bytes: less than 100 points of 48 */
+  assert_int_equal(setrlimit(RLIMIT_FSIZE, &small), 0);
+  seq_set_memory_limit(f->b, 100);
+  enum mly_rc rc = MLY_OK;
+  struct seq_point p;
+  memset(&p, 0, sizeof(p));
+  p.seq = intern(f, "s");
+  for(int i = 0; i < 101 && !rc; i++)
+    rc = seq_add(f->b, &p);
+  assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+  signal(SIGXFSZ, old_handler);
+  assert_int_equal(rc, MLY_EIO);
+  struct mly_err err = {0};
+  assert_int_equal(seq_add_error(f->b, &err), MLY_EIO);
+  assert_non_null(strstr(err.msg, "cannot write a temporary file"));
+  assert_int_equal(seq_point_count(f->b), 100);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -765,6 +1136,13 @@ int main(void)
     T(test_csv_needs_a_sequences_output),
     T(test_csv_parses_back_to_the_geojson_values),
     T(test_gdal_reads_sequences),
+    T(test_spill_limits_write_identical_bytes),
+    T(test_spill_limit_smaller_than_one_sequence),
+    T(test_spill_zero_points_and_only_singletons),
+    T(test_spill_files_unlinked_and_closed),
+    T(test_spill_missing_tmpdir_fails_with_eio),
+    T(test_spill_write_fails_when_tmpdir_vanishes),
+    T(test_spill_write_error_is_eio),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
