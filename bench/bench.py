@@ -293,6 +293,7 @@ def bench_fetch(tool, quick):
                              code(show(argv, time_it=False))])
     finally:
         server.stop()
+        remove_outputs("fetch")
     table(["client", "C", "wall s", "tiles/s", "bound C/L", "of bound", "target >= 80%",
            "vs sequential", "client CPU s", "command"], rows_out)
     if extra_requests:
@@ -433,8 +434,9 @@ def bench_callgrind(tool, quick):
           "GEOS set-up) and writing." % (took, cols, "s" if cols > 1 else "", fmt_int(r.seen),
                                          fmt_int(r.kept)))
     print()
-    SUMMARY.append(["2. instructions", "%s per kept image (%d tiles)" %
-                    (fmt_int(total / r.kept), cols), "(stable reference)", "—"])
+    SUMMARY.append(["2. instructions", "%s per kept image (%d tile%s)" %
+                    (fmt_int(total / r.kept), cols, "s" if cols > 1 else ""),
+                    "(stable reference)", "—"])
     table(["tiles", "images kept", "instructions", "instructions per kept image", "command"],
           [[cols, fmt_int(r.kept), fmt_int(total), fmt_int(total / r.kept),
             code(show(vg, time_it=False))]])
