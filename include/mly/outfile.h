@@ -69,6 +69,7 @@ enum outfile_kind {
   "images_id,wkt"
 
 struct outfile {
+  char *iobuf;       /* stdio buffer: 1 MiB, so writes reach the kernel in large calls */
   char *final_path;
   char *tmp_path;    /* NULL for standard output: its temp file is unlinked */
   FILE *fp;

@@ -36,7 +36,7 @@ enum mly_rc dbuf_reserve(struct dbuf *b, size_t more)
   return MLY_OK;
 }
 
-enum mly_rc dbuf_add(struct dbuf *b, const void *mem, size_t len)
+enum mly_rc dbuf_add_slow(struct dbuf *b, const void *mem, size_t len)
 {
   enum mly_rc rc = dbuf_reserve(b, len);
   if(rc)

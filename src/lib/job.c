@@ -140,6 +140,9 @@ static enum mly_rc open_outputs(struct job *j)
       ar->seqb[c] = seq_new(j->strings);
       if(!ar->seqb[c])
         return mly_err_set(j->err, MLY_ENOMEM, "out of memory");
+      /* beyond this many images a sequence builder sorts runs on disk
+       * ($TMPDIR): memory stays bounded whatever the area's size */
+      seq_set_memory_limit(ar->seqb[c], JOB_SEQ_MEMORY_POINTS);
     }
   }
   return MLY_OK;

@@ -3,6 +3,8 @@
 
 #include "mly/jsonw.h"
 
+#define CHUNK_KEEP_BYTES (1u << 20)
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -324,7 +326,7 @@ static enum mly_rc flush_chunk(struct job *j, struct chunk *c)
     else if((rc = mly__org_count(&ar->orgs, k->p.org)))
       return mly_err_set(j->err, rc, "out of memory");
     if(j->write_outputs && k->p.seq != NO_SEQ && (rc = seq_add(ar->seqb[cls], &k->p)))
-      return mly_err_set(j->err, rc, "out of memory keeping sequences");
+      return seq_add_error(ar->seqb[cls], j->err);
   }
   return MLY_OK;
 }
@@ -336,6 +338,18 @@ enum mly_rc mly__flush_ready(struct job *j)
     struct chunk *c = &j->window[j->head % j->nwindow];
     enum mly_rc rc = flush_chunk(j, c);
     mly__chunk_reset(c);
+    /* a dense tile's buffers would otherwise stay at their peak in every
+     * slot of the window: keep small ones, give big ones back */
+    if(c->text.cap > CHUNK_KEEP_BYTES) {
+      size_t toobig = c->text.toobig;
+      dbuf_cleanup(&c->text);
+      dbuf_init(&c->text, toobig);
+    }
+    if(c->cap * sizeof(*c->kept) > CHUNK_KEEP_BYTES) {
+      free(c->kept);
+      c->kept = NULL;
+      c->cap = 0;
+    }
     if(rc)
       return rc;
     j->head++;

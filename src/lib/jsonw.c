@@ -59,24 +59,40 @@ static int shortest_fixed(double v, uint64_t *digits)
   u128 vn = (u128)m * 4;
   u128 lo = vn - (m == (1ULL << 52) ? 1 : 2);     /* the gap below halves at a power of two */
   u128 hi = vn + 2;
-  static u128 pow10[22];
-  if(!pow10[0]) {
-    u128 p = 1;
-    for(int i = 0; i < 22; i++, p *= 10)
-      pow10[i] = p;
-  }
+
+  static const u128 pow10[22] = {
+    1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000, 1000000000,
+    10000000000ULL, 100000000000ULL, 1000000000000ULL, 10000000000000ULL, 100000000000000ULL,
+    1000000000000000ULL, 10000000000000000ULL, 100000000000000000ULL, 1000000000000000000ULL,
+    10000000000000000000ULL, (u128)10000000000000000000ULL * 10, (u128)10000000000000000000ULL * 100};
+
   u128 one = (u128)1 << s;
-  int kl = 0, kh = 21;
-  /* a k that works keeps working for k+1 (append a zero): binary search */
-  while(kl < kh) {
-    int k = (kl + kh) / 2;
-    u128 dmin = ((lo * pow10[k]) >> s) + 1;
-    u128 dmax = ((hi * pow10[k] + one - 1) >> s) - 1;
-    if(dmin <= dmax)
-      kh = k;
-    else
-      kl = k + 1;
+  /* a k that works keeps working for k+1 (append a zero). Nearly every
+   * double needs 15 to 17 significant digits, so start at 15 and walk:
+   * two or three tries instead of a search over 0..21 */
+  int intdigits = 0;
+  for(double t = a; t >= 1.0 && intdigits < 17; t /= 10)
+    intdigits++;
+  int kl = 15 - intdigits;
+  if(intdigits == 0) {
+    /* |v| < 1: leading zeros after the point do not count */
+    for(double t = a; t < 0.1 && kl < 21; t *= 10)
+      kl++;
   }
+  if(kl < 0)
+    kl = 0;
+  if(kl > 21)
+    kl = 21;
+#define FITS(k) ((((lo * pow10[k]) >> s) + 1) <= (((hi * pow10[k] + one - 1) >> s) - 1))
+  if(FITS(kl)) {
+    while(kl > 0 && FITS(kl - 1))
+      kl--;
+  }
+  else {
+    while(kl < 21 && !FITS(kl))
+      kl++;
+  }
+#undef FITS
   u128 dmin = ((lo * pow10[kl]) >> s) + 1;
   u128 dmax = ((hi * pow10[kl] + one - 1) >> s) - 1;
   u128 d = (vn * pow10[kl] + (one >> 1)) >> s;    /* nearest to the exact value */
@@ -90,14 +106,34 @@ static int shortest_fixed(double v, uint64_t *digits)
 
 /* "-123.4500000": digits with `decimals` of them after the point, at least
  * min_decimals shown */
+static const char two_digits[201] =
+  "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+  "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+  "8081828384858687888990919293949596979899";
+
+/* digits of v, least significant first, into tmp; returns the count */
+static int digits_reversed(uint64_t v, char *tmp)
+{
+  int n = 0;
+  while(v >= 100) {
+    unsigned r = (unsigned)(v % 100);
+    v /= 100;
+    tmp[n++] = two_digits[2 * r + 1];
+    tmp[n++] = two_digits[2 * r];
+  }
+  if(v >= 10) {
+    tmp[n++] = two_digits[2 * v + 1];
+    tmp[n++] = two_digits[2 * v];
+  }
+  else
+    tmp[n++] = (char)('0' + v);
+  return n;
+}
+
 static size_t format_fixed(char *buf, bool neg, uint64_t digits, int decimals, int min_decimals)
 {
   char tmp[32];
-  int n = 0;
-  do {
-    tmp[n++] = (char)('0' + digits % 10);
-    digits /= 10;
-  } while(digits);
+  int n = digits_reversed(digits, tmp);
   while(n <= decimals)
     tmp[n++] = '0'; /* leading zeros: at least one digit before the point */
   size_t o = 0;
@@ -158,15 +194,11 @@ size_t jsonw_coord(char *buf, double v)
 size_t jsonw_u64(char *buf, uint64_t v)
 {
   char tmp[24];
-  size_t n = 0;
-  do {
-    tmp[n++] = (char)('0' + v % 10);
-    v /= 10;
-  } while(v);
-  for(size_t i = 0; i < n; i++)
+  int n = digits_reversed(v, tmp);
+  for(int i = 0; i < n; i++)
     buf[i] = tmp[n - 1 - i];
   buf[n] = '\0';
-  return n;
+  return (size_t)n;
 }
 
 size_t jsonw_i64(char *buf, int64_t v)

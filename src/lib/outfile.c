@@ -1,6 +1,8 @@
 /* outfile.c -- complete-or-absent output files (temp file + rename), GeoJSON or CSV */
 #include "mly/outfile.h"
 
+#define OUTFILE_IOBUF (1 << 20)
+
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -275,7 +277,10 @@ enum mly_rc outfile_open_as(struct outfile *o, const char *path, enum outfile_ki
     outfile_abort(o);
     return rc;
   }
-  setvbuf(o->fp, NULL, _IOFBF, 1 << 20);
+  /* glibc ignores the size when setvbuf gets no buffer: give it one */
+  o->iobuf = malloc(OUTFILE_IOBUF);
+  if(o->iobuf)
+    setvbuf(o->fp, o->iobuf, _IOFBF, OUTFILE_IOBUF);
   if(fputs(header_of(o->fmt, kind), o->fp) == EOF) {
     mly_err_set(err, MLY_EIO, "cannot write beside '%s'", path);
     outfile_abort(o);
@@ -324,6 +329,8 @@ enum mly_rc outfile_close(struct outfile *o, struct mly_err *err)
   e = errno;
   bad |= fclose(o->fp) != 0;
   o->fp = NULL;
+  free(o->iobuf);
+  o->iobuf = NULL;
   if(bad)
     return mly_err_set(err, MLY_EIO, "cannot write '%s': %s", o->final_path, strerror(e));
   o->closed = true;
@@ -359,6 +366,8 @@ static enum mly_rc publish_stdout(struct outfile *o, struct mly_err *err)
     return mly_err_set(err, MLY_EIO, "cannot read back the data for standard output");
   fclose(o->fp);
   o->fp = NULL;
+  free(o->iobuf);
+  o->iobuf = NULL;
   return MLY_OK;
 }
 
@@ -387,6 +396,8 @@ void outfile_abort(struct outfile *o)
   }
   free(o->final_path);
   o->final_path = NULL;
+  free(o->iobuf); /* after fclose: stdio no longer uses it */
+  o->iobuf = NULL;
 }
 
 /* ---- CSV pieces ------------------------------------------------------------ */

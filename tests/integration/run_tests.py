@@ -664,7 +664,11 @@ def kill_9_at_random_moments_then_resume_gives_identical_output():
                 p.wait()
                 kills += 1
                 names = listing(d)
-                assert "points.geojson" not in names and "seqs.geojson" not in names, names
+                if "points.geojson" in names or "seqs.geojson" in names:
+                    # killed after publishing (e.g. while exiting): complete, never partial
+                    got = (read(os.path.join(d, "points.geojson")), read(os.path.join(d, "seqs.geojson")))
+                    assert got == want, "a killed run left partial output"
+                    break
                 continue
             err = p.stderr.read()
             assert p.returncode == 0, err
