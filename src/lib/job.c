@@ -223,7 +223,8 @@ static void job_cleanup(struct job *j)
       outfile_abort(&ar->seqs[c]);
       seq_free(&ar->seqb[c]);
     }
-    idset_free(&ar->seen);
+    idset_free(&ar->seen_prev);
+    idset_free(&ar->seen_cur);
     free(ar->orgs.keys);
     free(ar->orgs.counts);
   }
@@ -360,8 +361,9 @@ enum mly_rc job_run(const struct job_opts *o, job_progress_fn progress, void *us
   for(size_t a = 0; a < j.nareas; a++) {
     j.areas[a].aoi = aoi_set_get(j.set, a);
     j.areas[a].nclasses = o->split_pano && !o->filter.only_pano ? 2 : 1;
-    j.areas[a].seen = idset_new();
-    if(!j.areas[a].seen) {
+    j.areas[a].seen_prev = idset_new();
+    j.areas[a].seen_cur = idset_new();
+    if(!j.areas[a].seen_prev || !j.areas[a].seen_cur) {
       rc = mly_err_set(err, MLY_ENOMEM, "out of memory");
       goto out;
     }

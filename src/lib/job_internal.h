@@ -35,7 +35,11 @@ struct area_out {
   struct outfile points[MAX_CLASSES];
   struct outfile seqs[MAX_CLASSES];
   struct seq_builder *seqb[MAX_CLASSES];
-  struct idset *seen;
+  /* ids written so far, for dropping an image met again in a neighbour
+   * tile's buffer: tiles come in x-major order, so the tiles a duplicate
+   * can sit in (x-1 and x, any y) are the previous and current columns */
+  struct idset *seen_prev, *seen_cur;
+  uint32_t seen_x;
 };
 
 struct member {

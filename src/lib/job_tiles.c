@@ -287,7 +287,22 @@ static enum mly_rc flush_chunk(struct job *j, struct chunk *c)
     st->tiles_with_data++;
   const struct job_tile *jt = &j->tiles[j->head];
   for(uint32_t m = 0; m < jt->n; m++) {
-    struct job_area_report *r = &j->areas[j->members[jt->first + m].area].rep;
+    struct area_out *ar = &j->areas[j->members[jt->first + m].area];
+    if(ar->seen_x != jt->t.x) {
+      /* a new column: the one before it is all a duplicate can be in */
+      idset_free(&ar->seen_prev);
+      if(ar->seen_x + 1 == jt->t.x)
+        ar->seen_prev = ar->seen_cur;
+      else {
+        ar->seen_prev = idset_new();
+        idset_free(&ar->seen_cur);
+      }
+      ar->seen_cur = idset_new();
+      ar->seen_x = jt->t.x;
+      if(!ar->seen_prev || !ar->seen_cur)
+        return mly_err_set(j->err, MLY_ENOMEM, "out of memory");
+    }
+    struct job_area_report *r = &ar->rep;
     r->tiles++;
     r->images_seen += c->seen;
     r->tiles_with_data += c->had_data && c->seen;
@@ -305,8 +320,9 @@ static enum mly_rc flush_chunk(struct job *j, struct chunk *c)
     if(k->p.flags & SEQP_ID_KNOWN) {
       bool added;
       uint32_t tag = k->p.seq | (k->p.flags & SEQP_ID_STR ? STR_ID_TAG : 0);
-      if((rc = idset_add(ar->seen, k->p.id, tag, &added)))
+      if((rc = idset_add(ar->seen_cur, k->p.id, tag, &added)))
         return mly_err_set(j->err, rc, "out of memory");
+      added = added && !idset_has(ar->seen_prev, k->p.id, tag);
       if(!added) {
         st->duplicates++;
         continue;

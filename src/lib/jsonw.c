@@ -67,30 +67,29 @@ static int shortest_fixed(double v, uint64_t *digits)
     10000000000000000000ULL, (u128)10000000000000000000ULL * 10, (u128)10000000000000000000ULL * 100};
 
   u128 one = (u128)1 << s;
-  /* a k that works keeps working for k+1 (append a zero). Nearly every
-   * double needs 15 to 17 significant digits, so start at 15 and walk:
-   * two or three tries instead of a search over 0..21 */
-  int intdigits = 0;
-  for(double t = a; t >= 1.0 && intdigits < 17; t /= 10)
-    intdigits++;
-  int kl = 15 - intdigits;
-  if(intdigits == 0) {
-    /* |v| < 1: leading zeros after the point do not count */
-    for(double t = a; t < 0.1 && kl < 21; t *= 10)
-      kl++;
-  }
-  if(kl < 0)
-    kl = 0;
-  if(kl > 21)
-    kl = 21;
+  /* a k that works keeps working for k+1 (append a zero). The interval
+   * of doubles reading back as v is 4/2^s wide: with k decimals it spans
+   * 4 * 10^k / 2^s integers, so from k_any (the first k where that is >= 2)
+   * an integer always lies strictly inside. Start just below it: nearly
+   * every coordinate is settled in one or two tries. */
+  int k_any = (int)((s - 1) * 0.30102999566398120) + 1; /* 10^k_any >= 2^(s-1) */
+  if(k_any > 21)
+    k_any = 21;
+  int kl = k_any - 1 < 0 ? 0 : k_any - 1;
 #define FITS(k) ((((lo * pow10[k]) >> s) + 1) <= (((hi * pow10[k] + one - 1) >> s) - 1))
-  if(FITS(kl)) {
-    while(kl > 0 && FITS(kl - 1))
-      kl--;
-  }
-  else {
-    while(kl < 21 && !FITS(kl))
-      kl++;
+  if(!FITS(kl))
+    kl = k_any; /* fits by construction */
+  else if(kl > 0 && FITS(kl - 1)) {
+    /* a short decimal (90.5, -108.25): search the shorter lengths */
+    int lo_k = 0, hi_k = kl - 1;
+    while(lo_k < hi_k) {
+      int mid = (lo_k + hi_k) / 2;
+      if(FITS(mid))
+        hi_k = mid;
+      else
+        lo_k = mid + 1;
+    }
+    kl = lo_k;
   }
 #undef FITS
   u128 dmin = ((lo * pow10[kl]) >> s) + 1;
