@@ -114,18 +114,29 @@ static const char two_digits[201] =
 static int digits_reversed(uint64_t v, char *tmp)
 {
   int n = 0;
-  while(v >= 100) {
-    unsigned r = (unsigned)(v % 100);
-    v /= 100;
+  /* four digits per 64-bit division, then 32-bit arithmetic for the pairs */
+  while(v >= 10000) {
+    uint32_t r = (uint32_t)(v % 10000);
+    v /= 10000;
+    uint32_t lo = r % 100, hi = r / 100;
+    tmp[n++] = two_digits[2 * lo + 1];
+    tmp[n++] = two_digits[2 * lo];
+    tmp[n++] = two_digits[2 * hi + 1];
+    tmp[n++] = two_digits[2 * hi];
+  }
+  uint32_t w = (uint32_t)v;
+  while(w >= 100) {
+    uint32_t r = w % 100;
+    w /= 100;
     tmp[n++] = two_digits[2 * r + 1];
     tmp[n++] = two_digits[2 * r];
   }
-  if(v >= 10) {
-    tmp[n++] = two_digits[2 * v + 1];
-    tmp[n++] = two_digits[2 * v];
+  if(w >= 10) {
+    tmp[n++] = two_digits[2 * w + 1];
+    tmp[n++] = two_digits[2 * w];
   }
   else
-    tmp[n++] = (char)('0' + v);
+    tmp[n++] = (char)('0' + w);
   return n;
 }
 
