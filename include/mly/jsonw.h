@@ -19,6 +19,10 @@ size_t jsonw_coord(char *buf, double v);
 size_t jsonw_u64(char *buf, uint64_t v);
 size_t jsonw_i64(char *buf, int64_t v);
 
+/* Length of the valid UTF-8 sequence starting at s (n > 0 bytes left), or
+ * 0 when it is not valid UTF-8 (overlong, surrogate, beyond U+10FFFF) */
+size_t jsonw_utf8_len(const unsigned char *s, size_t n);
+
 /* Append s (n bytes) as a quoted JSON string: '"', '\\' and control
  * characters escaped; invalid UTF-8 bytes become U+FFFD, so the output is
  * always valid JSON text. */

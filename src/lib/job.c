@@ -244,13 +244,13 @@ static void job_cleanup(struct job *j)
   for(size_t i = 0; i < j->nrepairs; i++)
     idrepair_free(&j->repairs[i].r);
   free(j->repairs);
-  free(j->rqueue);
+  free(j->rqueue.idx);
   dbuf_cleanup(&j->scratch);
   dbuf_cleanup(&j->scratch2);
   for(size_t i = 0; i < j->norgnames; i++)
     free(j->orgnames[i].name);
   free(j->orgnames);
-  free(j->oqueue);
+  free(j->oqueue.idx);
   aoi_set_free(&j->set);
 }
 

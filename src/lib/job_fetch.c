@@ -39,67 +39,57 @@ bool mly__tile_url(const char *tpl, struct tile t, char *out, size_t cap)
   return true;
 }
 
-enum mly_rc mly__repair_want(struct job *j, uint32_t seq)
+/* Grow a per-index state array (elements of `size` bytes whose first
+ * byte is the state; zeroed = REPAIR_NONE) so that it holds index idx */
+static enum mly_rc grow_states(void **arr, size_t *n, size_t size, uint32_t idx)
 {
-  if(seq >= j->nrepairs) {
-    size_t n = j->nrepairs ? j->nrepairs : 256;
-    while(n <= seq)
-      n *= 2;
-    struct repair *nr = realloc(j->repairs, n * sizeof(*nr));
-    if(!nr)
-      return MLY_ENOMEM;
-    memset(nr + j->nrepairs, 0, (n - j->nrepairs) * sizeof(*nr));
-    j->repairs = nr;
-    j->nrepairs = n;
-  }
-  if(j->repairs[seq].state != REPAIR_NONE)
+  if(idx < *n)
     return MLY_OK;
-  if(j->rq_n == j->rq_cap) {
-    size_t cap = j->rq_cap ? j->rq_cap * 2 : 64;
-    uint32_t *q = realloc(j->rqueue, cap * sizeof(*q));
-    if(!q)
-      return MLY_ENOMEM;
-    j->rqueue = q;
-    j->rq_cap = cap;
-  }
-  j->rqueue[j->rq_n++] = seq;
-  j->repairs[seq].state = REPAIR_QUEUED;
+  size_t cap = *n ? *n : 64;
+  while(cap <= idx)
+    cap *= 2;
+  char *na = realloc(*arr, cap * size);
+  if(!na)
+    return MLY_ENOMEM;
+  memset(na + *n * size, 0, (cap - *n) * size);
+  *arr = na;
+  *n = cap;
   return MLY_OK;
 }
 
-/* --max_requests counts tile requests started (retries of a failing tile
- * come on top; a run stops anyway when one keeps failing) */
+/* Queue idx for a Graph API lookup unless its state says it is known or queued */
+static enum mly_rc want(struct lookup_queue *q, uint8_t *state, uint32_t idx)
+{
+  if(*state != REPAIR_NONE)
+    return MLY_OK;
+  if(q->n == q->cap) {
+    size_t cap = q->cap ? q->cap * 2 : 64;
+    uint32_t *nq = realloc(q->idx, cap * sizeof(*nq));
+    if(!nq)
+      return MLY_ENOMEM;
+    q->idx = nq;
+    q->cap = cap;
+  }
+  q->idx[q->n++] = idx;
+  *state = REPAIR_QUEUED;
+  return MLY_OK;
+}
+
+enum mly_rc mly__repair_want(struct job *j, uint32_t seq)
+{
+  enum mly_rc rc = grow_states((void **)&j->repairs, &j->nrepairs, sizeof(*j->repairs), seq);
+  return rc ? rc : want(&j->rqueue, &j->repairs[seq].state, seq);
+}
+
 enum mly_rc mly__orgname_want(struct job *j, uint32_t org)
 {
-  if(org >= j->norgnames) {
-    size_t n = j->norgnames ? j->norgnames : 64;
-    while(n <= org)
-      n *= 2;
-    struct orgname_state *no = realloc(j->orgnames, n * sizeof(*no));
-    if(!no)
-      return MLY_ENOMEM;
-    memset(no + j->norgnames, 0, (n - j->norgnames) * sizeof(*no));
-    j->orgnames = no;
-    j->norgnames = n;
-  }
-  if(j->orgnames[org].state != REPAIR_NONE)
-    return MLY_OK;
-  if(j->oq_n == j->oq_cap) {
-    size_t cap = j->oq_cap ? j->oq_cap * 2 : 16;
-    uint32_t *q = realloc(j->oqueue, cap * sizeof(*q));
-    if(!q)
-      return MLY_ENOMEM;
-    j->oqueue = q;
-    j->oq_cap = cap;
-  }
-  j->oqueue[j->oq_n++] = org;
-  j->orgnames[org].state = REPAIR_QUEUED;
-  return MLY_OK;
+  enum mly_rc rc = grow_states((void **)&j->orgnames, &j->norgnames, sizeof(*j->orgnames), org);
+  return rc ? rc : want(&j->oqueue, &j->orgnames[org].state, org);
 }
 
 static int next_orgname(struct job *j, struct fetch_req *req)
 {
-  uint32_t org = j->oqueue[j->oq_head++];
+  uint32_t org = j->oqueue.idx[j->oqueue.head++];
   struct mly_view id = strtab_get(j->strings, org);
   char idz[128];
   bool ok = id.n < sizeof(idz);
@@ -117,6 +107,8 @@ static int next_orgname(struct job *j, struct fetch_req *req)
   return 1;
 }
 
+/* --max_requests counts tile requests started (retries of a failing tile
+ * come on top; a run stops anyway when one keeps failing) */
 static bool budget_left(struct job *j)
 {
   if(!j->o->max_requests)
@@ -188,7 +180,7 @@ static bool take_cached(struct job *j, size_t ti)
 
 static int next_repair(struct job *j, struct fetch_req *req)
 {
-  uint32_t seq = j->rqueue[j->rq_head++];
+  uint32_t seq = j->rqueue.idx[j->rqueue.head++];
   struct mly_view sid = strtab_get(j->strings, seq);
   if(!graph_image_ids_url(j->o->graph_url, sid.p, sid.n, req->url, sizeof(req->url))) {
     j->repairs[seq].state = REPAIR_FAILED; /* an absurd id: keep what the tile holds */
@@ -209,10 +201,10 @@ static int src_next(void *user, struct fetch_req *req)
       return 0;
     /* repairs first: a tile waiting for one holds up the writing (Graph
      * API requests do not count against the tile budget) */
-    while(j->rq_head < j->rq_n)
+    while(j->rqueue.head < j->rqueue.n)
       if(next_repair(j, req))
         return 1;
-    while(j->oq_head < j->oq_n)
+    while(j->oqueue.head < j->oqueue.n)
       if(next_orgname(j, req))
         return 1;
     if(j->next >= j->ntiles || j->next - j->head >= j->nwindow)

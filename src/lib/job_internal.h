@@ -73,6 +73,12 @@ struct chunk {
   uint64_t seen;
 };
 
+/* Graph API lookups waiting for a request: strtab indexes, first in first out */
+struct lookup_queue {
+  uint32_t *idx;
+  size_t head, n, cap;
+};
+
 /* Id repair of one sequence (indexed by the strtab index of its id) */
 enum repair_state {
   REPAIR_NONE = 0, /* not needed */
@@ -124,15 +130,13 @@ struct job {
   bool repair;
   struct repair *repairs;
   size_t nrepairs;
-  uint32_t *rqueue;
-  size_t rq_head, rq_n, rq_cap;
+  struct lookup_queue rqueue;
   struct dbuf scratch;
   /* --organization_names: per organization state, and those waiting */
   bool org_names;
   struct orgname_state *orgnames;
   size_t norgnames;
-  uint32_t *oqueue;
-  size_t oq_head, oq_n, oq_cap;
+  struct lookup_queue oqueue;
   struct dbuf scratch2;
 };
 

@@ -220,8 +220,7 @@ size_t jsonw_i64(char *buf, int64_t v)
   return jsonw_u64(buf, (uint64_t)v);
 }
 
-/* Length of the valid UTF-8 sequence at s (n bytes left), 0 if invalid */
-static size_t utf8_valid_len(const unsigned char *s, size_t n)
+size_t jsonw_utf8_len(const unsigned char *s, size_t n)
 {
   unsigned char c = s[0];
   if(c < 0x80)
@@ -298,7 +297,7 @@ enum mly_rc jsonw_string(struct dbuf *b, const char *s, size_t n)
       i++;
       continue;
     }
-    size_t len = utf8_valid_len(u + i, n - i);
+    size_t len = jsonw_utf8_len(u + i, n - i);
     if(len) {
       memcpy(o, u + i, len);
       o += len;

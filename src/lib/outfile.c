@@ -1,5 +1,6 @@
 /* outfile.c -- complete-or-absent output files (temp file + rename), GeoJSON or CSV */
 #include "mly/outfile.h"
+#include "mly/jsonw.h"
 
 #define OUTFILE_IOBUF (1 << 20)
 
@@ -402,44 +403,6 @@ void outfile_abort(struct outfile *o)
 
 /* ---- CSV pieces ------------------------------------------------------------ */
 
-/* Length of the valid UTF-8 sequence at s (n bytes left), 0 if invalid
- * (overlong forms, surrogates and code points above U+10FFFF included) */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-  unsigned char c = s[0];
-  if(c < 0x80)
-    return 1;
-  size_t len;
-  uint32_t min, cp;
-  if((c & 0xE0) == 0xC0) {
-    len = 2;
-    min = 0x80;
-    cp = c & 0x1F;
-  }
-  else if((c & 0xF0) == 0xE0) {
-    len = 3;
-    min = 0x800;
-    cp = c & 0x0F;
-  }
-  else if((c & 0xF8) == 0xF0) {
-    len = 4;
-    min = 0x10000;
-    cp = c & 0x07;
-  }
-  else
-    return 0;
-  if(n < len)
-    return 0;
-  for(size_t i = 1; i < len; i++) {
-    if((s[i] & 0xC0) != 0x80)
-      return 0;
-    cp = (cp << 6) | (s[i] & 0x3F);
-  }
-  if(cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-    return 0;
-  return len;
-}
-
 #define REPLACEMENT "\xef\xbf\xbd" /* U+FFFD */
 
 enum mly_rc outfile_csv_field(struct dbuf *b, const char *s, size_t n)
@@ -458,7 +421,7 @@ enum mly_rc outfile_csv_field(struct dbuf *b, const char *s, size_t n)
   if(quote)
     *o++ = '"';
   for(size_t i = 0; i < n;) {
-    size_t len = u[i] ? utf8_len(u + i, n - i) : 0;
+    size_t len = u[i] ? jsonw_utf8_len(u + i, n - i) : 0;
     if(!len) {
       memcpy(o, REPLACEMENT, 3);
       o += 3;
