@@ -310,11 +310,16 @@ def fetch_rows(tool, server, root, ntiles, cols, rows, tool_cs, curl_cs, file_ro
                 "-K", urls]
         runs = [run(argv, check=False) for _ in range(RUNS)]
         made += RUNS * ntiles
-        tps = row("server alone (curl --parallel)", c, runs, show(argv, time_it=False))
+        tps = row("server alone (curl --parallel)" +
+                  (", all at once" if c == ntiles else ""), c, runs, show(argv, time_it=False))
         if c == 64:
             SUMMARY.append(["1. %s alone, C=64" % server.name, "%s tiles/s, %.0f%% of C/L"
                             % (fmt(tps, 1), 100 * tps / (c / LATENCY_S)),
                             "(what the server gives)", "—"])
+        elif c == ntiles:
+            SUMMARY.append(["1. %s alone, all %d at once" % (server.name, c),
+                            "%s tiles/s (ceiling)" % fmt(tps, 1), "(what the server gives)",
+                            "—"])
     if extra_requests:
         out_note = ("the tool made up to %d requests beyond the %d tiles (retries or Graph API "
                     "requests), which count in its times" % (extra_requests, ntiles))
@@ -347,8 +352,10 @@ def bench_fetch(tool, quick):
            fmt(rounds_bound(ntiles, 64), 0)))
     print()
     results = {}
-    for script, tool_cs, curl_cs in ((FAST, (1, 4, 16, 64), (4, 16, 64)),
-                                     (THREADED, (16, 64), (16, 64))):
+    # curl with all N requests at once (one latency round) shows each
+    # server's ceiling, beyond the C=64 bound
+    for script, tool_cs, curl_cs in ((FAST, (1, 4, 16, 64), sorted({4, 16, 64, ntiles})),
+                                     (THREADED, (16, 64), sorted({16, 64, ntiles}))):
         server = Server(script, root, LATENCY_S * 1000)
         shown = server.shown()
         try:
@@ -386,16 +393,19 @@ def bench_fetch(tool, quick):
     print()
     (f_tps, f_cpu), (t_tps, _) = results[FAST], results[THREADED]
     s64, m64 = f_tps.get(("server", 64)), f_tps.get(("mapillary", 64))
-    if s64 and m64:
+    ceil = f_tps.get(("server", ntiles))
+    if s64 and m64 and ceil:
         best = rounds_bound(ntiles, 64)
         print("At C=64 fastserver.py alone gives %s tiles/s (%.0f%% of C/L, %.0f%% of the "
-              "ceil(N/C)-rounds bound) and mapillary gets %s tiles/s, %.0f%% of that; the "
-              "tool's CPU for the run is %s s, %.2f ms per tile. server.py alone gives %s "
-              "tiles/s at C=64 (%.0f%% of C/L)." %
-              (fmt(s64, 0), 100 * s64 * LATENCY_S / 64, 100 * s64 / best, fmt(m64, 0),
-               100 * m64 / s64, fmt(f_cpu[64], 2), 1000 * f_cpu[64] / ntiles,
-               fmt(t_tps.get(("server", 64), 0), 0),
-               100 * t_tps.get(("server", 64), 0) * LATENCY_S / 64))
+              "ceil(N/C)-rounds bound), and %s tiles/s with all %d requests at once (%.1fx "
+              "the C=64 bound%s). mapillary at C=64 gets %s tiles/s, %.0f%% of what the server "
+              "alone gives at C=64; the tool's CPU for the run is %s s, %.2f ms per tile. "
+              "server.py alone: %s tiles/s at C=64, %s all at once." %
+              (fmt(s64, 0), 100 * s64 * LATENCY_S / 64, 100 * s64 / best, fmt(ceil, 0), ntiles,
+               ceil * LATENCY_S / 64,
+               ": the server is not what limits C=64" if ceil > 1.2 * 64 / LATENCY_S else "",
+               fmt(m64, 0), 100 * m64 / s64, fmt(f_cpu[64], 2), 1000 * f_cpu[64] / ntiles,
+               fmt(t_tps.get(("server", 64), 0), 0), fmt(t_tps.get(("server", ntiles), 0), 0)))
         print()
 
 

@@ -52,7 +52,7 @@ DUMMY_TOKEN = "bench-dummy"  # checked by the local server only; no secret
 ENV = {"MAPILLARY_ACCESS_TOKEN": DUMMY_TOKEN, "MAPILLARY_GRAPH_URL": "file:///none"}
 Z = 14
 CONCURRENCY = 64
-GEN_VERSION = "country/1"  # bump when the generator changes what it writes
+GEN_VERSION = "country/3"  # bump when the generator changes what it writes
 
 
 # ---- the country --------------------------------------------------------------
@@ -64,13 +64,14 @@ class Country:
 
     def __init__(self, quick):
         self.tiles = 5000 if quick else 100000   # wanted z14 tiles in the AOI
-        self.lon, self.lat = 11.25, 52.4827      # a z5 corner (x 17/18, y 10/11)
+        w, _, _, n = mvtgen.tile_bounds(5, 17, 11)
+        self.lon, self.lat = w, n                # the z5 corner of x 16/17, y 10/11
         self.seed = 2024
         # towns: (count, side in tiles); roads join the first town to others
         scale = 0.05 if quick else 1.0
         self.towns = [(1, 10), (max(1, int(6 * scale)), 5), (max(2, int(25 * scale)), 3),
                       (max(2, int(40 * scale)), 2)]
-        self.roads = max(2, int(12 * scale))
+        self.roads = max(2, int(6 * scale))
         self.budget = 1000 if quick else 20000   # --max_requests of the resumed run
 
     def params(self):
@@ -243,7 +244,8 @@ def make_country(c):
         (ax, ay), (bx, by) = towns[0], towns[1 + k % (len(towns) - 1)]
         if k >= len(towns) - 1:
             ax, ay = towns[k % len(towns)]
-        steps = int(4 * max(abs(bx - ax), abs(by - ay))) + 1
+        # one tile per step along the longer axis: an 8-connected line
+        steps = int(max(abs(bx - ax), abs(by - ay))) + 1
         for i in range(steps + 1):
             tx = int(math.floor(ax + (bx - ax) * i / steps))
             ty = int(math.floor(ay + (by - ay) * i / steps))

@@ -92,9 +92,13 @@ static const struct option long_opts[] = {
 
 static enum cli_exit usage_error(const char *fmt, const char *a, const char *b)
 {
-  fprintf(stderr, "mapillary: ");
-  fprintf(stderr, fmt, a, b);
-  fprintf(stderr, " (try 'mapillary --help')\n");
+  char line[512];
+  snprintf(line, sizeof(line), fmt, a, b);
+  /* the message quotes argv: keep it on one line whatever it holds */
+  for(char *c = line; *c; c++)
+    if((unsigned char)*c < 0x20 || *c == 0x7f)
+      *c = '?';
+  fprintf(stderr, "mapillary: %s (try 'mapillary --help')\n", line);
   return CLI_USAGE;
 }
 

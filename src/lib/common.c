@@ -31,6 +31,10 @@ enum mly_rc mly_err_set(struct mly_err *err, enum mly_rc rc, const char *fmt, ..
     err->rc = rc;
     vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
     va_end(ap);
+    /* messages quote user input: keep them on one line, whatever it holds */
+    for(char *c = err->msg; *c; c++)
+      if((unsigned char)*c < 0x20 || *c == 0x7f)
+        *c = '?';
   }
   return rc;
 }
