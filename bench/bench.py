@@ -374,8 +374,9 @@ def bench_fetch(tool, quick):
             print("### With tests/integration/server.py (for comparison)")
             print()
             print("The integration tests' server, `%s`: a thread per connection, time.sleep, "
-                  "files read and a JSON record made per request; on 2 shared cores it caps "
-                  "below the bound at C=64." % shown)
+                  "a file read and a JSON record made per request, several times "
+                  "fastserver.py's CPU per request (on the 2 cores the tool uses too); its "
+                  "threads spread the answers of one round out in time." % shown)
         print()
         table(FETCH_HEADER, out)
         if note:

@@ -1121,6 +1121,15 @@ static enum mly_rc harvest(struct run *r)
     buf_reset(&f->unz);
     if(rc)
       return rc;
+    /* refill the freed slot and send at once: when many answers arrive
+     * together, handling all of them first would hold every new request
+     * back by their whole processing time */
+    if(!r->stop) {
+      int running;
+      if((rc = fill(r)))
+        return rc;
+      curl_multi_perform(f->multi, &running);
+    }
   }
   return MLY_OK;
 }
