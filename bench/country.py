@@ -46,7 +46,7 @@ import bench  # noqa: E402  (run, show, table: the same measuring as bench.py)
 import mkdata  # noqa: E402
 from mkdata import mvtgen  # noqa: E402
 
-DATA = os.path.join(HERE, "data", "country")
+DATA = os.path.join(HERE, "data", "country")  # --quick: its own subfolder, quick/
 DUMMY_TOKEN = "bench-dummy"  # checked by the local server only; no secret
 # no Graph API: a file:// root the tool never asks (no ids above 2^53 here)
 ENV = {"MAPILLARY_ACCESS_TOKEN": DUMMY_TOKEN, "MAPILLARY_GRAPH_URL": "file:///none"}
@@ -548,11 +548,14 @@ def bench_country(binary, quick):
         "all %d runs byte-identical" % len(digests) if len(same) == len(digests) else
         "DIFFER: %s" % ", ".join("%s %s" % (t, d[:12]) for t, d in sorted(digests.items()))))
     print()
+    kept = fetched(b["runs"][0])[0]
     print("--prune_empty: %s requests instead of %s (%.1f%%), wall time %s s instead of %s s "
-          "(%.0fx less)." % (n(b["requests"]), n(a["requests"]),
-                             100.0 * (b["requests"] or 0) / max(1, a["requests"] or 1),
-                             bench.fmt(b["wall"]), bench.fmt(a["wall"]),
-                             a["wall"] / max(1e-9, b["wall"])))
+          "(%.0fx less). It keeps whole z13 cells: it fetched %s z14 tiles; the %s z13 cells "
+          "with an overview point hold 4 each (%s), and %s z14 tiles hold images." %
+          (n(b["requests"]), n(a["requests"]),
+           100.0 * (b["requests"] or 0) / max(1, a["requests"] or 1),
+           bench.fmt(b["wall"]), bench.fmt(a["wall"]), a["wall"] / max(1e-9, b["wall"]),
+           n(kept), n(facts["cells"]), n(4 * facts["cells"]), n(facts["data_tiles"])))
     print()
     cr = results["c"]
     per_run = ", ".join("%s (exit %d)" % (n(requests_made(r)), r.rc) for r in runs)
@@ -620,11 +623,12 @@ def bench_memory(binary, quick):
         remove(outputs(tag))
     print("The 30,000-image dense tile (`python3 bench/mkdata.py dense`) at %d positions "
           "(%dx%d) under %s, each copy with its own image and sequence ids (mkdata.ImageLayer; "
-          "%s, made in %.0f s when not there yet), read through file:// (page cache warmed), "
+          "%s, %s), read through file:// (page cache warmed), "
           "bbox covering exactly those tiles; outputs under %s, removed after the run." %
           (cols * rows, cols, rows, rel(root), "%.0f MB" % (sum(
-              os.path.getsize(os.path.join(b, n)) for b, _, ns in os.walk(root)
-              for n in ns if n.endswith(".mvt")) / 1e6), made, rel(os.path.join(DATA, "out"))))
+              os.path.getsize(os.path.join(b, f)) for b, _, fs in os.walk(root)
+              for f in fs if f.endswith(".mvt")) / 1e6),
+           "made in %.0f s" % made if made > 1 else "made by an earlier run", rel(os.path.join(DATA, "out"))))
     print()
     bench.table(["tiles", "images seen", "kept", "peak RSS MB", "RSS bytes/kept image",
                  "wall s", "CPU s (user+sys)", "kept images/s (wall)", "points file MB",
@@ -653,6 +657,10 @@ def main(argv):
     if not os.access(binary, os.X_OK):
         sys.exit("country: %s is missing: cmake -S . -B %s -G Ninja -DCMAKE_BUILD_TYPE=Release "
                  "&& ninja -C %s mapillary" % (rel(binary), rel(a.build), rel(a.build)))
+    global DATA
+    if a.quick:
+        # apart from the full-size inputs, which take a while to make again
+        DATA = os.path.join(DATA, "quick")
     os.makedirs(DATA, exist_ok=True)
     t0 = time.monotonic()
     print("# Country-sized jobs%s" % (" (quick)" if a.quick else ""))

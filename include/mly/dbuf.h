@@ -25,7 +25,8 @@ enum mly_rc dbuf_add_slow(struct dbuf *b, const void *mem, size_t len) MLY_WARN_
 MLY_WARN_UNUSED static inline enum mly_rc dbuf_add(struct dbuf *b, const void *mem, size_t len)
 {
   if(len < b->cap - b->n && b->n + len <= b->toobig) {
-    memcpy(b->p + b->n, mem, len);
+    if(len) /* mem may be NULL when there is nothing to add */
+      memcpy(b->p + b->n, mem, len);
     b->n += len;
     return MLY_OK;
   }
