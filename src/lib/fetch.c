@@ -978,7 +978,7 @@ static enum mly_rc start_http(struct run *r, struct job *j)
   }
   if(j->req.auth != FETCH_AUTH_NONE && !f->token) {
     struct outcome oc = {.kind = K_AUTH};
-    snprintf(oc.msg, sizeof(oc.msg), "no access token for %s", j->req.url);
+    snprintf(oc.msg, sizeof(oc.msg), "no access token for %.200s", j->req.url);
     return settle(r, j, &oc);
   }
   const char *u = j->req.url;
