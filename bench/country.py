@@ -13,14 +13,16 @@ change (a .stamp file records them). Every table row carries the command
 that reproduces it, to be run from the repository root.
 
 1. country: an irregular polygon (with a lake) over about 10^5 z14 tiles
-   of which about 1.5% hold images (towns, and roads between them, written
+   of which about 1.8% hold images (towns, and roads between them, written
    by tools/mvtgen.py over small tile-aligned bboxes), plus zoom-5 tiles
    whose `overview` layer has one point at the centre of every z13 cell
    holding images. Served by bench/fastserver.py when it exists (else
    tests/integration/server.py) at latency 0; the tool runs with --cache
-   and --concurrency 64: (a) without --prune_empty, (b) with it, each from
-   an empty cache, (c) without it, --max_requests repeatedly until it
-   exits 0.
+   (empty at the start) and --concurrency 64: (a) without --prune_empty,
+   (b) with it, (a) again with the cache on tmpfs and without --cache (what
+   the cache's per-tile commits cost), (c) without --prune_empty,
+   --max_requests repeatedly until it exits 0 (cache on tmpfs, to keep the
+   benchmark short).
 2. memory: the 30,000-image dense tile (bench/mkdata.py) as 334 copies with
    their own ids, 10^7 images, read through file://; peak RSS, wall and CPU
    time; outputs (~3.4 GB) removed afterwards.
@@ -486,9 +488,11 @@ def bench_country(binary, quick):
         z5 = total - tiles if total is not None and tiles is not None else None
         results[tag] = {"requests": total, "wall": sum(r.wall for r in runs), "runs": runs}
         shown = bench.show(argv, ENV, time_it=not loop, subst=srv.subst)
-        shown_cache = rel(cache) if cache.startswith(REPO + "/") else cache
-        cmd = ("" if cache.startswith(DATA) else "mkdir -p %s; " % os.path.dirname(cache)) + \
-            "rm -f %s*; " % shown_cache + ("until %s; do :; done" % shown if loop else shown)
+        cmd = "until %s; do :; done" % shown if loop else shown
+        if cache:
+            shown_cache = rel(cache) if cache.startswith(REPO + "/") else cache
+            cmd = ("" if cache.startswith(DATA) else "mkdir -p %s; " % os.path.dirname(cache)) + \
+                "rm -f %s*; " % shown_cache + cmd
         rows.append([label, len(runs), n(total), n(counts.get("total")), n(z5),
                      "%s (%s with data)" % (n(tiles), n(with_data)),
                      n(runs[-1].kept), bench.fmt(sum(r.wall for r in runs)),
@@ -496,9 +500,9 @@ def bench_country(binary, quick):
                      bench.fmt(max(r.rss_kb for r in runs) / 1024, 1), digests[tag][:12],
                      bench.code(cmd)])
 
-    def one(tag, label, extra, on_tmpfs=False):
-        cache = cache_path(tag, on_tmpfs)
-        remove([cache] + outputs(tag))
+    def one(tag, label, extra, on_tmpfs=False, no_cache=False):
+        cache = None if no_cache else cache_path(tag, on_tmpfs)
+        remove(([cache] if cache else []) + outputs(tag))
         srv = Server(root, tag)
         try:
             argv = tool_argv(binary, aoi, srv.url, tag, cache,
@@ -506,13 +510,15 @@ def bench_country(binary, quick):
             r = bench.run(argv, ENV)
         finally:
             counts = srv.stop()
-            remove([cache])
+            if cache:
+                remove([cache])
         row(tag, label, [r], counts, cache, argv, srv)
 
     one("a", "(a) without --prune_empty", [])
     one("b", "(b) with --prune_empty", ["--prune_empty"])
     if shm:
         one("a_shm", "(a) again, cache on tmpfs", [], on_tmpfs=True)
+    one("a_none", "(a) again, no --cache", [], no_cache=True)
 
     # (c) resumed: the same command with a budget, again until it exits 0
     tag = "c"
@@ -567,11 +573,12 @@ def bench_country(binary, quick):
     if shm:
         print("Where the time goes: the cache commits every tile, empty ones too, in its own "
               "transaction with synchronous=FULL (README \"Big jobs\"), so on disk each tile "
-              "waits for an fsync: (a) took %s s on disk and %s s with the cache on tmpfs "
-              "(/dev/shm, where fsync costs nothing), %.1f ms per tile more on disk. The "
-              "resumed run (c) uses tmpfs too, so that this benchmark stays within ~15 minutes; "
-              "on disk it would cost what (a) costs." %
+              "waits for an fsync: (a) took %s s on disk, %s s with the cache on tmpfs "
+              "(/dev/shm, where fsync costs nothing) and %s s without --cache; %.1f ms per tile "
+              "more on disk than on tmpfs. The resumed run (c) uses tmpfs too, so that this "
+              "benchmark stays within ~15 minutes; on disk it would cost what (a) costs." %
               (bench.fmt(a["wall"]), bench.fmt(results["a_shm"]["wall"]),
+               bench.fmt(results["a_none"]["wall"]),
                1000.0 * (a["wall"] - results["a_shm"]["wall"]) / max(1, a["requests"] or 1)))
         print()
 

@@ -536,7 +536,7 @@ static enum mly_rc check_format(struct cache *c, struct mly_err *err)
   return MLY_OK;
 }
 
-/* Per-connection settings: see cache.h for why WAL and FULL */
+/* Per-connection settings: see cache.h for why WAL and NORMAL */
 static enum mly_rc set_pragmas(struct cache *c, struct mly_err *err)
 {
   sqlite3_stmt *s = NULL;
@@ -557,7 +557,7 @@ static enum mly_rc set_pragmas(struct cache *c, struct mly_err *err)
   if(rc)
     return rc;
   /* keep the WAL file from staying huge after a checkpoint */
-  return exec_sql(c, "PRAGMA synchronous = FULL; PRAGMA journal_size_limit = 67108864",
+  return exec_sql(c, "PRAGMA synchronous = NORMAL; PRAGMA journal_size_limit = 67108864",
                   "cannot set durability pragmas", err);
 }
 
@@ -785,7 +785,7 @@ enum mly_rc cache_put(struct cache *c, struct tile t, const uint8_t *body, size_
     if(rc)
       goto out;
   }
-  /* with synchronous=FULL the commit returns after the WAL is on disk */
+  /* the commit returns once the WAL holds the tile (synchronous=NORMAL) */
   src = run_stmt(c, S_COMMIT);
   if(src != SQLITE_OK) {
     rc = db_fail(c, src, what, err);
