@@ -14,7 +14,7 @@
 #define JOB_DEFAULT_TILES_URL "https://tiles.mapillary.com/maps/vtp/mly1_public/2/{z}/{x}/{y}"
 #define JOB_DEFAULT_GRAPH_URL "https://graph.mapillary.com"
 #define JOB_ZOOM 14
-#define JOB_SEQ_MEMORY_POINTS 500000 /* per sequence builder, 48 bytes each: 24 MB */
+#define JOB_SEQ_MEMORY_POINTS 250000 /* per sequence builder, 48 bytes each: 12 MB */
 
 struct job_opts {
   const char *input_aoi;      /* bbox text, GeoJSON path, or "-" */

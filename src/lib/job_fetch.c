@@ -238,42 +238,32 @@ static enum fetch_verdict stop_with(struct job *j, enum mly_rc rc, const char *w
   return FETCH_STOP;
 }
 
-static enum fetch_verdict repair_done(struct job *j, uint32_t seq, struct fetch_result *res)
+/* A parsed Graph API body: a bad token or no memory stops the run, a rate
+ * limit or a garbled body is retried like any transient failure. Returns
+ * true with *v set when the answer decides that. */
+static bool graph_body_verdict(struct job *j, enum mly_rc rc, const struct mly_err *gerr,
+                               struct fetch_result *res, enum fetch_verdict *v)
 {
-  struct repair *r = &j->repairs[seq];
-  struct mly_err gerr = {0};
-  switch(res->status) {
-  case FETCH_OK: {
-    uint64_t *ids = NULL;
-    size_t n = 0;
-    enum mly_rc rc = graph_parse_image_ids((const char *)res->body, res->n, &ids, &n, &gerr);
-    if(rc == MLY_EAUTH)
-      return stop_with(j, MLY_EAUTH, "graph api", gerr.msg);
-    if(rc == MLY_ERATE || rc == MLY_EFORMAT) {
-      /* a rate-limit or garbled answer: retry it like any transient failure */
-      snprintf(res->msg, sizeof(res->msg), "%.200s", gerr.msg);
-      return FETCH_RETRY;
-    }
-    if(rc == MLY_OK)
-      rc = idrepair_new(ids, n, &r->r);
-    free(ids);
-    if(rc == MLY_ENOMEM)
-      return stop_with(j, rc, "graph api", "out of memory");
-    r->state = rc ? REPAIR_UNKNOWN : REPAIR_DONE;
-    break;
+  if(rc == MLY_EAUTH || rc == MLY_ENOMEM) {
+    *v = stop_with(j, rc, "graph api", rc == MLY_ENOMEM ? "out of memory" : gerr->msg);
+    return true;
   }
-  case FETCH_EMPTY:
-    r->state = REPAIR_UNKNOWN;
-    break;
-  case FETCH_AUTH:
+  if(rc == MLY_ERATE || rc == MLY_EFORMAT) {
+    snprintf(res->msg, sizeof(res->msg), "%.200s", gerr->msg);
+    *v = FETCH_RETRY;
+    return true;
+  }
+  return false;
+}
+
+/* A Graph API request that came to an end: an auth failure or a lasting
+ * rate limit stops the run; anything else lets the waiting tiles go */
+static enum fetch_verdict graph_settled(struct job *j, const struct fetch_result *res)
+{
+  if(res->status == FETCH_AUTH)
     return stop_with(j, MLY_EAUTH, "graph api", res->msg);
-  case FETCH_RATE_LIMIT:
+  if(res->status == FETCH_RATE_LIMIT)
     return stop_with(j, MLY_ERATE, "graph api", res->msg);
-  default:
-    r->state = REPAIR_FAILED; /* keep the ids as held; the summary says so */
-    j->st->repair_failures++;
-    break;
-  }
   enum mly_rc rc = mly__flush_ready(j);
   if(rc) {
     j->fail = rc;
@@ -282,42 +272,49 @@ static enum fetch_verdict repair_done(struct job *j, uint32_t seq, struct fetch_
   return FETCH_ACCEPT;
 }
 
+static enum fetch_verdict repair_done(struct job *j, uint32_t seq, struct fetch_result *res)
+{
+  struct repair *r = &j->repairs[seq];
+  struct mly_err gerr = {0};
+  enum fetch_verdict v;
+  if(res->status == FETCH_OK) {
+    uint64_t *ids = NULL;
+    size_t n = 0;
+    enum mly_rc rc = graph_parse_image_ids((const char *)res->body, res->n, &ids, &n, &gerr);
+    if(rc == MLY_OK)
+      rc = idrepair_new(ids, n, &r->r);
+    free(ids);
+    if(graph_body_verdict(j, rc, &gerr, res, &v))
+      return v;
+    r->state = rc ? REPAIR_UNKNOWN : REPAIR_DONE; /* other API errors: unknown sequence */
+  }
+  else if(res->status == FETCH_EMPTY)
+    r->state = REPAIR_UNKNOWN;
+  else if(res->status == FETCH_FAILED || res->status == FETCH_TOOBIG) {
+    r->state = REPAIR_FAILED; /* keep the ids as held; the summary says so */
+    j->st->repair_failures++;
+  }
+  return graph_settled(j, res);
+}
+
 static enum fetch_verdict orgname_done(struct job *j, uint32_t org, struct fetch_result *res)
 {
   struct orgname_state *o = &j->orgnames[org];
   struct mly_err gerr = {0};
-  enum mly_rc rc;
-  switch(res->status) {
-  case FETCH_OK:
-    rc = graph_parse_org_name((const char *)res->body, res->n, &o->name, &gerr);
-    if(rc == MLY_EAUTH)
-      return stop_with(j, MLY_EAUTH, "graph api", gerr.msg);
-    if(rc == MLY_ERATE || rc == MLY_EFORMAT) {
-      snprintf(res->msg, sizeof(res->msg), "%.200s", gerr.msg);
-      return FETCH_RETRY;
-    }
-    if(rc == MLY_ENOMEM)
-      return stop_with(j, rc, "graph api", "out of memory");
+  enum fetch_verdict v;
+  if(res->status == FETCH_OK) {
+    enum mly_rc rc = graph_parse_org_name((const char *)res->body, res->n, &o->name, &gerr);
+    if(graph_body_verdict(j, rc, &gerr, res, &v))
+      return v;
     o->state = REPAIR_DONE; /* other API errors: the organization is unknown */
-    break;
-  case FETCH_EMPTY:
+  }
+  else if(res->status == FETCH_EMPTY)
     o->state = REPAIR_DONE;
-    break;
-  case FETCH_AUTH:
-    return stop_with(j, MLY_EAUTH, "graph api", res->msg);
-  case FETCH_RATE_LIMIT:
-    return stop_with(j, MLY_ERATE, "graph api", res->msg);
-  default:
+  else if(res->status == FETCH_FAILED || res->status == FETCH_TOOBIG) {
     o->state = REPAIR_FAILED;
     j->st->orgname_failures++;
-    break;
   }
-  rc = mly__flush_ready(j);
-  if(rc) {
-    j->fail = rc;
-    return FETCH_STOP;
-  }
-  return FETCH_ACCEPT;
+  return graph_settled(j, res);
 }
 
 static enum fetch_verdict src_done(void *user, void *req_user, struct fetch_result *res)
