@@ -74,7 +74,7 @@ static void print_orgs(const struct job_area_report *r)
   fputc('\n', stderr);
 }
 
-static void print_summary(const struct job_stats *st, double seconds)
+static void print_summary(const struct job_stats *st, double seconds, bool repair_off)
 {
   for(size_t a = 0; a < st->nreports; a++) {
     const struct job_area_report *r = &st->reports[a];
@@ -107,8 +107,9 @@ static void print_summary(const struct job_stats *st, double seconds)
   if(st->ids_unrepaired)
     fprintf(stderr, "mapillary: %llu image ids arrived as doubles above 2^53, were not repaired and "
             "may be inexact (%s)\n", (unsigned long long)st->ids_unrepaired,
-            st->repair_requests ? "their sequences were unknown to the Graph API or its requests failed"
-                                : "repair needs MAPILLARY_ACCESS_TOKEN and an http(s) --graph_url");
+            repair_off ? "--no_id_repair"
+            : st->repair_requests ? "their sequences were unknown to the Graph API or its requests failed"
+                                  : "repair needs MAPILLARY_ACCESS_TOKEN and an http(s) --graph_url");
 }
 
 static int exit_for(enum mly_rc rc, bool started);
@@ -351,7 +352,7 @@ static int run_points(struct cli_opts *co)
     fprintf(stderr, "mapillary: shard %u/%u: %zu tiles in the cache (%zu fetched, %zu already there) in %.1f s\n",
             co->shard_k, co->shard_n, st.tiles_total, st.tiles_fetched, st.tiles_cached, el);
   else if(!co->quiet)
-    print_summary(&st, el);
+    print_summary(&st, el, co->no_id_repair);
   job_stats_cleanup(&st);
   return CLI_OK;
 }
