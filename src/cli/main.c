@@ -88,10 +88,13 @@ static void print_summary(const struct job_stats *st, double seconds, bool repai
     print_orgs(r);
   }
   fprintf(stderr,
-          "mapillary: %zu tiles requested (%zu with data, 0 failed), %llu requests, %llu retries, "
+          "mapillary: %zu tiles (%zu with data, %zu from the cache), %llu requests, %llu retries, "
           "%.1f MB, %zu files written in %.1f s\n",
-          st->tiles_total, st->tiles_with_data, (unsigned long long)st->requests,
+          st->tiles_total, st->tiles_with_data, st->tiles_cached, (unsigned long long)st->requests,
           (unsigned long long)st->retries, st->bytes / 1e6, st->files_written, seconds);
+  if(st->overview_tiles)
+    fprintf(stderr, "mapillary: --prune_empty read %zu overview tiles and skipped %zu empty tiles\n",
+            st->overview_tiles, st->tiles_pruned);
   if(st->orgname_failures)
     fprintf(stderr, "mapillary: %llu organization name requests failed; those names are omitted\n",
             (unsigned long long)st->orgname_failures);

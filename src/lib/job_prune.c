@@ -18,7 +18,6 @@ struct prune {
   struct tile *tiles;   /* the z5 tiles to read */
   size_t ntiles, next, done;
   struct idset *cells;  /* z13 cells (x, y) with images */
-  struct mvt_index idx;
   enum mly_rc fail;
 };
 
@@ -30,8 +29,6 @@ static enum mly_rc mark_cell(struct prune *p, int64_t cx, int64_t cy)
   bool added;
   return idset_add(p->cells, (uint64_t)cx, (uint32_t)cy, &added);
 }
-
-static int mark_point(void *user, uint32_t cmd, int64_t px, int64_t py);
 
 struct point_ctx {
   struct prune *p;
@@ -205,7 +202,6 @@ enum mly_rc mly__prune_empty(struct job *j)
   memset(&p, 0, sizeof(p));
   p.j = j;
   p.cells = idset_new();
-  mvt_index_init(&p.idx);
   enum mly_rc rc = p.cells ? overview_tiles(&p) : mly_err_set(j->err, MLY_ENOMEM, "out of memory");
   if(!rc) {
     struct fetch_source src = {prune_next, prune_done, &p};
@@ -237,7 +233,6 @@ enum mly_rc mly__prune_empty(struct job *j)
   }
   j->st->overview_tiles = p.ntiles;
   idset_free(&p.cells);
-  mvt_index_cleanup(&p.idx);
   free(p.tiles);
   return rc;
 }

@@ -229,22 +229,30 @@ static enum mly_rc add_org_name(struct job *j, const struct kept *k, const char 
   return MLY_OK;
 }
 
-/* Replace the id of a kept image held as a double at or above 2^53 by the
- * exact id its sequence lists, in its record and in its text (*text then
- * points into j->scratch). */
-static enum mly_rc repair_id(struct job *j, struct kept *k, const char **text, size_t *len)
+/* The exact id of an image held as a double at or above 2^53, looked up
+ * once per image (an image kept by several areas must not take two of a
+ * collision's candidates). Returns the number of candidates, 0 when the id
+ * stays as held. */
+static size_t resolve_id(struct job *j, const struct kept *k, uint64_t *exact)
 {
   struct job_stats *st = j->st;
   st->inexact_ids++;
   struct repair *r = j->repair && k->p.seq != NO_SEQ ? &j->repairs[k->p.seq] : NULL;
-  uint64_t exact;
-  size_t candidates = r && r->state == REPAIR_DONE ? idrepair_resolve(r->r, k->p.id, &exact) : 0;
-  if(candidates == 0) {
+  size_t candidates = r && r->state == REPAIR_DONE ? idrepair_resolve(r->r, k->p.id, exact) : 0;
+  if(candidates == 0)
     st->ids_unrepaired++;
-    return MLY_OK;
+  else {
+    st->ids_repaired++;
+    st->id_collisions += candidates > 1;
   }
-  st->ids_repaired++;
-  st->id_collisions += candidates > 1;
+  return candidates;
+}
+
+/* Put the exact id into a kept image's record and text (*text then points
+ * into j->scratch) */
+static enum mly_rc repair_id(struct job *j, struct kept *k, uint64_t exact, const char **text,
+                             size_t *len)
+{
   if(exact == k->p.id)
     return MLY_OK;
   /* the id is the first CSV column, or the first GeoJSON property:
@@ -307,14 +315,21 @@ static enum mly_rc flush_chunk(struct job *j, struct chunk *c)
     r->images_seen += c->seen;
     r->tiles_with_data += c->had_data && c->seen;
   }
+  size_t candidates = 0;
+  uint64_t exact = 0;
   for(size_t i = 0; i < c->nkept; i++) {
     struct kept *k = &c->kept[i];
     struct area_out *ar = &j->areas[k->area];
     enum mly_rc rc;
     const char *text = c->text.p + k->text_off;
     size_t text_len = k->text_len;
-    if(k->inexact && (rc = repair_id(j, k, &text, &text_len)))
-      return rc;
+    if(k->inexact) {
+      /* the areas keeping one image share its text and come one after another */
+      if(i == 0 || k->text_off != c->kept[i - 1].text_off)
+        candidates = resolve_id(j, k, &exact);
+      if(candidates && (rc = repair_id(j, k, exact, &text, &text_len)))
+        return rc;
+    }
     if(j->org_names && k->p.org && (rc = add_org_name(j, k, &text, &text_len)))
       return rc;
     if(k->p.flags & SEQP_ID_KNOWN) {

@@ -761,6 +761,11 @@ def prune_empty_skips_empty_tiles_and_misses_nothing():
     assert read(os.path.join(d, "full_points.geojson")) == read(os.path.join(d, "pruned_points.geojson"))
     assert read(os.path.join(d, "full_seqs.geojson")) == read(os.path.join(d, "pruned_seqs.geojson"))
     assert pruned < full / 2, "pruning saved too little: %d vs %d requests" % (pruned, full)
+    import re
+    m = re.search(r"read (\d+) overview tiles and skipped (\d+) empty tiles", r.err)
+    assert m, r.err
+    overview, skipped = int(m.group(1)), int(m.group(2))
+    assert skipped == full - (pruned - overview), (overview, skipped, full, pruned)
     print("    %d requests without pruning, %d with (overview tiles included)" % (full, pruned))
 
 
@@ -860,6 +865,37 @@ def id_repair_unknown_sequence_collision_and_failure():
     held = {r["id"] for r in truth["images"] if r["sequence_id"] in (unknown, broken)}
     assert by_seq[unknown] | by_seq[broken] <= held | {r["source_id"] for r in truth["images"]}
     assert str(twin) in by_seq[colliding], "the colliding candidate was not handed out in order"
+
+
+@case
+def an_image_in_two_areas_gets_one_repair():
+    if IDS is None:
+        make_id_tileset()
+    root0, truth, seqs = IDS
+    root = os.path.join(workdir(), "idtiles")
+    shutil.copytree(root0, root)
+    colliding = sorted(seqs)[2]
+    first = int(seqs[colliding][0])
+    twin = next(c for c in range(first - 3, first + 4) if c != first and float(c) == float(first))
+    with open(os.path.join(root, "graph", "image_ids", colliding + ".json"), "w") as f:
+        json.dump({"data": [{"id": i} for i in [str(twin)] + seqs[colliding]]}, f)
+    ring = [[-108.57, 39.04], [-108.52, 39.04], [-108.52, 39.07], [-108.57, 39.07], [-108.57, 39.04]]
+    aoi = os.path.join(workdir(), "two.geojson")
+    with open(aoi, "w") as f:
+        json.dump({"type": "FeatureCollection", "features": [
+            {"type": "Feature", "properties": {"area": name},
+             "geometry": {"type": "Polygon", "coordinates": [ring]}} for name in ("a", "b")]}, f)
+    d = workdir()
+    with server(root) as srv:
+        r = run(["get_mapillary_points", "--input_aoi", aoi, "--field_name", "area", "--tiles_url",
+                 file_url(root), "--graph_url", srv.base + "/graph"] + outs(d))
+    assert r.rc == 0, r
+    a, b = read(os.path.join(d, "a_points.geojson")), read(os.path.join(d, "b_points.geojson"))
+    assert a == b, "the same images got different ids in two areas"
+    assert str(twin).encode() in a
+    # counted once per image, not once per area
+    n = len(truth["images"])
+    assert "%d image ids that arrived rounded" % n in r.err, r.err
 
 
 @case
