@@ -18,9 +18,15 @@ enum image_field {
 
 /* Per-layer lookup from key index to field; reuse across layers. */
 struct image_keys {
-  uint8_t *field; /* one per key of the layer */
+  uint8_t *field;  /* one per key of the layer */
+  uint32_t *canon; /* one per key: the first index with the same key text */
   size_t cap;
 };
+
+/* Pass-through properties kept by image_read, in tag order, first
+ * occurrence of each key text only; beyond this many image_write_* find
+ * them again from the feature's tags */
+#define IMAGE_MAX_EXTRAS 16
 
 enum image_id_kind { IMAGE_ID_NONE = 0, IMAGE_ID_U64, IMAGE_ID_STR };
 
@@ -28,6 +34,7 @@ enum image_id_kind { IMAGE_ID_NONE = 0, IMAGE_ID_U64, IMAGE_ID_STR };
  * written here (a number-typed sequence_id or organization_id). */
 struct image_text {
   bool known;
+  uint32_t value;    /* index in the layer's values it came from */
   struct mly_view v; /* points into the tile or into num[] */
   char num[24];
 };
@@ -46,6 +53,10 @@ struct image {
   double compass_angle;
   int8_t is_pano;              /* -1 unknown, 0, 1 */
   const struct mvt_feature *feature; /* for pass-through of extra properties */
+  uint32_t nextras;            /* > IMAGE_MAX_EXTRAS: more than the list holds */
+  struct {
+    uint32_t key, value;       /* indexes in the layer's keys and values */
+  } extras[IMAGE_MAX_EXTRAS];
 };
 
 void image_keys_init(struct image_keys *k);

@@ -56,6 +56,12 @@ static inline int pbf_read_varint(const uint8_t **pp, const uint8_t *end, uint64
     *pp = p + 1;
     return PBF_VARINT_OK;
   }
+  /* and value indexes of a dense layer in two */
+  if(end - p >= 2 && p[1] < 0x80) {
+    *out = (uint64_t)(p[0] & 0x7F) | (uint64_t)p[1] << 7;
+    *pp = p + 2;
+    return PBF_VARINT_OK;
+  }
   return mly__pbf_varint_slow(pp, end, out);
 }
 

@@ -38,9 +38,16 @@ static size_t hash_key(uint64_t id, uint32_t tag)
   return (size_t)h;
 }
 
-static enum mly_rc grow(struct idset *s)
+/* Rehash into the smallest power of two from 1024 that holds want keys
+ * at most 3/4 full (and more slots than now) */
+static enum mly_rc grow_to(struct idset *s, size_t want)
 {
   size_t n = s->nslots ? s->nslots * 2 : 1024;
+  while(want > n / 4 * 3) {
+    if(n > SIZE_MAX / 2 / sizeof(struct slot))
+      return MLY_ENOMEM;
+    n *= 2;
+  }
   struct slot *ns = calloc(n, sizeof(*ns));
   if(!ns)
     return MLY_ENOMEM;
@@ -58,10 +65,25 @@ static enum mly_rc grow(struct idset *s)
   return MLY_OK;
 }
 
+enum mly_rc idset_reserve(struct idset *s, size_t n)
+{
+  if(n > SIZE_MAX / 8 - s->count)
+    return MLY_ENOMEM;
+  if((s->count + n) * 4 <= s->nslots * 3)
+    return MLY_OK;
+  return grow_to(s, s->count + n);
+}
+
+void idset_prefetch(const struct idset *s, uint64_t id, uint32_t tag)
+{
+  if(s->nslots)
+    __builtin_prefetch(&s->slots[hash_key(id, tag) & (s->nslots - 1)]);
+}
+
 enum mly_rc idset_add(struct idset *s, uint64_t id, uint32_t tag, bool *added)
 {
   if((s->count + 1) * 4 > s->nslots * 3) {
-    enum mly_rc rc = grow(s);
+    enum mly_rc rc = grow_to(s, s->count + 1);
     if(rc)
       return rc;
   }

@@ -14,14 +14,15 @@
 void image_keys_init(struct image_keys *k)
 {
   k->field = NULL;
+  k->canon = NULL;
   k->cap = 0;
 }
 
 void image_keys_cleanup(struct image_keys *k)
 {
   free(k->field);
-  k->field = NULL;
-  k->cap = 0;
+  free(k->canon);
+  image_keys_init(k);
 }
 
 static enum image_field field_of_key(struct mly_view key)
@@ -43,6 +44,58 @@ static enum image_field field_of_key(struct mly_view key)
   return IMAGE_EXTRA;
 }
 
+static int cmp_view(struct mly_view a, struct mly_view b)
+{
+  size_t n = a.n < b.n ? a.n : b.n;
+  int c = n ? memcmp(a.p, b.p, n) : 0;
+  return c ? c : (a.n > b.n) - (a.n < b.n);
+}
+
+/* keys order by text, then by index: equal texts end up side by side with
+ * the first index leading */
+static int qcmp_key(const void *pa, const void *pb, void *keys)
+{
+  const struct mly_view *kv = keys;
+  uint32_t a = *(const uint32_t *)pa, b = *(const uint32_t *)pb;
+  int c = cmp_view(kv[a], kv[b]);
+  return c ? c : (a > b) - (a < b);
+}
+
+/* canon[i]: the first index whose key has the text of key i (a layer may
+ * repeat a key; the first tag with a given key text wins) */
+static enum mly_rc map_canonical_keys(uint32_t *canon, const struct mvt_index *idx)
+{
+  size_t n = idx->nkeys;
+  for(size_t i = 0; i < n; i++)
+    canon[i] = (uint32_t)i;
+  /* the usual layer has a handful of distinct keys: compare them pairwise;
+   * a long key table is sorted instead */
+  if(n <= 32) {
+    for(size_t i = 1; i < n; i++)
+      for(size_t j = 0; j < i; j++)
+        if(canon[j] == j && cmp_view(idx->keys[i], idx->keys[j]) == 0) {
+          canon[i] = (uint32_t)j;
+          break;
+        }
+    return MLY_OK;
+  }
+  uint32_t *perm = malloc(n * sizeof(*perm));
+  if(!perm)
+    return MLY_ENOMEM;
+  memcpy(perm, canon, n * sizeof(*perm));
+  qsort_r(perm, n, sizeof(*perm), qcmp_key, idx->keys);
+  for(size_t i = 0; i < n;) {
+    size_t j = i + 1;
+    while(j < n && cmp_view(idx->keys[perm[i]], idx->keys[perm[j]]) == 0)
+      j++;
+    for(size_t r = i; r < j; r++)
+      canon[perm[r]] = perm[i];
+    i = j;
+  }
+  free(perm);
+  return MLY_OK;
+}
+
 enum mly_rc image_keys_map(struct image_keys *k, const struct mvt_index *idx)
 {
   if(idx->nkeys > k->cap) {
@@ -50,11 +103,15 @@ enum mly_rc image_keys_map(struct image_keys *k, const struct mvt_index *idx)
     if(!nf)
       return MLY_ENOMEM;
     k->field = nf;
+    uint32_t *nc = realloc(k->canon, idx->nkeys * sizeof(*nc));
+    if(!nc)
+      return MLY_ENOMEM;
+    k->canon = nc;
     k->cap = idx->nkeys;
   }
   for(size_t i = 0; i < idx->nkeys; i++)
     k->field[i] = (uint8_t)field_of_key(idx->keys[i]);
-  return MLY_OK;
+  return map_canonical_keys(k->canon, idx);
 }
 
 bool image_parse_u64(const char *p, size_t n, uint64_t *out)
@@ -176,9 +233,10 @@ static void read_id(struct image *img, const struct mvt_value *v)
 }
 
 /* sequence_id / organization_id: text, or a number written as digits */
-static void read_text(struct image_text *t, const struct mvt_value *v)
+static void read_text(struct image_text *t, const struct mvt_value *v, uint32_t vi)
 {
   uint64_t u;
+  t->value = vi;
   switch(v->type) {
   case MVT_VAL_STRING:
     if(v->v.s.n) {
@@ -266,6 +324,23 @@ static void read_is_pano(struct image *img, const struct mvt_value *v)
   }
 }
 
+/* A pass-through tag: kept unless a tag before it had the same key text */
+static void add_extra(struct image *img, uint32_t canon, uint32_t vi)
+{
+  if(img->nextras > IMAGE_MAX_EXTRAS)
+    return;
+  for(uint32_t i = 0; i < img->nextras; i++)
+    if(img->extras[i].key == canon)
+      return;
+  if(img->nextras == IMAGE_MAX_EXTRAS) {
+    img->nextras++; /* too many: image_write_* walk the tags instead */
+    return;
+  }
+  img->extras[img->nextras].key = canon;
+  img->extras[img->nextras].value = vi;
+  img->nextras++;
+}
+
 enum mly_rc image_read(struct image *img, const struct mvt_feature *f, const struct mvt_index *idx,
                        const struct image_keys *keys, struct mly_err *err)
 {
@@ -301,14 +376,18 @@ enum mly_rc image_read(struct image *img, const struct mvt_feature *f, const str
     if(k >= idx->nkeys || vi >= idx->nvalues)
       return mly_err_set(err, MLY_EFORMAT, "tag index out of range in layer 'image'");
     enum image_field field = (enum image_field)keys->field[k];
-    if(field == IMAGE_EXTRA || seen[field])
+    if(field == IMAGE_EXTRA) {
+      add_extra(img, keys->canon[k], vi);
+      continue;
+    }
+    if(seen[field])
       continue;
     seen[field] = true;
     const struct mvt_value *v = &idx->values[vi];
     switch(field) {
     case IMAGE_ID: read_id(img, v); break;
-    case IMAGE_SEQUENCE_ID: read_text(&img->sequence_id, v); break;
-    case IMAGE_ORGANIZATION_ID: read_text(&img->organization_id, v); break;
+    case IMAGE_SEQUENCE_ID: read_text(&img->sequence_id, v, vi); break;
+    case IMAGE_ORGANIZATION_ID: read_text(&img->organization_id, v, vi); break;
     case IMAGE_CAPTURED_AT: read_captured_at(img, v); break;
     case IMAGE_COMPASS_ANGLE:
       img->has_compass_angle = value_as_double(v, &img->compass_angle);
@@ -386,6 +465,13 @@ static enum mly_rc write_extras(struct dbuf *b, const struct image *img,
   struct mvt_tag_iter it;
   uint32_t k, vi;
   enum mly_rc rc;
+  if(img->nextras <= IMAGE_MAX_EXTRAS) {
+    /* the key text of the first tag with it (canonical index) is the same */
+    for(uint32_t i = 0; i < img->nextras; i++)
+      if((rc = write_extra(b, idx->keys[img->extras[i].key], &idx->values[img->extras[i].value])))
+        return rc;
+    return MLY_OK;
+  }
   mvt_tags_begin(img->feature, &it);
   const uint8_t *pos = it.p;
   while(mvt_tags_next(&it, &k, &vi, NULL) == 1) {

@@ -239,6 +239,7 @@ static void job_cleanup(struct job *j)
   strtab_free(&j->strings);
   mvt_index_cleanup(&j->idx);
   image_keys_cleanup(&j->keys);
+  free(j->interned);
   fetch_free(&j->fetch);
   cache_close(&j->cache);
   for(size_t i = 0; i < j->nrepairs; i++)

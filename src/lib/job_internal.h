@@ -115,6 +115,10 @@ struct job {
   struct strtab *strings;
   struct mvt_index idx;
   struct image_keys keys;
+  /* per value of the current layer: its strtab index + 1 once interned
+   * (a layer's sequence and organization ids repeat over its images) */
+  uint32_t *interned;
+  size_t interned_cap;
   struct fetch *fetch;
   struct job_stats *st;
   job_progress_fn progress;

@@ -15,6 +15,36 @@ static enum mly_rc intern(struct job *j, struct mly_view v, uint32_t *idx)
   return strtab_intern(j->strings, v.p, v.n, idx);
 }
 
+/* A text property's strtab index, interned once per layer value */
+static enum mly_rc intern_value(struct job *j, const struct image_text *t, uint32_t *idx)
+{
+  uint32_t *memo = &j->interned[t->value];
+  if(*memo) {
+    *idx = *memo - 1;
+    return MLY_OK;
+  }
+  enum mly_rc rc = intern(j, t->v, idx);
+  if(!rc)
+    *memo = *idx + 1;
+  return rc;
+}
+
+/* A clean memo of the values of the layer just indexed */
+static enum mly_rc reset_interned(struct job *j)
+{
+  size_t n = j->idx.nvalues;
+  if(n > j->interned_cap) {
+    uint32_t *m = realloc(j->interned, n * sizeof(*m));
+    if(!m)
+      return MLY_ENOMEM;
+    j->interned = m;
+    j->interned_cap = n;
+  }
+  if(n)
+    memset(j->interned, 0, n * sizeof(*j->interned));
+  return MLY_OK;
+}
+
 /* The compact record of an image for dedup and sequences */
 static enum mly_rc image_record(struct job *j, const struct image *img, double lon, double lat,
                                 struct seq_point *p)
@@ -23,9 +53,9 @@ static enum mly_rc image_record(struct job *j, const struct image *img, double l
   p->seq = NO_SEQ;
   enum mly_rc rc = MLY_OK;
   if(img->sequence_id.known)
-    rc = intern(j, img->sequence_id.v, &p->seq);
+    rc = intern_value(j, &img->sequence_id, &p->seq);
   if(!rc && img->organization_id.known) {
-    rc = intern(j, img->organization_id.v, &p->org);
+    rc = intern_value(j, &img->organization_id, &p->org);
     p->org++;
   }
   if(rc)
@@ -87,6 +117,8 @@ static enum mly_rc process_layer(struct job *j, size_t ti, struct chunk *c, stru
   enum mly_rc rc = mvt_layer_index(layer, &j->idx, err);
   if(!rc)
     rc = image_keys_map(&j->keys, &j->idx);
+  if(!rc)
+    rc = reset_interned(j);
   if(rc)
     return rc;
   struct mvt_feature f;
@@ -286,6 +318,26 @@ static enum mly_rc repair_id(struct job *j, struct kept *k, uint64_t exact, cons
   return MLY_OK;
 }
 
+/* The key of a kept image in the duplicate check */
+static uint32_t seen_tag(const struct kept *k)
+{
+  return k->p.seq | (k->p.flags & SEQP_ID_STR ? STR_ID_TAG : 0);
+}
+
+/* Kept images looked at this far ahead have their duplicate-check slots
+ * brought into the cache: the sets of a dense column outgrow it, and a
+ * miss per image and set is otherwise most of the check's cost */
+#define PREFETCH_AHEAD 8
+
+static void prefetch_seen(const struct job *j, const struct kept *k)
+{
+  if(!(k->p.flags & SEQP_ID_KNOWN))
+    return;
+  const struct area_out *ar = &j->areas[k->area];
+  idset_prefetch(ar->seen_cur, k->p.id, seen_tag(k));
+  idset_prefetch(ar->seen_prev, k->p.id, seen_tag(k));
+}
+
 /* Write the chunk of tile `head` to the outputs, in order */
 static enum mly_rc flush_chunk(struct job *j, struct chunk *c)
 {
@@ -310,6 +362,10 @@ static enum mly_rc flush_chunk(struct job *j, struct chunk *c)
       if(!ar->seen_prev || !ar->seen_cur)
         return mly_err_set(j->err, MLY_ENOMEM, "out of memory");
     }
+    /* the set takes this tile's images without growing: prefetching
+     * below relies on that */
+    if(idset_reserve(ar->seen_cur, c->nkept))
+      return mly_err_set(j->err, MLY_ENOMEM, "out of memory");
     struct job_area_report *r = &ar->rep;
     r->tiles++;
     r->images_seen += c->seen;
@@ -321,6 +377,8 @@ static enum mly_rc flush_chunk(struct job *j, struct chunk *c)
     struct kept *k = &c->kept[i];
     struct area_out *ar = &j->areas[k->area];
     enum mly_rc rc;
+    if(i + PREFETCH_AHEAD < c->nkept)
+      prefetch_seen(j, &c->kept[i + PREFETCH_AHEAD]);
     const char *text = c->text.p + k->text_off;
     size_t text_len = k->text_len;
     if(k->inexact) {
@@ -334,7 +392,7 @@ static enum mly_rc flush_chunk(struct job *j, struct chunk *c)
       return rc;
     if(k->p.flags & SEQP_ID_KNOWN) {
       bool added;
-      uint32_t tag = k->p.seq | (k->p.flags & SEQP_ID_STR ? STR_ID_TAG : 0);
+      uint32_t tag = seen_tag(k);
       if((rc = idset_add(ar->seen_cur, k->p.id, tag, &added)))
         return mly_err_set(j->err, rc, "out of memory");
       added = added && !idset_has(ar->seen_prev, k->p.id, tag);

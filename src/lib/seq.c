@@ -3,6 +3,7 @@
 #include "mly/dbuf.h"
 #include "mly/jsonw.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -141,10 +142,130 @@ static int qcmp_point(const void *pa, const void *pb, void *strings)
   return cmp_point(pa, pb, strings);
 }
 
+/* Merge sort of one sequence's points in vertex order; tmp holds n / 2 */
+static void sort_vertices(struct seq_point *v, struct seq_point *tmp, size_t n,
+                          const struct strtab *strings)
+{
+  if(n <= 12) {
+    for(size_t i = 1; i < n; i++) {
+      struct seq_point p = v[i];
+      size_t j = i;
+      for(; j > 0 && cmp_vertex(&p, &v[j - 1], strings) < 0; j--)
+        v[j] = v[j - 1];
+      v[j] = p;
+    }
+    return;
+  }
+  size_t h = n / 2;
+  sort_vertices(v, tmp, h, strings);
+  sort_vertices(v + h, tmp, n - h, strings);
+  if(cmp_vertex(&v[h - 1], &v[h], strings) <= 0)
+    return; /* already in order, as a tile's points of one sequence often are */
+  /* the left half moves out; the merge writes at or before the right
+   * half's next point, so it never overwrites one not yet read */
+  memcpy(tmp, v, h * sizeof(*v));
+  size_t i = 0, j = h, k = 0;
+  while(i < h && j < n)
+    v[k++] = cmp_vertex(&v[j], &tmp[i], strings) < 0 ? v[j++] : tmp[i++];
+  while(i < h)
+    v[k++] = tmp[i++];
+}
+
+/* LSD radix sort of keys[0..n) by their upper 32 bits, stable; tmp holds n */
+static uint64_t *radix_by_high(uint64_t *keys, uint64_t *tmp, size_t n, uint32_t max_high)
+{
+  enum { BITS = 11, BUCKETS = 1 << BITS };
+  static_assert(BITS * 3 >= 32, "three passes cover 32 bits");
+  size_t count[BUCKETS];
+  for(unsigned shift = 32; shift < 64 && (max_high >> (shift - 32)) != 0; shift += BITS) {
+    memset(count, 0, sizeof(count));
+    for(size_t i = 0; i < n; i++)
+      count[(keys[i] >> shift) & (BUCKETS - 1)]++;
+    size_t sum = 0;
+    for(size_t d = 0; d < BUCKETS; d++) {
+      size_t c = count[d];
+      count[d] = sum;
+      sum += c;
+    }
+    for(size_t i = 0; i < n; i++)
+      tmp[count[(keys[i] >> shift) & (BUCKETS - 1)]++] = keys[i];
+    uint64_t *t = keys;
+    keys = tmp;
+    tmp = t;
+  }
+  return keys;
+}
+
+/* Put pts[order[r]] at r for every r, in place, cycle by cycle; the low 32
+ * bits of order are the positions, bit 63 marks a place filled */
+static void permute(struct seq_point *pts, uint64_t *order, size_t n)
+{
+  const uint64_t filled = (uint64_t)1 << 63;
+  for(size_t r = 0; r < n; r++) {
+    if(order[r] & filled)
+      continue;
+    struct seq_point first = pts[r];
+    size_t j = r;
+    for(;;) {
+      size_t from = (uint32_t)order[j];
+      order[j] |= filled;
+      if(from == r) {
+        pts[j] = first;
+        break;
+      }
+      pts[j] = pts[from];
+      j = from;
+    }
+  }
+}
+
+/* Points in (sequence, vertex) order. A stable radix sort by sequence
+ * groups them with each sequence's points still in arrival order; each
+ * sequence is then sorted on its own (the comparisons inline, no qsort
+ * callback). Scratch: 16 bytes per point and half the longest sequence.
+ * Falls back to qsort_r when that memory is not had. */
 static void sort_points(struct seq_builder *b)
 {
-  if(b->n > 1)
-    qsort_r(b->pts, b->n, sizeof(*b->pts), qcmp_point, (void *)b->strings);
+  size_t n = b->n;
+  if(n < 2)
+    return;
+  uint64_t *keys = n <= UINT32_MAX ? malloc(2 * n * sizeof(*keys)) : NULL;
+  if(!keys) {
+    qsort_r(b->pts, n, sizeof(*b->pts), qcmp_point, (void *)b->strings);
+    return;
+  }
+  uint32_t max_seq = 0;
+  for(size_t i = 0; i < n; i++) {
+    keys[i] = (uint64_t)b->pts[i].seq << 32 | i;
+    if(b->pts[i].seq > max_seq)
+      max_seq = b->pts[i].seq;
+  }
+  uint64_t *order = radix_by_high(keys, keys + n, n, max_seq);
+  size_t longest = 1;
+  for(size_t i = 0; i < n;) {
+    size_t e = i + 1;
+    while(e < n && order[e] >> 32 == order[i] >> 32)
+      e++;
+    if(e - i > longest)
+      longest = e - i;
+    i = e;
+  }
+  struct seq_point *tmp = malloc((longest / 2 + 1) * sizeof(*tmp));
+  if(!tmp) {
+    free(keys);
+    qsort_r(b->pts, n, sizeof(*b->pts), qcmp_point, (void *)b->strings);
+    return;
+  }
+  permute(b->pts, order, n);
+  free(keys);
+  for(size_t i = 0; i < n;) {
+    size_t e = i + 1;
+    while(e < n && b->pts[e].seq == b->pts[i].seq)
+      e++;
+    sort_vertices(b->pts + i, tmp, e - i, b->strings);
+    i = e;
+  }
+  free(tmp);
 }
 
 #define ADD_LIT(b, s) dbuf_add(b, s, sizeof(s) - 1)

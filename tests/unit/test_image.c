@@ -690,6 +690,48 @@ static void test_first_occurrence_of_a_key_wins(void **state)
   assert_int_equal(json_object_size(p), 2);
 }
 
+/* The first tag with a key text wins, also when the layer repeats the key
+ * text at another index; with few extras (the list image_read keeps), with
+ * many (the tags walked again), and with a long key table (over 32 keys) */
+static void check_repeated_key_text(struct ctx *c, size_t nextras)
+{
+  enum { NKEYS = 41 };
+  static char names[NKEYS][8];
+  struct prop props[NKEYS];
+  for(size_t i = 0; i < NKEYS; i++) {
+    snprintf(names[i], sizeof(names[i]), "k%zu", i == NKEYS - 1 ? (size_t)3 : i);
+    props[i] = (struct prop)P(names[i], v_uint(1000 + i));
+  }
+  /* tags: key 40 ("k3", value 1040) first, then k0..k(nextras-1) with
+   * their own values: k3 at index 3 comes later and loses */
+  uint32_t tags[2 * (NKEYS + 1)];
+  size_t nt = 0;
+  tags[nt++] = NKEYS - 1;
+  tags[nt++] = NKEYS - 1;
+  for(size_t i = 0; i < nextras; i++) {
+    tags[nt++] = (uint32_t)i;
+    tags[nt++] = (uint32_t)i;
+  }
+  const uint32_t geom[] = {9, 2, 2};
+  build_tile(c, props, NKEYS, tags, nt, MVT_GEOM_POINT, geom, 3);
+  assert_int_equal(decode(c), MLY_OK);
+  json_t *p = json_object_get(write_json(c, 0, 0, NULL), "properties");
+  assert_int_prop(p, "k3", 1040);
+  assert_int_prop(p, "k0", 1000);
+  assert_int_prop(p, "k4", 1004);
+  assert_int_equal(json_object_size(p), nextras);
+  /* the order is the tags' order: k3 first */
+  assert_non_null(strstr(c->out.p, "\"properties\":{\"k3\":1040,\"k0\":1000,\"k1\":1001,\"k2\":1002,\"k4\":1004"));
+}
+
+static void test_repeated_key_text_first_tag_wins(void **state)
+{
+  struct ctx *c = *state;
+  check_repeated_key_text(c, 10);              /* within the list image_read keeps */
+  check_repeated_key_text(c, IMAGE_MAX_EXTRAS + 1);
+  check_repeated_key_text(c, 30);              /* more extras than the list holds */
+}
+
 static void test_multipoint_takes_first_point(void **state)
 {
   struct ctx *c = *state;
@@ -1037,6 +1079,7 @@ int main(void)
     T(test_sequence_id),
     T(test_compass_angle),
     T(test_extras_pass_through_with_type),
+    T(test_repeated_key_text_first_tag_wins),
     T(test_property_order),
     T(test_no_properties),
     T(test_point_geometry_and_coordinates),
