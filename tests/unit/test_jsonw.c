@@ -280,6 +280,36 @@ static void test_coord_more_decimals_when_needed(void **state)
   check_coord(-1.4210854715202004e-14, NULL);
 }
 
+/* Integer parts of every length around the short forms (1..3 digits) and
+ * the 8-digit chunks; decimals padded to seven */
+static void test_fixed_integer_part_lengths(void **state)
+{
+  (void)state;
+  check_double(9.5, "9.5");
+  check_double(10.5, "10.5");
+  check_double(99.25, "99.25");
+  check_double(100.125, "100.125");
+  check_double(999.5, "999.5");
+  check_double(1000.5, "1000.5");
+  check_double(-12345678.5, "-12345678.5");
+  check_double(123456789.5, "123456789.5");
+  check_double(1234567890123456.0, "1234567890123456");
+  check_double(9007199254740991.0, "9007199254740991");
+  check_double(0.0001, "0.0001");
+  check_double(-0.00012345, "-0.00012345");
+  check_double(0.0009765625, "0.0009765625");
+  check_double(217.38462829589844, "217.38462829589844");
+  check_coord(9.5, "9.5000000");
+  check_coord(100.125, "100.1250000");
+  check_coord(1000.5, "1000.5000000");
+  check_coord(-12345678.5, "-12345678.5000000");
+  check_coord(9007199254740991.0, "9007199254740991.0000000");
+  check_coord(0.0001, "0.0001000");
+  check_coord(0.000123456789, "0.000123456789");
+  check_coord(-108.78662014007568, "-108.78662014007568");
+  check_coord(39.19820630031, "39.19820630031");
+}
+
 static void test_coord_random_lonlat_roundtrip(void **state)
 {
   (void)state;
@@ -313,6 +343,66 @@ static void test_u64_and_i64_exact(void **state)
   assert_string_equal(buf, "-9223372036854775808");
   jsonw_i64(buf, 1651366800000LL);
   assert_string_equal(buf, "1651366800000");
+}
+
+/* Every digit count, at both edges: the writers work in 8-digit chunks */
+static void test_u64_and_i64_digit_count_boundaries(void **state)
+{
+  (void)state;
+  char buf[JSONW_NUM_MAX], want[32];
+  assert_int_equal(jsonw_u64(buf, 9999999ULL), 7);
+  assert_string_equal(buf, "9999999");
+  assert_int_equal(jsonw_u64(buf, 10000000ULL), 8);
+  assert_string_equal(buf, "10000000");
+  assert_int_equal(jsonw_u64(buf, 99999999ULL), 8);
+  assert_string_equal(buf, "99999999");
+  assert_int_equal(jsonw_u64(buf, 100000000ULL), 9);
+  assert_string_equal(buf, "100000000");
+  assert_int_equal(jsonw_u64(buf, 999999999999999ULL), 15);
+  assert_string_equal(buf, "999999999999999");
+  assert_int_equal(jsonw_u64(buf, 10000000000000000ULL), 17);
+  assert_string_equal(buf, "10000000000000000");
+  assert_int_equal(jsonw_u64(buf, 10000000000000000000ULL), 20);
+  assert_string_equal(buf, "10000000000000000000");
+  uint64_t p = 1;
+  for(int e = 0; e < 20; e++, p *= 10) {
+    for(int d = -1; d <= 1; d++) {
+      uint64_t v = p + (uint64_t)d;
+      snprintf(want, sizeof(want), "%llu", (unsigned long long)v);
+      assert_int_equal(jsonw_u64(buf, v), strlen(want));
+      assert_string_equal(buf, want);
+      int64_t neg = -(int64_t)(v & INT64_MAX);
+      snprintf(want, sizeof(want), "%lld", (long long)neg);
+      assert_int_equal(jsonw_i64(buf, neg), strlen(want));
+      assert_string_equal(buf, want);
+    }
+  }
+  for(int i = 0; i < 20000; i++) {
+    uint64_t v = rng_next() >> (rng_next() % 64);
+    snprintf(want, sizeof(want), "%llu", (unsigned long long)v);
+    jsonw_u64(buf, v);
+    assert_string_equal(buf, want);
+  }
+}
+
+/* Callers keep integers in 24-byte slots (struct image_text.num): the
+ * writers may use scratch space, but never past the 21 bytes that
+ * "-9223372036854775808" or UINT64_MAX's 20 digits and the NUL need */
+static void test_u64_and_i64_stay_within_21_bytes(void **state)
+{
+  (void)state;
+  static const uint64_t cases[] = {0, 7, 42, 12345678, 123456789, UINT64_MAX, 1ULL << 63};
+  for(size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    char buf[32];
+    memset(buf, 0x55, sizeof(buf));
+    jsonw_u64(buf, cases[i]);
+    for(size_t j = 21; j < sizeof(buf); j++)
+      assert_int_equal((unsigned char)buf[j], 0x55);
+    memset(buf, 0x55, sizeof(buf));
+    jsonw_i64(buf, -(int64_t)(cases[i] >> 1) - 1);
+    for(size_t j = 21; j < sizeof(buf); j++)
+      assert_int_equal((unsigned char)buf[j], 0x55);
+  }
 }
 
 /* ---- jsonw_string ----------------------------------------------------------- */
@@ -408,6 +498,59 @@ static void test_string_random_bytes_stay_valid_json(void **state)
   }
 }
 
+/* A byte-at-a-time reference for jsonw_string's escaping: each byte where
+ * it is plain, else jsonw_string on that byte alone (or on a whole UTF-8
+ * sequence), so that the word-at-a-time fast path is checked against the
+ * byte path at every position of a word */
+static void test_string_word_path_matches_byte_path(void **state)
+{
+  (void)state;
+  static const unsigned char specials[] = {0x00, 0x01, 0x1F, '"', '\\', 0x7F, 0x80, 0xC3, 0xFF, 0x20, 0x21, 0x5B, 0x5D};
+  struct dbuf whole, piece, ref;
+  dbuf_init(&whole, 1 << 20);
+  dbuf_init(&piece, 1 << 20);
+  dbuf_init(&ref, 1 << 20);
+  unsigned char s[40];
+  srand(7);
+  for(int round = 0; round < 20000; round++) {
+    size_t n = (size_t)(rand() % 40);
+    for(size_t i = 0; i < n; i++)
+      s[i] = (unsigned char)('a' + rand() % 26);
+    /* at most two special bytes, anywhere: a word holds none, one or two */
+    for(int k = rand() % 3; k > 0 && n; k--)
+      s[rand() % n] = specials[rand() % sizeof(specials)];
+    dbuf_reset(&whole);
+    assert_int_equal(jsonw_string(&whole, (const char *)s, n), MLY_OK);
+    /* reference: the same text built from pieces no longer than 7 bytes,
+     * split only before ASCII bytes (never inside a UTF-8 sequence), each
+     * too short for the word path */
+    dbuf_reset(&ref);
+    assert_int_equal(dbuf_add(&ref, "\"", 1), MLY_OK);
+    size_t i = 0;
+    while(i < n) {
+      size_t e = i + 1;
+      while(e < n && e - i < 7 && s[e] >= 0x80)
+        e++;
+      while(e < n && e - i < 7 && s[e] < 0x80 && rand() % 4)
+        e++;
+      while(e < n && s[e] >= 0x80 && (s[e] & 0xC0) == 0x80)
+        e++; /* keep continuation bytes with their lead */
+      if(e - i >= 8)
+        e = i + 7;
+      dbuf_reset(&piece);
+      assert_int_equal(jsonw_string(&piece, (const char *)s + i, e - i), MLY_OK);
+      assert_int_equal(dbuf_add(&ref, piece.p + 1, piece.n - 2), MLY_OK);
+      i = e;
+    }
+    assert_int_equal(dbuf_add(&ref, "\"", 1), MLY_OK);
+    if(whole.n != ref.n || memcmp(whole.p, ref.p, ref.n) != 0)
+      fail_msg("round %d: '%.*s' vs '%.*s'", round, (int)whole.n, whole.p, (int)ref.n, ref.p);
+  }
+  dbuf_cleanup(&whole);
+  dbuf_cleanup(&piece);
+  dbuf_cleanup(&ref);
+}
+
 static void test_string_appends_after_existing_text(void **state)
 {
   (void)state;
@@ -486,12 +629,16 @@ int main(void)
     cmocka_unit_test(test_coord_at_least_seven_decimals),
     cmocka_unit_test(test_coord_more_decimals_when_needed),
     cmocka_unit_test(test_coord_random_lonlat_roundtrip),
+    cmocka_unit_test(test_fixed_integer_part_lengths),
     cmocka_unit_test(test_u64_and_i64_exact),
+    cmocka_unit_test(test_u64_and_i64_digit_count_boundaries),
+    cmocka_unit_test(test_u64_and_i64_stay_within_21_bytes),
     cmocka_unit_test(test_string_plain_and_escapes),
     cmocka_unit_test(test_string_control_characters_escaped),
     cmocka_unit_test(test_string_valid_utf8_passes_through),
     cmocka_unit_test(test_string_invalid_utf8_replaced),
     cmocka_unit_test(test_string_random_bytes_stay_valid_json),
+    cmocka_unit_test(test_string_word_path_matches_byte_path),
     cmocka_unit_test(test_string_appends_after_existing_text),
     cmocka_unit_test(test_string_respects_buffer_cap),
     cmocka_unit_test(test_dbuf_grows_and_caps),
