@@ -38,14 +38,14 @@ void seq_free(struct seq_builder **b);
  * them all in memory. When the buffer holds max_points, seq_add sorts it
  * and writes it as a sorted run to a temporary file in $TMPDIR (else
  * /tmp), unlinked as soon as it is created so that none outlives the
- * builder or a killed process; runs are merged 16 at a time as they pile
+ * builder or a killed process; runs are merged 64 at a time as they pile
  * up, and seq_write merges them back. The output is the same bytes as
- * without a bound. Memory is then about max_points * 48 bytes (more while
- * a run is sorted), the longest sequence, 48 KiB per run and 40 bytes per
+ * without a bound. Memory is then about max_points * 48 bytes (16 more
+ * per point while a run is sorted), the longest sequence, 48 KiB per run and 40 bytes per
  * written sequence; disk about 48 bytes per image (twice that while runs
  * merge) plus the output's size (seq_write stages the sequences' text in
- * a temporary file). Each run holds a descriptor: at most 15 per level of
- * 16-fold merging. Takes effect at the next seq_add. */
+ * a temporary file). Each run holds a descriptor: at most 63 per level of
+ * 64-fold merging. Takes effect at the next seq_add. */
 void seq_set_memory_limit(struct seq_builder *b, size_t max_points);
 
 /* Keep a copy of p (its ordinal is assigned here). MLY_ENOMEM,

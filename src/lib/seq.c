@@ -19,8 +19,9 @@ _Static_assert(sizeof(struct seq_point) <= 48, "seq_point must stay compact");
 _Static_assert(POINT_USED <= sizeof(struct seq_point), "flags is the last field");
 
 /* Runs merged at once while points are added: each point is rewritten
- * about log16(points / limit) times, and at most 15 runs per level stay */
-#define MERGE_FANIN 16
+ * about log64(points / limit) times (not at all below 64 runs: 16 million
+ * points at the job's limit), and at most 63 runs per level stay */
+#define MERGE_FANIN 64
 /* Points read from a run at a time (48 KiB per run being merged) */
 #define READ_POINTS 1024
 /* Bytes buffered before a write to a temporary file */
@@ -725,7 +726,7 @@ static enum mly_rc merge_runs(const struct seq_builder *b, const struct run *run
 }
 
 /* Merge the last MERGE_FANIN runs while they share a level, so that at
- * most MERGE_FANIN - 1 runs stay per level (a counter in base 16) */
+ * most MERGE_FANIN - 1 runs stay per level (a counter in base MERGE_FANIN) */
 static enum mly_rc compact_runs(struct seq_builder *b, struct mly_err *err)
 {
   while(b->nruns >= MERGE_FANIN &&
