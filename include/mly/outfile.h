@@ -32,6 +32,7 @@
 #ifndef MLY_OUTFILE_H
 #define MLY_OUTFILE_H
 
+#include <pthread.h>
 #include <stdio.h>
 #include "mly/common.h"
 #include "mly/dbuf.h"
@@ -39,6 +40,10 @@
 /* Temporary files are named ".<basename>.mly-tmp-XXXXXX" next to the target,
  * so one left by a killed run is recognisable and never taken for output. */
 #define OUTFILE_TMP_TAG ".mly-tmp-"
+
+/* Start the disk writing of an output's data every this many bytes
+ * (sync_file_range on Linux; never waits, fsync at close still decides) */
+#define OUTFILE_WRITEBACK_STEP (4u << 20)
 
 /* The path naming standard output */
 #define OUTFILE_STDOUT "-"
@@ -74,11 +79,30 @@ struct outfile {
   char *tmp_path;    /* NULL for standard output: its temp file is unlinked */
   FILE *fp;
   uint64_t features;
+  uint64_t bytes;    /* handed to stdio so far */
+  uint64_t wb_start; /* writeback started for [0, wb_start) (page-aligned) */
+  bool finished;     /* outfile_finish was called */
+  int finish_errno;  /* its failure, 0 when it succeeded */
+  /* The fsync that outfile_finish starts in a helper thread, waited for
+   * (and its result reported) by outfile_close */
+  bool syncing;
+  pthread_t syncer;
+  int sync_fd;
+  int sync_errno;    /* the thread's fsync failure, 0 when it succeeded */
   bool closed;
   enum outfmt fmt;
   enum outfile_kind kind;
   bool to_stdout;    /* path "-" */
+  /* The file publish replaced, when it was large: held open across the
+   * rename (which is then quick) and closed by a helper thread, so that
+   * the file system frees its blocks beside the rest of the run's end
+   * rather than within it. outfile_abort waits for the thread. */
+  bool releasing;
+  pthread_t releaser;
 };
+
+/* A replaced output at least this large is let go by a helper thread */
+#define OUTFILE_RELEASE_MIN (1u << 20)
 
 /* The format of path by its extension (see above). Never fails: an unknown
  * extension, no extension and "-" are OUTFMT_GEOJSON. */
@@ -116,13 +140,28 @@ enum mly_rc outfile_open(struct outfile *o, const char *path, struct mly_err *er
 /* Append one Feature's (CSV: one record's) text, without separator */
 enum mly_rc outfile_feature(struct outfile *o, const char *text, size_t n, struct mly_err *err)
     MLY_WARN_UNUSED;
-/* Finish the file (footer) and flush it to disk (still under the temp name) */
+/* Write the footer, hand everything to the kernel and start the fsync in
+ * a helper thread, without waiting for it (no more features may follow).
+ * Optional: close does it when it was not done. Finishing a file as soon
+ * as it is complete and closing it later lets its fsync run while the
+ * caller writes other files; close waits for it and reports its failure,
+ * so nothing is published before it is on disk. While features are
+ * appended, writeback of the data already handed to the kernel is started
+ * every OUTFILE_WRITEBACK_STEP bytes, so that the fsync has little left to
+ * write. Standard output's temp file is only flushed. */
+enum mly_rc outfile_finish(struct outfile *o, struct mly_err *err) MLY_WARN_UNUSED;
+/* Finish the file (footer) if outfile_finish was not called, and flush it
+ * to disk (fsync, or wait for the one finish started; still under the
+ * temp name) */
 enum mly_rc outfile_close(struct outfile *o, struct mly_err *err) MLY_WARN_UNUSED;
 /* Rename the closed temp file onto the final path; for "-", copy it to
- * standard output (after flushing stdio's stdout) and drop it */
+ * standard output (after flushing stdio's stdout) and drop it. The file
+ * replaced, if any, is gone from the path when this returns; when it was
+ * large its space is freed by a helper thread (see `releasing`). */
 enum mly_rc outfile_publish(struct outfile *o, struct mly_err *err) MLY_WARN_UNUSED;
-/* Close and remove the temp file; free names. Safe on a zeroed struct and
- * after publish (then it only frees). */
+/* Close and remove the temp file; free names; wait for the helper threads
+ * (a finished file's fsync, the release of a replaced file). Safe on a
+ * zeroed struct and after publish (then it only frees and waits). */
 void outfile_abort(struct outfile *o);
 
 /* Append s (n bytes) as one RFC 4180 CSV field: enclosed in double quotes,

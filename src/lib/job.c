@@ -182,6 +182,11 @@ static enum mly_rc check_distinct_paths(struct job *j)
 static enum mly_rc finish_outputs(struct job *j)
 {
   enum mly_rc rc = MLY_OK;
+  /* the points files are complete: the disk writes them while the
+   * sequences are sorted and written */
+  for(size_t a = 0; a < j->nareas && !rc; a++)
+    for(int c = 0; c < j->areas[a].nclasses && !rc; c++)
+      rc = outfile_finish(&j->areas[a].points[c], j->err);
   for(size_t a = 0; a < j->nareas && !rc; a++) {
     struct area_out *ar = &j->areas[a];
     for(int c = 0; c < ar->nclasses && !rc; c++) {
@@ -191,7 +196,14 @@ static enum mly_rc finish_outputs(struct job *j)
       ar->rep.sequences += nseq;
       seq_free(&ar->seqb[c]);
       if(!rc)
-        rc = outfile_close(&ar->points[c], j->err);
+        rc = outfile_finish(&ar->seqs[c], j->err);
+    }
+  }
+  /* then wait for the disk: every file is being written already */
+  for(size_t a = 0; a < j->nareas && !rc; a++) {
+    struct area_out *ar = &j->areas[a];
+    for(int c = 0; c < ar->nclasses && !rc; c++) {
+      rc = outfile_close(&ar->points[c], j->err);
       if(!rc)
         rc = outfile_close(&ar->seqs[c], j->err);
     }
@@ -218,17 +230,13 @@ static void job_cleanup(struct job *j)
 {
   for(size_t a = 0; a < j->nareas; a++) {
     struct area_out *ar = &j->areas[a];
-    for(int c = 0; c < MAX_CLASSES; c++) {
-      outfile_abort(&ar->points[c]);
-      outfile_abort(&ar->seqs[c]);
+    for(int c = 0; c < MAX_CLASSES; c++)
       seq_free(&ar->seqb[c]);
-    }
     idset_free(&ar->seen_prev);
     idset_free(&ar->seen_cur);
     free(ar->orgs.keys);
     free(ar->orgs.counts);
   }
-  free(j->areas);
   for(size_t i = 0; i < j->nwindow; i++) {
     dbuf_cleanup(&j->window[i].text);
     free(j->window[i].kept);
@@ -253,6 +261,14 @@ static void job_cleanup(struct job *j)
   free(j->orgnames);
   free(j->oqueue.idx);
   aoi_set_free(&j->set);
+  /* last: this waits for the files that publish replaced to be let go,
+   * which their helper threads did meanwhile */
+  for(size_t a = 0; a < j->nareas; a++)
+    for(int c = 0; c < MAX_CLASSES; c++) {
+      outfile_abort(&j->areas[a].points[c]);
+      outfile_abort(&j->areas[a].seqs[c]);
+    }
+  free(j->areas);
 }
 
 static enum mly_rc check_template(const char *tpl, struct mly_err *err)

@@ -282,6 +282,7 @@ enum mly_rc outfile_open_as(struct outfile *o, const char *path, enum outfile_ki
   o->iobuf = malloc(OUTFILE_IOBUF);
   if(o->iobuf)
     setvbuf(o->fp, o->iobuf, _IOFBF, OUTFILE_IOBUF);
+  o->bytes = strlen(header_of(o->fmt, kind));
   if(fputs(header_of(o->fmt, kind), o->fp) == EOF) {
     mly_err_set(err, MLY_EIO, "cannot write beside '%s'", path);
     outfile_abort(o);
@@ -293,6 +294,30 @@ enum mly_rc outfile_open_as(struct outfile *o, const char *path, enum outfile_ki
 enum mly_rc outfile_open(struct outfile *o, const char *path, struct mly_err *err)
 {
   return outfile_open_as(o, path, OUTFILE_POINTS, err);
+}
+
+/* Start writing [wb_start, upto) to disk (all that follows with all), and
+ * return at once: sync_file_range(SYNC_FILE_RANGE_WRITE) queues the dirty
+ * pages without waiting for the disk. This is only a head start for the
+ * fsync of outfile_close, which alone makes the file durable and reports
+ * errors, so a failure here is ignored. Linux only; elsewhere nothing. */
+static void start_writeback(struct outfile *o, uint64_t upto, bool all)
+{
+#if defined(__linux__) && defined(SYNC_FILE_RANGE_WRITE)
+  upto &= ~(uint64_t)4095;
+  if(o->to_stdout || !o->fp || (!all && upto <= o->wb_start))
+    return;
+  /* nbytes 0: through the end of the file */
+  off_t len = all ? 0 : (off_t)(upto - o->wb_start);
+  if(sync_file_range(fileno(o->fp), (off_t)o->wb_start, len, SYNC_FILE_RANGE_WRITE) != 0) {
+    /* not fatal: fsync decides */
+  }
+  o->wb_start = all ? o->bytes : upto;
+#else
+  (void)o;
+  (void)upto;
+  (void)all;
+#endif
 }
 
 enum mly_rc outfile_feature(struct outfile *o, const char *text, size_t n, struct mly_err *err)
@@ -310,25 +335,85 @@ enum mly_rc outfile_feature(struct outfile *o, const char *text, size_t n, struc
   if(fputs(before, o->fp) == EOF || fwrite(text, 1, n, o->fp) != n || fputs(after, o->fp) == EOF)
     return mly_err_set(err, MLY_EIO, "cannot write '%s': %s", shown(o), strerror(errno));
   o->features++;
+  o->bytes += strlen(before) + n + strlen(after);
+  /* all but what stdio may still hold has reached the kernel: have the
+   * disk start on it, so the data does not all wait for the final fsync */
+  if(o->bytes - o->wb_start >= (uint64_t)OUTFILE_WRITEBACK_STEP + OUTFILE_IOBUF)
+    start_writeback(o, o->bytes - OUTFILE_IOBUF, false);
   return MLY_OK;
+}
+
+static enum mly_rc finish_failed(struct outfile *o, int e, struct mly_err *err)
+{
+  if(o->to_stdout)
+    return mly_err_set(err, MLY_EIO, "cannot write a temporary file for standard output: %s",
+                       strerror(e));
+  return mly_err_set(err, MLY_EIO, "cannot write '%s': %s", o->final_path, strerror(e));
+}
+
+/* The fsync of a finished file, in its helper thread: the data are on
+ * their way to the disk while the caller goes on (with other files) */
+static void *sync_main(void *arg)
+{
+  struct outfile *o = arg;
+  /* EINVAL: a file that cannot be synced (not a disk file), as in close */
+  o->sync_errno = fsync(o->sync_fd) != 0 && errno != EINVAL ? errno : 0;
+  return NULL;
+}
+
+enum mly_rc outfile_finish(struct outfile *o, struct mly_err *err)
+{
+  if(o->finished)
+    return o->finish_errno ? finish_failed(o, o->finish_errno, err) : MLY_OK;
+  o->finished = true;
+  int bad = o->fmt == OUTFMT_GEOJSON && fputs(FOOTER, o->fp) == EOF;
+  bad |= fflush(o->fp) != 0;
+  if(bad) {
+    o->finish_errno = errno ? errno : EIO;
+    return finish_failed(o, o->finish_errno, err);
+  }
+  if(o->to_stdout)
+    return MLY_OK; /* read back by publish, never synced */
+  o->sync_fd = fileno(o->fp);
+  o->sync_errno = 0;
+  if(pthread_create(&o->syncer, NULL, sync_main, o) == 0)
+    o->syncing = true;
+  else
+    start_writeback(o, 0, true); /* no thread: close syncs, the disk starts now */
+  return MLY_OK;
+}
+
+/* Wait for the helper thread's fsync: its errno, 0 when it succeeded */
+static int sync_wait(struct outfile *o)
+{
+  if(!o->syncing)
+    return 0;
+  pthread_join(o->syncer, NULL);
+  o->syncing = false;
+  return o->sync_errno;
 }
 
 enum mly_rc outfile_close(struct outfile *o, struct mly_err *err)
 {
-  int bad = o->fmt == OUTFMT_GEOJSON && fputs(FOOTER, o->fp) == EOF;
-  bad |= fflush(o->fp) != 0;
-  int e = errno;
+  enum mly_rc rc = outfile_finish(o, err);
+  if(rc)
+    return rc; /* the temp file stays open: abort removes it */
   if(o->to_stdout) {
     /* kept open: publish reads it back (it has no name to reopen) */
-    if(bad)
-      return mly_err_set(err, MLY_EIO, "cannot write a temporary file for standard output: %s",
-                         strerror(e));
     o->closed = true;
     return MLY_OK;
   }
-  bad |= fsync(fileno(o->fp)) != 0 && errno != EINVAL;
-  e = errno;
-  bad |= fclose(o->fp) != 0;
+  int e;
+  if(o->syncing)
+    e = sync_wait(o);
+  else
+    e = fsync(fileno(o->fp)) != 0 && errno != EINVAL ? errno : 0;
+  bool bad = e != 0;
+  if(fclose(o->fp) != 0) {
+    bad = true;
+    if(!e)
+      e = errno;
+  }
   o->fp = NULL;
   free(o->iobuf);
   o->iobuf = NULL;
@@ -372,20 +457,59 @@ static enum mly_rc publish_stdout(struct outfile *o, struct mly_err *err)
   return MLY_OK;
 }
 
+/* The file at path when the rename will free its space: a large regular
+ * file (not a link to one: rename replaces the link) with no other name,
+ * opened read-only; else -1 */
+static int open_replaced(const char *path)
+{
+  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+  if(fd < 0)
+    return -1;
+  struct stat st;
+  if(fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1 ||
+     st.st_size < (off_t)OUTFILE_RELEASE_MIN) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+static void *release_main(void *arg)
+{
+  close((int)(intptr_t)arg); /* the last reference: the blocks are freed here */
+  return NULL;
+}
+
 enum mly_rc outfile_publish(struct outfile *o, struct mly_err *err)
 {
   if(o->to_stdout)
     return publish_stdout(o, err);
-  if(rename(o->tmp_path, o->final_path) != 0)
+  /* Renaming onto a large file frees that file's blocks within rename(2)
+   * (milliseconds on ext4). Holding it open moves that work to our last
+   * close of it, which a helper thread makes while the run ends. The
+   * rename is the same atomic replacement either way. */
+  int old = o->releasing ? -1 : open_replaced(o->final_path);
+  if(rename(o->tmp_path, o->final_path) != 0) {
+    int e = errno;
+    if(old >= 0)
+      close(old);
     return mly_err_set(err, MLY_EIO, "cannot rename onto '%s': %s", o->final_path,
-                       strerror(errno));
+                       strerror(e));
+  }
   free(o->tmp_path);
   o->tmp_path = NULL;
+  if(old >= 0) {
+    if(pthread_create(&o->releaser, NULL, release_main, (void *)(intptr_t)old) == 0)
+      o->releasing = true;
+    else
+      close(old); /* no thread: free it now */
+  }
   return MLY_OK;
 }
 
 void outfile_abort(struct outfile *o)
 {
+  (void)sync_wait(o); /* its fd is closed next */
   if(o->fp) {
     fclose(o->fp);
     o->fp = NULL;
@@ -399,6 +523,10 @@ void outfile_abort(struct outfile *o)
   o->final_path = NULL;
   free(o->iobuf); /* after fclose: stdio no longer uses it */
   o->iobuf = NULL;
+  if(o->releasing) {
+    pthread_join(o->releaser, NULL);
+    o->releasing = false;
+  }
 }
 
 /* ---- CSV pieces ------------------------------------------------------------ */

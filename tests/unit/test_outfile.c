@@ -803,6 +803,165 @@ static void test_gdal_reads_every_format(void **state)
   }
 }
 
+/* finish writes the footer and hands everything to the kernel: the temp
+ * file is complete before close; a second finish changes nothing; close
+ * and publish then give the usual bytes */
+static void test_finish_before_close(void **state)
+{
+  const char *dir = *state;
+  char *path = join(dir, "fin.geojson");
+  struct outfile o;
+  struct mly_err err = {0};
+  char want[512];
+  snprintf(want, sizeof(want), "{\"type\":\"FeatureCollection\",\"features\":[\n%s,\n%s\n]}\n",
+           FEAT1, FEAT2);
+  assert_int_equal(outfile_open(&o, path, &err), MLY_OK);
+  assert_int_equal(outfile_feature(&o, FEAT1, strlen(FEAT1), &err), MLY_OK);
+  assert_int_equal(outfile_feature(&o, FEAT2, strlen(FEAT2), &err), MLY_OK);
+  assert_int_equal(outfile_finish(&o, &err), MLY_OK);
+  char *tmp = slurp(o.tmp_path);
+  assert_non_null(tmp);
+  assert_string_equal(tmp, want);
+  free(tmp);
+  assert_false(exists(path));
+  assert_int_equal(outfile_finish(&o, &err), MLY_OK);
+  assert_int_equal(outfile_close(&o, &err), MLY_OK);
+  assert_false(exists(path));
+  assert_int_equal(outfile_publish(&o, &err), MLY_OK);
+  char *text = slurp(path);
+  assert_non_null(text);
+  assert_string_equal(text, want);
+  free(text);
+  outfile_abort(&o);
+  int ntmp;
+  assert_int_equal(count_entries(dir, &ntmp), 1);
+  assert_int_equal(ntmp, 0);
+  free(path);
+}
+
+/* A finished file that is aborted is gone like any other */
+static void test_finish_then_abort_leaves_no_file(void **state)
+{
+  const char *dir = *state;
+  char *path = join(dir, "gone.csv");
+  struct outfile o;
+  struct mly_err err = {0};
+  assert_int_equal(outfile_open(&o, path, &err), MLY_OK);
+  assert_int_equal(outfile_feature(&o, "1,2", 3, &err), MLY_OK);
+  assert_int_equal(outfile_finish(&o, &err), MLY_OK);
+  outfile_abort(&o);
+  assert_int_equal(count_entries(dir, NULL), 0);
+  free(path);
+}
+
+/* A large output has its writeback started while it is written (so the
+ * final fsync has little left), and its bytes are exactly those given */
+static void test_large_output_is_written_back_early(void **state)
+{
+  const char *dir = *state;
+  char *path = join(dir, "big.geojsonl");
+  struct outfile o;
+  struct mly_err err = {0};
+  enum { LINE = 1000 };
+  char line[LINE];
+  size_t total = 3 * (size_t)OUTFILE_WRITEBACK_STEP + (3u << 20);
+  size_t nlines = total / (LINE + 1) + 1;
+  assert_int_equal(outfile_open(&o, path, &err), MLY_OK);
+  for(size_t i = 0; i < nlines; i++) {
+    memset(line, 'a' + (int)(i % 26), sizeof(line));
+    assert_int_equal(outfile_feature(&o, line, sizeof(line), &err), MLY_OK);
+  }
+  assert_int_equal(o.bytes, (uint64_t)nlines * (LINE + 1));
+#ifdef __linux__
+  /* started on all but what stdio may hold, a page boundary at a time */
+  assert_true(o.wb_start >= 2 * (uint64_t)OUTFILE_WRITEBACK_STEP);
+  assert_int_equal(o.wb_start % 4096, 0);
+  assert_true(o.wb_start <= o.bytes);
+#endif
+  assert_int_equal(outfile_close(&o, &err), MLY_OK);
+  assert_int_equal(outfile_publish(&o, &err), MLY_OK);
+  outfile_abort(&o);
+  struct stat st;
+  assert_int_equal(stat(path, &st), 0);
+  assert_int_equal((uint64_t)st.st_size, (uint64_t)nlines * (LINE + 1));
+  FILE *f = fopen(path, "rb");
+  assert_non_null(f);
+  char got[LINE + 1];
+  for(size_t i = 0; i < nlines; i++) {
+    assert_int_equal(fread(got, 1, sizeof(got), f), sizeof(got));
+    assert_int_equal(got[LINE], '\n');
+    for(size_t k = 0; k < LINE; k++)
+      if(got[k] != 'a' + (int)(i % 26))
+        fail_msg("line %zu byte %zu is %d", i, k, got[k]);
+  }
+  assert_int_equal(fgetc(f), EOF);
+  fclose(f);
+  free(path);
+}
+
+/* Write size bytes of c to path */
+static void write_big(const char *path, size_t size, char c)
+{
+  FILE *f = fopen(path, "wb");
+  assert_non_null(f);
+  char buf[4096];
+  memset(buf, c, sizeof(buf));
+  for(size_t done = 0; done < size; done += sizeof(buf))
+    assert_int_equal(fwrite(buf, 1, sizeof(buf), f), sizeof(buf));
+  assert_int_equal(fclose(f), 0);
+}
+
+/* A large file replaced by publish is let go by a helper thread: the path
+ * holds the new bytes at once, other names of the old file keep theirs,
+ * and abort waits for the thread */
+static void test_publish_replacing_a_large_file(void **state)
+{
+  const char *dir = *state;
+  char *path = join(dir, "big.geojson");
+  char *other = join(dir, "other.geojson");
+  char *keep = join(dir, "keep.geojson");
+  size_t big = 2 * (size_t)OUTFILE_RELEASE_MIN;
+  char want[512];
+  snprintf(want, sizeof(want), "{\"type\":\"FeatureCollection\",\"features\":[\n%s\n]}\n", FEAT1);
+  struct mly_err err = {0};
+
+  /* one name: held and released by the thread */
+  write_big(path, big, 'x');
+  struct outfile o;
+  assert_int_equal(outfile_open(&o, path, &err), MLY_OK);
+  assert_int_equal(outfile_feature(&o, FEAT1, strlen(FEAT1), &err), MLY_OK);
+  assert_int_equal(outfile_close(&o, &err), MLY_OK);
+  assert_int_equal(outfile_publish(&o, &err), MLY_OK);
+  char *text = slurp(path);
+  assert_string_equal(text, want);
+  free(text);
+  outfile_abort(&o);
+  assert_false(o.releasing);
+
+  /* two names: the other keeps the old bytes */
+  write_big(other, big, 'y');
+  assert_int_equal(link(other, keep), 0);
+  assert_int_equal(outfile_open(&o, other, &err), MLY_OK);
+  assert_int_equal(outfile_feature(&o, FEAT1, strlen(FEAT1), &err), MLY_OK);
+  assert_int_equal(outfile_close(&o, &err), MLY_OK);
+  assert_int_equal(outfile_publish(&o, &err), MLY_OK);
+  assert_false(o.releasing);
+  outfile_abort(&o);
+  text = slurp(other);
+  assert_string_equal(text, want);
+  free(text);
+  struct stat st;
+  assert_int_equal(stat(keep, &st), 0);
+  assert_int_equal((size_t)st.st_size, big);
+  assert_int_equal(st.st_nlink, 1);
+  int ntmp;
+  assert_int_equal(count_entries(dir, &ntmp), 3);
+  assert_int_equal(ntmp, 0);
+  free(path);
+  free(other);
+  free(keep);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -827,6 +986,10 @@ int main(void)
     cmocka_unit_test_setup_teardown(test_stdout_published_only_complete, setup_dir, teardown_dir),
     cmocka_unit_test_setup_teardown(test_stdout_needs_a_writable_tmpdir, setup_dir, teardown_dir),
     cmocka_unit_test_setup_teardown(test_gdal_reads_every_format, setup_dir, teardown_dir),
+    cmocka_unit_test_setup_teardown(test_finish_before_close, setup_dir, teardown_dir),
+    cmocka_unit_test_setup_teardown(test_finish_then_abort_leaves_no_file, setup_dir, teardown_dir),
+    cmocka_unit_test_setup_teardown(test_large_output_is_written_back_early, setup_dir, teardown_dir),
+    cmocka_unit_test_setup_teardown(test_publish_replacing_a_large_file, setup_dir, teardown_dir),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
