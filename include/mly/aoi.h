@@ -77,6 +77,15 @@ struct aoi_tile {
   enum aoi_tile_rel rel;
 };
 
+/* How the closed lon/lat rectangle [w, e] x [s, n] relates to the closed
+ * area: AOI_RECT_OUT (no point of it is covered), AOI_RECT_IN (every point
+ * is covered) or AOI_RECT_PARTIAL; exact GEOS predicates on the rectangle,
+ * so a point known to lie in the rectangle needs no test of its own when
+ * the answer is OUT or IN. MLY_EGEOS when GEOS fails. */
+enum aoi_rect_rel { AOI_RECT_OUT = 0, AOI_RECT_PARTIAL = 1, AOI_RECT_IN = 2 };
+enum mly_rc aoi_rect_relation(struct aoi *a, double w, double s, double e, double n,
+                              enum aoi_rect_rel *rel, struct mly_err *err) MLY_WARN_UNUSED;
+
 /* Every tile at zoom z whose closed square intersects the closed area
  * (so a point exactly on the area's or a tile's edge is never lost),
  * sorted by tile_cmp, each once. *out is malloc'd; free() it. Fails with

@@ -201,6 +201,45 @@ static bool tile_vec_push(struct tile_vec *tv, struct tile t)
   return true;
 }
 
+enum mly_rc aoi_rect_relation(struct aoi *a, double w, double s, double e, double n,
+                              enum aoi_rect_rel *rel, struct mly_err *err)
+{
+  if(a->is_bbox) {
+    *rel = AOI_RECT_PARTIAL; /* a bbox's own point test is cheaper than this */
+    return MLY_OK;
+  }
+  const double *env = a->box;
+  /* cheap closed envelope test before any GEOS call */
+  if(w > env[2] || e < env[0] || s > env[3] || n < env[1]) {
+    *rel = AOI_RECT_OUT;
+    return MLY_OK;
+  }
+  GEOSContextHandle_t ctx = a->set->ctx;
+  GEOSGeometry *box = GEOSGeom_createRectangle_r(ctx, w, s, e, n);
+  if(!box)
+    goto geos_fail;
+  char r = GEOSPreparedIntersects_r(ctx, a->prep, box);
+  if(r == 1) {
+    *rel = AOI_RECT_PARTIAL;
+    /* a rectangle reaching beyond the envelope cannot be covered */
+    if(w >= env[0] && e <= env[2] && s >= env[1] && n <= env[3]) {
+      r = GEOSPreparedCovers_r(ctx, a->prep, box);
+      if(r == 1)
+        *rel = AOI_RECT_IN;
+    }
+  }
+  else if(r == 0)
+    *rel = AOI_RECT_OUT;
+  GEOSGeom_destroy_r(ctx, box);
+  if(r == 2)
+    goto geos_fail;
+  return MLY_OK;
+
+geos_fail:
+  return mly_err_set(err, MLY_EGEOS, "cannot test a tile against the area: %s",
+                     mly__aoi_geos_msg(a->set));
+}
+
 /* How tile t (any zoom) relates to the polygons. The top and bottom rows
  * reach to the poles, matching the clamp of bbox covers. */
 static enum mly_rc cover_classify(struct aoi *a, struct tile t, enum cover_rel *rel,
@@ -212,36 +251,11 @@ static enum mly_rc cover_classify(struct aoi *a, struct tile t, enum cover_rel *
     n = 90.0;
   if((uint64_t)t.y + 1 == ((uint64_t)1 << t.z))
     s = -90.0;
-  const double *env = a->box;
-  /* cheap closed envelope test before any GEOS call */
-  if(w > env[2] || e < env[0] || s > env[3] || n < env[1]) {
-    *rel = COVER_OUT;
-    return MLY_OK;
-  }
-  GEOSContextHandle_t ctx = a->set->ctx;
-  GEOSGeometry *box = GEOSGeom_createRectangle_r(ctx, w, s, e, n);
-  if(!box)
-    goto geos_fail;
-  char r = GEOSPreparedIntersects_r(ctx, a->prep, box);
-  if(r == 1) {
-    *rel = COVER_PARTIAL;
-    /* a tile reaching beyond the envelope cannot be covered */
-    if(w >= env[0] && e <= env[2] && s >= env[1] && n <= env[3]) {
-      r = GEOSPreparedCovers_r(ctx, a->prep, box);
-      if(r == 1)
-        *rel = COVER_IN;
-    }
-  }
-  else if(r == 0)
-    *rel = COVER_OUT;
-  GEOSGeom_destroy_r(ctx, box);
-  if(r == 2)
-    goto geos_fail;
-  return MLY_OK;
-
-geos_fail:
-  return mly_err_set(err, MLY_EGEOS, "cannot test a tile against the area: %s",
-                     mly__aoi_geos_msg(a->set));
+  enum aoi_rect_rel r;
+  enum mly_rc rc = aoi_rect_relation(a, w, s, e, n, &r, err);
+  if(!rc)
+    *rel = r == AOI_RECT_IN ? COVER_IN : r == AOI_RECT_PARTIAL ? COVER_PARTIAL : COVER_OUT;
+  return rc;
 }
 
 static int cover_tile_cmp(const void *pa, const void *pb)

@@ -248,6 +248,7 @@ static void job_cleanup(struct job *j)
   mvt_index_cleanup(&j->idx);
   image_keys_cleanup(&j->keys);
   free(j->interned);
+  free(j->cells);
   fetch_free(&j->fetch);
   cache_close(&j->cache);
   for(size_t i = 0; i < j->nrepairs; i++)

@@ -105,6 +105,62 @@ static enum mly_rc keep_image(struct chunk *c, uint32_t area, const struct seq_p
   return MLY_OK;
 }
 
+/* A tile that crosses an area's boundary is cut into SUBCELLS x SUBCELLS
+ * cells, each tested once against the area (exactly, as a rectangle) when
+ * a point first falls in it: points in a cell inside or outside the area
+ * need no test of their own, only those in a cell the boundary crosses.
+ * A cell spans whole pixels, its closed rectangle's corners are computed
+ * as the points' coordinates are, and that computation is monotonic in
+ * the pixel, so every point of a cell lies in its closed rectangle. */
+#define SUBCELLS 16
+enum cell_rel { CELL_UNKNOWN = 0, CELL_OUT, CELL_PARTIAL, CELL_IN };
+
+/* The cells of the tile's members, all unknown */
+static enum mly_rc reset_cells(struct job *j, uint32_t members)
+{
+  size_t n = (size_t)members * SUBCELLS * SUBCELLS;
+  if(n > j->cells_cap) {
+    uint8_t *c = realloc(j->cells, n);
+    if(!c)
+      return MLY_ENOMEM;
+    j->cells = c;
+    j->cells_cap = n;
+  }
+  memset(j->cells, CELL_UNKNOWN, n);
+  return MLY_OK;
+}
+
+/* Whether area covers the image at (lon, lat), pixel (px, py) of tile t,
+ * known to lie in the closed tile; *cell is the member's relation to the
+ * cell the pixel is in, found here when unknown */
+static enum mly_rc covers_in_tile(struct aoi *area, struct tile t, uint32_t extent,
+                                  uint8_t *cells, int64_t px, int64_t py, double lon, double lat,
+                                  bool *covered, struct mly_err *err)
+{
+  int64_t cx = px * SUBCELLS / extent, cy = py * SUBCELLS / extent;
+  if(cx >= SUBCELLS)
+    cx = SUBCELLS - 1; /* the tile's east or south edge */
+  if(cy >= SUBCELLS)
+    cy = SUBCELLS - 1;
+  uint8_t *cell = &cells[cy * SUBCELLS + cx];
+  if(*cell == CELL_UNKNOWN) {
+    /* the whole pixels the cell spans: floor(px * SUBCELLS / extent) == cx
+     * holds for every px in [x0, x1] */
+    int64_t x0 = cx * extent / SUBCELLS, x1 = ((cx + 1) * extent + SUBCELLS - 1) / SUBCELLS;
+    int64_t y0 = cy * extent / SUBCELLS, y1 = ((cy + 1) * extent + SUBCELLS - 1) / SUBCELLS;
+    double w, s, e, n;
+    tile_pixel_to_lonlat(t, extent, x0, y0, &w, &n);
+    tile_pixel_to_lonlat(t, extent, x1, y1, &e, &s);
+    enum aoi_rect_rel rel;
+    enum mly_rc rc = aoi_rect_relation(area, w, s, e, n, &rel, err);
+    if(rc)
+      return rc;
+    *cell = rel == AOI_RECT_IN ? CELL_IN : rel == AOI_RECT_OUT ? CELL_OUT : CELL_PARTIAL;
+  }
+  *covered = *cell == CELL_IN || (*cell == CELL_PARTIAL && aoi_covers(area, lon, lat));
+  return MLY_OK;
+}
+
 static bool pixel_in_tile(const struct image *img, uint32_t extent)
 {
   return img->px >= 0 && img->py >= 0 && img->px <= (int64_t)extent && img->py <= (int64_t)extent;
@@ -119,6 +175,8 @@ static enum mly_rc process_layer(struct job *j, size_t ti, struct chunk *c, stru
     rc = image_keys_map(&j->keys, &j->idx);
   if(!rc)
     rc = reset_interned(j);
+  if(!rc)
+    rc = reset_cells(j, jt->n);
   if(rc)
     return rc;
   struct mvt_feature f;
@@ -142,7 +200,17 @@ static enum mly_rc process_layer(struct job *j, size_t ti, struct chunk *c, stru
       const struct member *mb = &j->members[jt->first + m];
       struct aoi *aoi = j->areas[mb->area].aoi;
       /* a tile inside the area needs no per-point test */
-      if(!(mb->rel == AOI_TILE_INSIDE && in_tile) && !aoi_covers(aoi, lon, lat))
+      bool covered = mb->rel == AOI_TILE_INSIDE && in_tile;
+      if(covered)
+        ;
+      else if(in_tile && layer->extent) {
+        if((rc = covers_in_tile(aoi, jt->t, layer->extent, j->cells + (size_t)m * SUBCELLS * SUBCELLS,
+                                img.px, img.py, lon, lat, &covered, err)))
+          return rc;
+      }
+      else
+        covered = aoi_covers(aoi, lon, lat);
+      if(!covered)
         continue;
       if(!have_text) {
         size_t before = c->text.n;

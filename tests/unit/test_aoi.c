@@ -320,6 +320,55 @@ static void test_load_bare_polygon_file(void **state)
   aoi_set_free(&set);
 }
 
+/* The rectangle relation that lets points of a cell skip their own test:
+ * IN means every point of the closed rectangle is covered, OUT none */
+static void test_rect_relation(void **state)
+{
+  (void)state;
+  struct aoi_set *set = load_ok(FIXTURES "001-bare-polygon.geojson", NULL);
+  struct aoi *a = aoi_set_get(set, 0); /* [-108.6, -108.5] x [39.0, 39.1] */
+  struct mly_err err = {0};
+  static const struct {
+    double w, s, e, n;
+    enum aoi_rect_rel want;
+  } cases[] = {
+    {-108.58, 39.02, -108.52, 39.08, AOI_RECT_IN},
+    {-108.6, 39.0, -108.5, 39.1, AOI_RECT_IN},        /* the area itself: the boundary counts */
+    {-108.45, 39.02, -108.40, 39.08, AOI_RECT_OUT},
+    {-108.55, 39.02, -108.45, 39.08, AOI_RECT_PARTIAL},
+    {-108.5, 39.02, -108.45, 39.08, AOI_RECT_PARTIAL}, /* touches the east edge from outside */
+    {-108.7, 38.9, -108.4, 39.2, AOI_RECT_PARTIAL},    /* holds the whole area */
+  };
+  for(size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    enum aoi_rect_rel rel = AOI_RECT_PARTIAL;
+    assert_int_equal(aoi_rect_relation(a, cases[i].w, cases[i].s, cases[i].e, cases[i].n, &rel, &err),
+                     MLY_OK);
+    if(rel != cases[i].want)
+      fail_msg("case %zu: relation %d, want %d", i, (int)rel, (int)cases[i].want);
+    /* and the points of the rectangle agree with it */
+    for(int k = 0; k <= 100; k++) {
+      double lon = cases[i].w + (cases[i].e - cases[i].w) * (k % 11) / 10.0;
+      double lat = cases[i].s + (cases[i].n - cases[i].s) * (k / 11 % 11) / 10.0;
+      if(lon > cases[i].e)
+        lon = cases[i].e;
+      if(lat > cases[i].n)
+        lat = cases[i].n;
+      if(rel == AOI_RECT_IN)
+        assert_true(aoi_covers(a, lon, lat));
+      if(rel == AOI_RECT_OUT)
+        assert_false(aoi_covers(a, lon, lat));
+    }
+  }
+  aoi_set_free(&set);
+  /* a bbox area always answers PARTIAL: its own point test is cheap */
+  set = load_ok("-108.6,39.0,-108.5,39.1", NULL);
+  enum aoi_rect_rel rel = AOI_RECT_IN;
+  assert_int_equal(aoi_rect_relation(aoi_set_get(set, 0), -108.58, 39.02, -108.52, 39.08, &rel, &err),
+                   MLY_OK);
+  assert_int_equal(rel, AOI_RECT_PARTIAL);
+  aoi_set_free(&set);
+}
+
 /* "-" reads GeoJSON from stdin */
 static void test_load_stdin(void **state)
 {
@@ -934,6 +983,7 @@ int main(void)
     cmocka_unit_test(test_load_bad_bbox_text_is_eformat),
     cmocka_unit_test(test_load_missing_file_names_it),
     cmocka_unit_test(test_load_bare_polygon_file),
+    cmocka_unit_test(test_rect_relation),
     cmocka_unit_test(test_load_stdin),
     cmocka_unit_test(test_load_geometrycollection_keeps_polygons),
     cmocka_unit_test(test_load_bad_geojson_fixtures),
