@@ -118,11 +118,11 @@ struct job {
   /* per value of the current layer: its strtab index + 1 once interned
    * (a layer's sequence and organization ids repeat over its images) */
   uint32_t *interned;
-  size_t interned_cap;
+  size_t interned_cap; /* bytes */
   /* per member of the current tile: its SUBCELLS x SUBCELLS cells'
    * relation to the area (enum cell_rel), found when a point falls in one */
   uint8_t *cells;
-  size_t cells_cap;
+  size_t cells_cap;    /* bytes */
   struct fetch *fetch;
   struct job_stats *st;
   job_progress_fn progress;

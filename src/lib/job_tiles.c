@@ -29,20 +29,25 @@ static enum mly_rc intern_value(struct job *j, const struct image_text *t, uint3
   return rc;
 }
 
+/* buf (of *cap bytes) at least n bytes long, all zero */
+static enum mly_rc zeroed(void **buf, size_t *cap, size_t n)
+{
+  if(n > *cap) {
+    void *p = realloc(*buf, n);
+    if(!p)
+      return MLY_ENOMEM;
+    *buf = p;
+    *cap = n;
+  }
+  if(n)
+    memset(*buf, 0, n);
+  return MLY_OK;
+}
+
 /* A clean memo of the values of the layer just indexed */
 static enum mly_rc reset_interned(struct job *j)
 {
-  size_t n = j->idx.nvalues;
-  if(n > j->interned_cap) {
-    uint32_t *m = realloc(j->interned, n * sizeof(*m));
-    if(!m)
-      return MLY_ENOMEM;
-    j->interned = m;
-    j->interned_cap = n;
-  }
-  if(n)
-    memset(j->interned, 0, n * sizeof(*j->interned));
-  return MLY_OK;
+  return zeroed((void **)&j->interned, &j->interned_cap, j->idx.nvalues * sizeof(*j->interned));
 }
 
 /* The compact record of an image for dedup and sequences */
@@ -115,19 +120,10 @@ static enum mly_rc keep_image(struct chunk *c, uint32_t area, const struct seq_p
 #define SUBCELLS 16
 enum cell_rel { CELL_UNKNOWN = 0, CELL_OUT, CELL_PARTIAL, CELL_IN };
 
-/* The cells of the tile's members, all unknown */
+/* The cells of the tile's members, all unknown (CELL_UNKNOWN is 0) */
 static enum mly_rc reset_cells(struct job *j, uint32_t members)
 {
-  size_t n = (size_t)members * SUBCELLS * SUBCELLS;
-  if(n > j->cells_cap) {
-    uint8_t *c = realloc(j->cells, n);
-    if(!c)
-      return MLY_ENOMEM;
-    j->cells = c;
-    j->cells_cap = n;
-  }
-  memset(j->cells, CELL_UNKNOWN, n);
-  return MLY_OK;
+  return zeroed((void **)&j->cells, &j->cells_cap, (size_t)members * SUBCELLS * SUBCELLS);
 }
 
 /* Whether area covers the image at (lon, lat), pixel (px, py) of tile t,
@@ -199,13 +195,13 @@ static enum mly_rc process_layer(struct job *j, size_t ti, struct chunk *c, stru
     for(uint32_t m = 0; m < jt->n; m++) {
       const struct member *mb = &j->members[jt->first + m];
       struct aoi *aoi = j->areas[mb->area].aoi;
-      /* a tile inside the area needs no per-point test */
-      bool covered = mb->rel == AOI_TILE_INSIDE && in_tile;
-      if(covered)
-        ;
+      bool covered = true;
+      if(in_tile && mb->rel == AOI_TILE_INSIDE)
+        ; /* a tile inside the area needs no per-point test */
       else if(in_tile && layer->extent) {
-        if((rc = covers_in_tile(aoi, jt->t, layer->extent, j->cells + (size_t)m * SUBCELLS * SUBCELLS,
-                                img.px, img.py, lon, lat, &covered, err)))
+        uint8_t *cells = j->cells + (size_t)m * SUBCELLS * SUBCELLS;
+        if((rc = covers_in_tile(aoi, jt->t, layer->extent, cells, img.px, img.py, lon, lat,
+                                &covered, err)))
           return rc;
       }
       else

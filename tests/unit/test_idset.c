@@ -79,10 +79,36 @@ static void test_many_keys_survive_growth(void **state)
   idset_free(&s);
 }
 
+/* Reserving rehashes what is there (nothing lost), and an impossible
+ * reservation fails cleanly, leaving the set as it was */
+static void test_reserve_keeps_keys(void **state)
+{
+  (void)state;
+  struct idset *s = idset_new();
+  assert_non_null(s);
+  assert_int_equal(idset_reserve(s, 0), MLY_OK);
+  for(uint64_t i = 0; i < 700; i++)
+    assert_true(add(s, i * 7919, 1));
+  assert_int_equal(idset_reserve(s, 100000), MLY_OK);
+  for(uint64_t i = 0; i < 700; i++) {
+    assert_true(idset_has(s, i * 7919, 1));
+    idset_prefetch(s, i * 7919, 1); /* a hint only: changes nothing */
+  }
+  assert_int_equal(idset_reserve(s, SIZE_MAX / 2), MLY_ENOMEM);
+  for(uint64_t i = 700; i < 100700; i++)
+    assert_true(add(s, i * 7919, 1));
+  assert_int_equal(idset_count(s), 100700);
+  for(uint64_t i = 0; i < 100700; i++)
+    assert_false(add(s, i * 7919, 1));
+  assert_false(idset_has(s, 3, 1));
+  idset_free(&s);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_second_add_is_not_new),
+    cmocka_unit_test(test_reserve_keeps_keys),
     cmocka_unit_test(test_tag_separates_equal_ids),
     cmocka_unit_test(test_extreme_keys),
     cmocka_unit_test(test_many_keys_survive_growth),

@@ -903,6 +903,47 @@ static void restore_tmpdir(char *saved)
   free(saved);
 }
 
+/* More sequences than one radix digit holds (strtab indexes past 2^11, so
+ * the grouping takes two passes), their points added shuffled: every
+ * sequence comes out whole, its vertices in time order */
+static void test_many_sequences_shuffled(void **state)
+{
+  struct fix *f = *state;
+  enum { NSEQ = 3000, PER = 4 };
+  static int order[NSEQ * PER];
+  for(int i = 0; i < NSEQ * PER; i++)
+    order[i] = i;
+  uint32_t r = 12345;
+  for(int i = NSEQ * PER - 1; i > 0; i--) {
+    r = r * 1103515245u + 12345u;
+    int k = (int)((r >> 8) % (uint32_t)(i + 1)), t = order[i];
+    order[i] = order[k];
+    order[k] = t;
+  }
+  char name[32];
+  for(int i = 0; i < NSEQ * PER; i++) {
+    int sq = order[i] / PER, k = order[i] % PER;
+    snprintf(name, sizeof(name), "s%d", sq);
+    /* time decides the order; ids run against it */
+    add_point(f, name, (int64_t)sq * 10 + (PER - k), 1000 + k, 0, NULL, sq, k);
+  }
+  size_t nseq;
+  json_t *features = write_all(f, &nseq);
+  assert_int_equal(nseq, NSEQ);
+  bool seen[NSEQ] = {false};
+  for(size_t i = 0; i < nseq; i++) {
+    json_t *props = json_object_get(json_array_get(features, i), "properties");
+    int sq = atoi(json_string_value(json_object_get(props, "sequence_id")) + 1);
+    assert_true(sq >= 0 && sq < NSEQ && !seen[sq]);
+    seen[sq] = true;
+    assert_int_equal(json_integer_value(json_object_get(props, "total_points")), PER);
+    char want[96];
+    snprintf(want, sizeof(want), "%d,%d,%d,%d", sq * 10 + 4, sq * 10 + 3, sq * 10 + 2,
+             sq * 10 + 1);
+    assert_string_equal(json_string_value(json_object_get(props, "images_id")), want);
+  }
+}
+
 /* The heart of the external sort: whatever the limit (a run per point, a
  * few points per run, runs merged level upon level, or no run at all), the
  * same points give the same bytes in every format, written twice */
@@ -1136,6 +1177,7 @@ int main(void)
     T(test_csv_needs_a_sequences_output),
     T(test_csv_parses_back_to_the_geojson_values),
     T(test_gdal_reads_sequences),
+    T(test_many_sequences_shuffled),
     T(test_spill_limits_write_identical_bytes),
     T(test_spill_limit_smaller_than_one_sequence),
     T(test_spill_zero_points_and_only_singletons),
