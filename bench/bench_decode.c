@@ -138,7 +138,7 @@ static int walk_feature(struct walker *w, const struct mvt_feature *f, bool imag
   if(w->stage == STAGE_GEOJSON) {
     dbuf_reset(&w->text);
     /* a fixed position: tile math is not the decoder's cost */
-    if(image_write_geojson(&w->text, &img, -108.5, 39.1, &w->idx, &w->keys, NULL)) {
+    if(image_write_geojson(&w->text, &img, -108.5, 39.1, NULL, &w->idx, &w->keys, NULL)) {
       snprintf(err->msg, sizeof(err->msg), "cannot format image");
       return -1;
     }

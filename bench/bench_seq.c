@@ -120,8 +120,10 @@ static struct gen_seq *make_sequences(struct strtab *st, uint64_t n, size_t *cou
 static void make_point(const struct gen_seq *g, uint32_t i, struct seq_point *p)
 {
   memset(p, 0, sizeof(*p));
-  p->lon = -120.0 + (double)(g->seq % 1000) * 0.1 + (double)i * 1.3e-5;
-  p->lat = 30.0 + (double)(g->seq / 1000) * 0.1 + (double)i * 0.7e-5;
+  struct jsonw_pos pos;
+  jsonw_pos_pack(&pos, -120.0 + (double)(g->seq % 1000) * 0.1 + (double)i * 1.3e-5,
+                 30.0 + (double)(g->seq / 1000) * 0.1 + (double)i * 0.7e-5);
+  seq_point_at(p, &pos);
   p->seq = g->seq;
   p->org = g->org;
   p->flags = SEQP_PANO_KNOWN | (g->pano ? SEQP_PANO : 0);

@@ -76,6 +76,10 @@ struct fetch_source {
    * once if it returned FETCH_RETRY, see above). res may be modified
    * (msg) by the callee. */
   enum fetch_verdict (*done)(void *user, void *req_user, struct fetch_result *res);
+  /* Optional: called when next has nothing to start and the fetcher is
+   * about to wait for answers, for work better done now than after the
+   * last answer. An answer that comes meanwhile waits for it. */
+  void (*idle)(void *user);
   void *user;
 };
 

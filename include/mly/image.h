@@ -8,6 +8,7 @@
 
 #include "mly/common.h"
 #include "mly/dbuf.h"
+#include "mly/jsonw.h"
 #include "mly/mvt.h"
 
 enum image_field {
@@ -73,9 +74,11 @@ enum mly_rc image_read(struct image *img, const struct mvt_feature *f, const str
 /* Append the GeoJSON Feature text of img (no trailing separator):
  * properties id, sequence_id, captured_at, compass_angle, is_pano,
  * organization_id, then extras in tag order. id_override, when not NULL,
- * replaces the id text (a repaired exact id). */
+ * replaces the id text (a repaired exact id). pos, when not NULL, gets the
+ * text of lon and lat packed (jsonw_coord_packed), to be written again. */
 enum mly_rc image_write_geojson(struct dbuf *b, const struct image *img, double lon, double lat,
-                                const struct mvt_index *idx, const struct image_keys *keys,
+                                struct jsonw_pos *pos, const struct mvt_index *idx,
+                                const struct image_keys *keys,
                                 const char *id_override) MLY_WARN_UNUSED;
 
 /* Append the CSV record of img (RFC 4180, no line end), columns as in
@@ -87,8 +90,8 @@ enum mly_rc image_write_geojson(struct dbuf *b, const struct image *img, double 
  * order and with the same text as in the GeoJSON, or an empty cell when
  * there are none. Text cells are quoted per RFC 4180 when needed. */
 enum mly_rc image_write_csv(struct dbuf *b, const struct image *img, double lon, double lat,
-                            const struct mvt_index *idx, const struct image_keys *keys,
-                            const char *id_override) MLY_WARN_UNUSED;
+                            struct jsonw_pos *pos, const struct mvt_index *idx,
+                            const struct image_keys *keys, const char *id_override) MLY_WARN_UNUSED;
 
 /* The id as decimal text into buf (JSONW_NUM_MAX), or "" when unknown;
  * string ids are copied up to cap-1 bytes. Returns length. */

@@ -16,6 +16,21 @@ size_t jsonw_double(char *buf, double v);
  * parse back to the same double. v must be finite. */
 size_t jsonw_coord(char *buf, double v);
 
+/* jsonw_coord, also keeping the text in 9 bytes (*packed, *form) to be
+ * written again later without the search for the shortest digits:
+ * jsonw_coord_unpack(buf, packed, form) writes the very same text. */
+size_t jsonw_coord_packed(char *buf, double v, uint64_t *packed, uint8_t *form);
+size_t jsonw_coord_unpack(char *buf, uint64_t packed, uint8_t form);
+
+/* A position's two coordinates, packed */
+struct jsonw_pos {
+  uint64_t lon, lat;
+  uint8_t lon_form, lat_form;
+};
+
+/* Pack both coordinates without keeping their text */
+void jsonw_pos_pack(struct jsonw_pos *pos, double lon, double lat);
+
 size_t jsonw_u64(char *buf, uint64_t v);
 size_t jsonw_i64(char *buf, int64_t v);
 

@@ -43,7 +43,7 @@
 
 /* Start the disk writing of an output's data every this many bytes
  * (sync_file_range on Linux; never waits, fsync at close still decides) */
-#define OUTFILE_WRITEBACK_STEP (4u << 20)
+#define OUTFILE_WRITEBACK_STEP (1u << 20)
 
 /* The path naming standard output */
 #define OUTFILE_STDOUT "-"

@@ -8,6 +8,7 @@
 #define MLY_SEQ_H
 
 #include "mly/common.h"
+#include "mly/jsonw.h"
 #include "mly/outfile.h"
 #include "mly/strtab.h"
 
@@ -20,14 +21,24 @@ enum seq_point_flags {
 };
 
 struct seq_point {
-  double lon, lat;
+  uint64_t lon, lat; /* the coordinates' text, packed (jsonw_coord_packed) */
   int64_t captured_at;
   uint64_t id;       /* numeric id, or strtab index with SEQP_ID_STR */
   uint32_t seq;      /* strtab index of sequence_id */
   uint32_t org;      /* strtab index + 1 of organization_id, 0 unknown */
   uint32_t ordinal;  /* set by seq_add: order of arrival (tile order) */
   uint8_t flags;
+  uint8_t lon_form, lat_form;
 };
+
+/* Set p's position from the packed text of its coordinates */
+static inline void seq_point_at(struct seq_point *p, const struct jsonw_pos *pos)
+{
+  p->lon = pos->lon;
+  p->lat = pos->lat;
+  p->lon_form = pos->lon_form;
+  p->lat_form = pos->lat_form;
+}
 
 struct seq_builder;
 
@@ -60,6 +71,14 @@ enum mly_rc seq_add_error(const struct seq_builder *b, struct mly_err *err);
 
 /* Points added so far, in memory or on disk */
 size_t seq_point_count(const struct seq_builder *b);
+
+/* Sort the points added since the last sort in with the others, so that
+ * seq_write has less left to do: for a moment the caller would otherwise
+ * spend waiting. Each sort passes over every point in memory, so it is
+ * skipped until the new points are an eighth of the sorted ones. The
+ * output is the same bytes with or without. Scratch while it runs: 64
+ * bytes per new point and half the longest sequence. */
+void seq_presort(struct seq_builder *b);
 
 /* Sort and write every sequence with at least two images to out, ordered
  * by their first vertex (captured_at, then id, then tile order), in out's

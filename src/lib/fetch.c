@@ -1157,6 +1157,8 @@ enum mly_rc fetch_run(struct fetch *f, const struct fetch_source *src, int (*tic
     }
     if(r.busy)
       wait = 0;
+    if(src->idle && r.drained && wait > 0 && f->active > 0)
+      src->idle(src->user);
     int running;
     if(curl_multi_poll(f->multi, NULL, 0, (int)wait, NULL) != CURLM_OK ||
        curl_multi_perform(f->multi, &running) != CURLM_OK) {

@@ -485,19 +485,29 @@ static enum mly_rc write_extras(struct dbuf *b, const struct image *img,
   return MLY_OK;
 }
 
+/* A longitude (a latitude when is_lat) as jsonw_coord writes it, also
+ * packed into pos when pos is not NULL */
+static size_t coord_text(char *num, double v, struct jsonw_pos *pos, bool is_lat)
+{
+  if(!pos)
+    return jsonw_coord(num, v);
+  return is_lat ? jsonw_coord_packed(num, v, &pos->lat, &pos->lat_form)
+                : jsonw_coord_packed(num, v, &pos->lon, &pos->lon_form);
+}
+
 enum mly_rc image_write_geojson(struct dbuf *b, const struct image *img, double lon, double lat,
-                                const struct mvt_index *idx, const struct image_keys *keys,
-                                const char *id_override)
+                                struct jsonw_pos *pos, const struct mvt_index *idx,
+                                const struct image_keys *keys, const char *id_override)
 {
   char num[JSONW_NUM_MAX];
   size_t n;
   enum mly_rc rc;
   if((rc = ADD_LIT(b, "{\"type\":\"Feature\",\"geometry\":{\"type\":\"Point\",\"coordinates\":[")))
     return rc;
-  n = jsonw_coord(num, lon);
+  n = coord_text(num, lon, pos, false);
   if((rc = dbuf_add(b, num, n)) || (rc = ADD_LIT(b, ",")))
     return rc;
-  n = jsonw_coord(num, lat);
+  n = coord_text(num, lat, pos, true);
   if((rc = dbuf_add(b, num, n)) || (rc = ADD_LIT(b, "]},\"properties\":{")))
     return rc;
 
@@ -558,8 +568,8 @@ static enum mly_rc csv_text(struct dbuf *b, const struct image_text *t)
 }
 
 enum mly_rc image_write_csv(struct dbuf *b, const struct image *img, double lon, double lat,
-                            const struct mvt_index *idx, const struct image_keys *keys,
-                            const char *id_override)
+                            struct jsonw_pos *pos, const struct mvt_index *idx,
+                            const struct image_keys *keys, const char *id_override)
 {
   char num[JSONW_NUM_MAX];
   size_t n;
@@ -577,10 +587,10 @@ enum mly_rc image_write_csv(struct dbuf *b, const struct image *img, double lon,
     rc = MLY_OK;
   if(rc || (rc = ADD_LIT(b, ",")))
     return rc;
-  n = jsonw_coord(num, lon);
+  n = coord_text(num, lon, pos, false);
   if((rc = dbuf_add(b, num, n)) || (rc = ADD_LIT(b, ",")))
     return rc;
-  n = jsonw_coord(num, lat);
+  n = coord_text(num, lat, pos, true);
   if((rc = dbuf_add(b, num, n)) || (rc = ADD_LIT(b, ",")))
     return rc;
   if((rc = csv_text(b, &img->sequence_id)) || (rc = ADD_LIT(b, ",")))

@@ -226,8 +226,27 @@ static enum mly_rc finish_outputs(struct job *j)
   return rc;
 }
 
+/* Once every tile is in, nothing fetches any more. Closing the
+ * connections and letting libcurl go take a millisecond or two: a helper
+ * thread does that while the outputs are finished. */
+static void *fetch_free_main(void *arg)
+{
+  fetch_free(arg);
+  return NULL;
+}
+
+static void let_fetcher_go(struct job *j)
+{
+  if(pthread_create(&j->fetch_freer, NULL, fetch_free_main, &j->fetch) == 0)
+    j->fetch_freeing = true;
+}
+
 static void job_cleanup(struct job *j)
 {
+  if(j->fetch_freeing) {
+    pthread_join(j->fetch_freer, NULL);
+    j->fetch_freeing = false;
+  }
   for(size_t a = 0; a < j->nareas; a++) {
     struct area_out *ar = &j->areas[a];
     for(int c = 0; c < MAX_CLASSES; c++)
@@ -429,6 +448,7 @@ enum mly_rc job_run(const struct job_opts *o, job_progress_fn progress, void *us
   st->tiles_total = j.ntiles;
   if((rc = mly__fetch_tiles(&j)))
     goto out;
+  let_fetcher_go(&j);
   if(j.write_outputs)
     rc = finish_outputs(&j);
   if(!rc)

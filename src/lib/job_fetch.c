@@ -367,9 +367,23 @@ static enum fetch_verdict src_done(void *user, void *req_user, struct fetch_resu
   return j->fail ? FETCH_STOP : FETCH_ACCEPT;
 }
 
+/* Every tile has been asked for and only answers are awaited: the
+ * sequences sort what they hold now rather than after the last tile (no
+ * request is held back by it, and seq_write is left a small merge) */
+static void src_idle(void *user)
+{
+  struct job *j = user;
+  if(j->next < j->ntiles || j->fail || !j->write_outputs)
+    return;
+  for(size_t a = 0; a < j->nareas; a++)
+    for(int c = 0; c < j->areas[a].nclasses; c++)
+      if(j->areas[a].seqb[c])
+        seq_presort(j->areas[a].seqb[c]);
+}
+
 enum mly_rc mly__fetch_tiles(struct job *j)
 {
-  struct fetch_source src = {src_next, src_done, j};
+  struct fetch_source src = {.next = src_next, .done = src_done, .idle = src_idle, .user = j};
   struct mly_err ferr = {0};
   j->st->started = true;
   enum mly_rc rc = fetch_run(j->fetch, &src, src_tick, &ferr);

@@ -2,6 +2,8 @@
 #ifndef MLY_JOB_INTERNAL_H
 #define MLY_JOB_INTERNAL_H
 
+#include <pthread.h>
+
 #include "mly/aoi.h"
 #include "mly/cache.h"
 #include "mly/dbuf.h"
@@ -124,6 +126,8 @@ struct job {
   uint8_t *cells;
   size_t cells_cap;    /* bytes */
   struct fetch *fetch;
+  pthread_t fetch_freer;   /* lets the fetcher go while outputs are finished */
+  bool fetch_freeing;
   struct job_stats *st;
   job_progress_fn progress;
   void *progress_user;

@@ -204,7 +204,7 @@ enum mly_rc mly__prune_empty(struct job *j)
   p.cells = idset_new();
   enum mly_rc rc = p.cells ? overview_tiles(&p) : mly_err_set(j->err, MLY_ENOMEM, "out of memory");
   if(!rc) {
-    struct fetch_source src = {prune_next, prune_done, &p};
+    struct fetch_source src = {.next = prune_next, .done = prune_done, .user = &p};
     struct mly_err ferr = {0};
     j->st->started = true;
     rc = fetch_run(j->fetch, &src, prune_tick, &ferr);

@@ -3,8 +3,6 @@
 
 #include "mly/jsonw.h"
 
-#define CHUNK_KEEP_BYTES (1u << 20)
-
 #include <stdlib.h>
 #include <string.h>
 
@@ -51,8 +49,8 @@ static enum mly_rc reset_interned(struct job *j)
 }
 
 /* The compact record of an image for dedup and sequences */
-static enum mly_rc image_record(struct job *j, const struct image *img, double lon, double lat,
-                                struct seq_point *p)
+static enum mly_rc image_record(struct job *j, const struct image *img,
+                                const struct jsonw_pos *pos, struct seq_point *p)
 {
   memset(p, 0, sizeof(*p));
   p->seq = NO_SEQ;
@@ -65,8 +63,7 @@ static enum mly_rc image_record(struct job *j, const struct image *img, double l
   }
   if(rc)
     return rc;
-  p->lon = lon;
-  p->lat = lat;
+  seq_point_at(p, pos);
   if(img->id_kind == IMAGE_ID_U64) {
     p->flags |= SEQP_ID_KNOWN;
     p->id = img->id;
@@ -212,16 +209,17 @@ static enum mly_rc process_layer(struct job *j, size_t ti, struct chunk *c, stru
         size_t before = c->text.n;
         /* every points file of a run has one format (one extension): the
          * text is made once per image and shared by all areas */
+        struct jsonw_pos pos;
         if((rc = j->points_csv
-                   ? image_write_csv(&c->text, &img, lon, lat, &j->idx, &j->keys, NULL)
-                   : image_write_geojson(&c->text, &img, lon, lat, &j->idx, &j->keys, NULL)))
+                   ? image_write_csv(&c->text, &img, lon, lat, &pos, &j->idx, &j->keys, NULL)
+                   : image_write_geojson(&c->text, &img, lon, lat, &pos, &j->idx, &j->keys, NULL)))
           return mly_err_set(err, rc, "cannot format image: %s", mly_strerror(rc));
         if(c->text.n > UINT32_MAX)
           return mly_err_set(err, MLY_ETOOBIG, "tile output too large");
         text_off = (uint32_t)before;
         text_len = (uint32_t)(c->text.n - before);
         have_text = true;
-        if((rc = image_record(j, &img, lon, lat, &rec)))
+        if((rc = image_record(j, &img, &pos, &rec)))
           return mly_err_set(err, rc, "cannot keep image: %s", mly_strerror(rc));
         /* ask for the exact ids of its sequence now, so the answer is
          * likely in by the time this tile's turn to be written comes */
@@ -491,18 +489,16 @@ enum mly_rc mly__flush_ready(struct job *j)
     struct chunk *c = &j->window[j->head % j->nwindow];
     enum mly_rc rc = flush_chunk(j, c);
     mly__chunk_reset(c);
-    /* a dense tile's buffers would otherwise stay at their peak in every
-     * slot of the window: keep small ones, give big ones back */
-    if(c->text.cap > CHUNK_KEEP_BYTES) {
-      size_t toobig = c->text.toobig;
-      dbuf_cleanup(&c->text);
-      dbuf_init(&c->text, toobig);
-    }
-    if(c->cap * sizeof(*c->kept) > CHUNK_KEEP_BYTES) {
-      free(c->kept);
-      c->kept = NULL;
-      c->cap = 0;
-    }
+    /* Written: its buffers go back. Kept, they would hold a tile's worth
+     * of memory in every slot of the window (256 at C=64, 30 MB for tiles
+     * of 250 images); given back, malloc hands the same memory to the
+     * next tile, so the window holds only what its waiting tiles need. */
+    size_t toobig = c->text.toobig;
+    dbuf_cleanup(&c->text);
+    dbuf_init(&c->text, toobig);
+    free(c->kept);
+    c->kept = NULL;
+    c->cap = 0;
     if(rc)
       return rc;
     j->head++;

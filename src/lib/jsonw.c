@@ -225,17 +225,14 @@ static size_t write_uint(char *p, uint64_t v)
   return (size_t)n;
 }
 
-/* v in shortest fixed notation, "-123.4500000" with at least min_decimals
- * (<= 8) decimals shown, when |v| is in the range of shortest_fixed();
- * returns the length, or 0 outside it. Writes at most 35 bytes of buf. */
-static size_t format_fixed(char *buf, double v, int min_decimals)
+/* "-123.4500000": the sign, int_part and the decimals digits of frac,
+ * padded with zeros to min_decimals (<= 8) decimals. Writes at most 35
+ * bytes of buf (decimals <= 21). */
+static size_t write_fixed(char *buf, bool negative, uint64_t int_part, uint64_t frac,
+                          int decimals, int min_decimals)
 {
-  uint64_t int_part, frac;
-  int decimals = shortest_fixed(v, &int_part, &frac);
-  if(decimals < 0)
-    return 0;
   size_t o = 0;
-  if(v < 0)
+  if(negative)
     buf[o++] = '-';
   o += write_uint(buf + o, int_part);
   int shown = decimals > min_decimals ? decimals : min_decimals;
@@ -249,6 +246,18 @@ static size_t format_fixed(char *buf, double v, int min_decimals)
   }
   buf[o] = '\0';
   return o;
+}
+
+/* v in shortest fixed notation with at least min_decimals decimals, when
+ * |v| is in the range of shortest_fixed(); returns the length, or 0
+ * outside it */
+static size_t format_fixed(char *buf, double v, int min_decimals)
+{
+  uint64_t int_part, frac;
+  int decimals = shortest_fixed(v, &int_part, &frac);
+  if(decimals < 0)
+    return 0;
+  return write_fixed(buf, v < 0, int_part, frac, decimals, min_decimals);
 }
 
 /* The slow paths, for magnitudes outside shortest_fixed()'s range: kept
@@ -310,6 +319,54 @@ size_t jsonw_coord(char *buf, double v)
 
 /* writes at most 9 bytes or the digits and the NUL: 21 bytes (20 for the
  * digits of UINT64_MAX) always suffice */
+/* Packed, for |v| < 512 in shortest_fixed()'s range: the decimals in
+ * frac (fewer than 10^17, as the shortest digits are at most 17: below
+ * 2^57) with the low 7 bits of the integer part above them; the form
+ * holds the number of decimals (bits 0-4, at most 21), the integer part's
+ * two high bits (5-6) and the sign (7). 0 is all zero. Anything else keeps
+ * its bits, with a form whose decimals read 31. */
+#define COORD_FRAC_BITS 57
+#define COORD_RAW 0xFF
+
+size_t jsonw_coord_packed(char *buf, double v, uint64_t *packed, uint8_t *form)
+{
+  uint64_t int_part, frac;
+  int k = v == 0 ? -1 : shortest_fixed(v, &int_part, &frac);
+  if(k >= 0 && int_part < 512 && frac < (1ULL << COORD_FRAC_BITS)) {
+    *form = (uint8_t)(k | (int_part >> 7) << 5 | (v < 0 ? 0x80 : 0));
+    *packed = frac | int_part << COORD_FRAC_BITS;
+    return write_fixed(buf, v < 0, int_part, frac, k, 7);
+  }
+  if(v == 0) {
+    *form = 0;
+    *packed = 0; /* "0.0000000", -0 too */
+  }
+  else {
+    memcpy(packed, &v, sizeof(*packed));
+    *form = COORD_RAW;
+  }
+  return jsonw_coord(buf, v);
+}
+
+void jsonw_pos_pack(struct jsonw_pos *pos, double lon, double lat)
+{
+  char num[JSONW_NUM_MAX];
+  jsonw_coord_packed(num, lon, &pos->lon, &pos->lon_form);
+  jsonw_coord_packed(num, lat, &pos->lat, &pos->lat_form);
+}
+
+size_t jsonw_coord_unpack(char *buf, uint64_t packed, uint8_t form)
+{
+  if((form & 31) == (COORD_RAW & 31)) {
+    double v;
+    memcpy(&v, &packed, sizeof(v));
+    return jsonw_coord(buf, v);
+  }
+  uint64_t int_part = packed >> COORD_FRAC_BITS | (uint64_t)(form >> 5 & 3) << 7;
+  uint64_t frac = packed & ((1ULL << COORD_FRAC_BITS) - 1);
+  return write_fixed(buf, form & 0x80, int_part, frac, form & 31, 7);
+}
+
 size_t jsonw_u64(char *buf, uint64_t v)
 {
   int n = count_digits(v);

@@ -75,7 +75,7 @@ enum mly_rc orgnames_lookup(const struct fetch_opts *fo, const char *graph_url, 
   if(rc)
     return rc;
   struct lookup l = {graph_url, orgs, n, 0, stop, err, MLY_OK};
-  struct fetch_source src = {lk_next, lk_done, &l};
+  struct fetch_source src = {.next = lk_next, .done = lk_done, .user = &l};
   struct mly_err ferr = {0};
   rc = fetch_run(f, &src, lk_tick, &ferr);
   fetch_free(&f);

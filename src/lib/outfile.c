@@ -351,6 +351,23 @@ static enum mly_rc finish_failed(struct outfile *o, int e, struct mly_err *err)
   return mly_err_set(err, MLY_EIO, "cannot write '%s': %s", o->final_path, strerror(e));
 }
 
+/* The file at path when the rename will free its space: a large regular
+ * file (not a link to one: rename replaces the link) with no other name,
+ * opened read-only; else -1 */
+static int open_replaced(const char *path)
+{
+  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+  if(fd < 0)
+    return -1;
+  struct stat st;
+  if(fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1 ||
+     st.st_size < (off_t)OUTFILE_RELEASE_MIN) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
 /* The fsync of a finished file, in its helper thread: the data are on
  * their way to the disk while the caller goes on (with other files) */
 static void *sync_main(void *arg)
@@ -358,6 +375,16 @@ static void *sync_main(void *arg)
   struct outfile *o = arg;
   /* EINVAL: a file that cannot be synced (not a disk file), as in close */
   o->sync_errno = fsync(o->sync_fd) != 0 && errno != EINVAL ? errno : 0;
+  /* The file the rename is to replace keeps its pages in the page cache
+   * until its release (see publish). Dropping them now, while the caller
+   * is still busy, leaves that release only the blocks to free. They are
+   * clean (on disk), so this loses nothing: should the run fail, the file
+   * stays as it was, only no longer cached. */
+  int old = o->sync_errno ? -1 : open_replaced(o->final_path);
+  if(old >= 0) {
+    (void)posix_fadvise(old, 0, 0, POSIX_FADV_DONTNEED);
+    close(old);
+  }
   return NULL;
 }
 
@@ -455,23 +482,6 @@ static enum mly_rc publish_stdout(struct outfile *o, struct mly_err *err)
   free(o->iobuf);
   o->iobuf = NULL;
   return MLY_OK;
-}
-
-/* The file at path when the rename will free its space: a large regular
- * file (not a link to one: rename replaces the link) with no other name,
- * opened read-only; else -1 */
-static int open_replaced(const char *path)
-{
-  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
-  if(fd < 0)
-    return -1;
-  struct stat st;
-  if(fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1 ||
-     st.st_size < (off_t)OUTFILE_RELEASE_MIN) {
-    close(fd);
-    return -1;
-  }
-  return fd;
 }
 
 static void *release_main(void *arg)

@@ -15,8 +15,8 @@ _Static_assert(sizeof(struct seq_point) <= 48, "seq_point must stay compact");
 
 /* Bytes of a point that hold fields: the rest is padding, zeroed by
  * seq_add so that runs on disk hold no uninitialized bytes */
-#define POINT_USED (offsetof(struct seq_point, flags) + sizeof(uint8_t))
-_Static_assert(POINT_USED <= sizeof(struct seq_point), "flags is the last field");
+#define POINT_USED (offsetof(struct seq_point, lat_form) + sizeof(uint8_t))
+_Static_assert(POINT_USED <= sizeof(struct seq_point), "lat_form is the last field");
 
 /* Runs merged at once while points are added: each point is rewritten
  * about log64(points / limit) times (not at all below 64 runs: 16 million
@@ -38,6 +38,7 @@ struct seq_builder {
   const struct strtab *strings;
   struct seq_point *pts; /* in memory, in arrival order until sorted */
   size_t n, cap;
+  size_t sorted;         /* pts[0..sorted) are in (sequence, vertex) order */
   size_t max_points;     /* 0: no bound */
   uint64_t total;        /* points added, in memory or in runs: the next ordinal */
   struct run *runs;      /* levels never increase from first to last */
@@ -220,26 +221,25 @@ static void permute(struct seq_point *pts, uint64_t *order, size_t n)
   }
 }
 
-/* Points in (sequence, vertex) order. A stable radix sort by sequence
+/* pts[0..n) in (sequence, vertex) order. A stable radix sort by sequence
  * groups them with each sequence's points still in arrival order; each
  * sequence is then sorted on its own (the comparisons inline, no qsort
  * callback). Scratch: 16 bytes per point and half the longest sequence.
  * Falls back to qsort_r when that memory is not had. */
-static void sort_points(struct seq_builder *b)
+static void sort_range(struct seq_point *pts, size_t n, const struct strtab *strings)
 {
-  size_t n = b->n;
   if(n < 2)
     return;
   uint64_t *keys = n <= UINT32_MAX ? malloc(2 * n * sizeof(*keys)) : NULL;
   if(!keys) {
-    qsort_r(b->pts, n, sizeof(*b->pts), qcmp_point, (void *)b->strings);
+    qsort_r(pts, n, sizeof(*pts), qcmp_point, (void *)strings);
     return;
   }
   uint32_t max_seq = 0;
   for(size_t i = 0; i < n; i++) {
-    keys[i] = (uint64_t)b->pts[i].seq << 32 | i;
-    if(b->pts[i].seq > max_seq)
-      max_seq = b->pts[i].seq;
+    keys[i] = (uint64_t)pts[i].seq << 32 | i;
+    if(pts[i].seq > max_seq)
+      max_seq = pts[i].seq;
   }
   uint64_t *order = radix_by_high(keys, keys + n, n, max_seq);
   size_t longest = 1;
@@ -254,19 +254,55 @@ static void sort_points(struct seq_builder *b)
   struct seq_point *tmp = malloc((longest / 2 + 1) * sizeof(*tmp));
   if(!tmp) {
     free(keys);
-    qsort_r(b->pts, n, sizeof(*b->pts), qcmp_point, (void *)b->strings);
+    qsort_r(pts, n, sizeof(*pts), qcmp_point, (void *)strings);
     return;
   }
-  permute(b->pts, order, n);
+  permute(pts, order, n);
   free(keys);
   for(size_t i = 0; i < n;) {
     size_t e = i + 1;
-    while(e < n && b->pts[e].seq == b->pts[i].seq)
+    while(e < n && pts[e].seq == pts[i].seq)
       e++;
-    sort_vertices(b->pts + i, tmp, e - i, b->strings);
+    sort_vertices(pts + i, tmp, e - i, strings);
     i = e;
   }
   free(tmp);
+}
+
+/* Every point in memory in (sequence, vertex) order: the points added
+ * since the last sort are sorted on their own, then merged in from the
+ * back (scratch: a copy of them). Without that memory, all are sorted
+ * again. */
+static void sort_points(struct seq_builder *b)
+{
+  size_t k = b->sorted, n = b->n;
+  if(k == n)
+    return;
+  struct seq_point *tail = k ? malloc((n - k) * sizeof(*tail)) : NULL;
+  if(!tail)
+    k = 0;
+  sort_range(b->pts + k, n - k, b->strings);
+  if(tail) {
+    memcpy(tail, b->pts + k, (n - k) * sizeof(*tail));
+    size_t i = k, t = n - k, out = n;
+    while(t > 0) {
+      if(i > 0 && cmp_point(&b->pts[i - 1], &tail[t - 1], b->strings) > 0)
+        b->pts[--out] = b->pts[--i];
+      else
+        b->pts[--out] = tail[--t];
+    }
+    free(tail);
+  }
+  b->sorted = n;
+}
+
+void seq_presort(struct seq_builder *b)
+{
+  /* a merge passes over every point: only when the new points are an
+   * eighth of the sorted ones or more, so that calls often cost little:
+   * the merges then pass over each point about nine times in all */
+  if((b->n - b->sorted) * 8 >= b->sorted)
+    sort_points(b);
 }
 
 #define ADD_LIT(b, s) dbuf_add(b, s, sizeof(s) - 1)
@@ -331,6 +367,41 @@ static const struct seq_point *first_org(const struct seq_point *v, size_t n)
   return NULL;
 }
 
+/* Copy a short literal to o, returning the end */
+static char *put(char *o, const char *lit)
+{
+  while(*lit)
+    *o++ = *lit++;
+  return o;
+}
+
+/* The n positions of v, each as open lon mid lat close, joined by sep
+ * (GeoJSON "[lon,lat],[...]", WKT "lon lat, ..."), written straight into
+ * room reserved once: the literals are at most 2 bytes each, and every
+ * number has JSONW_NUM_MAX bytes from its start */
+static enum mly_rc add_positions(struct dbuf *t, const struct seq_point *v, size_t n,
+                                 const char *open, const char *mid, const char *close,
+                                 const char *sep)
+{
+  const size_t per_point = 2 * JSONW_NUM_MAX + 8;
+  if(n > (SIZE_MAX / 2) / per_point)
+    return MLY_ETOOBIG;
+  enum mly_rc rc = dbuf_reserve(t, n * per_point);
+  if(rc)
+    return rc;
+  char *o = t->p + t->n;
+  for(size_t i = 0; i < n; i++) {
+    o = put(o, i ? sep : "");
+    o = put(o, open);
+    o += jsonw_coord_unpack(o, v[i].lon, v[i].lon_form);
+    o = put(o, mid);
+    o += jsonw_coord_unpack(o, v[i].lat, v[i].lat_form);
+    o = put(o, close);
+  }
+  t->n = (size_t)(o - t->p);
+  return MLY_OK;
+}
+
 static enum mly_rc write_sequence(struct dbuf *t, struct dbuf *tmp, const struct strtab *strings,
                                   const struct seq_point *v, size_t n)
 {
@@ -340,16 +411,8 @@ static enum mly_rc write_sequence(struct dbuf *t, struct dbuf *tmp, const struct
   dbuf_reset(t);
   if((rc = ADD_LIT(t, "{\"type\":\"Feature\",\"geometry\":{\"type\":\"LineString\",\"coordinates\":[")))
     return rc;
-  for(size_t i = 0; i < n; i++) {
-    if((rc = dbuf_adds(t, i ? ",[" : "[")))
-      return rc;
-    len = jsonw_coord(num, v[i].lon);
-    if((rc = dbuf_add(t, num, len)) || (rc = ADD_LIT(t, ",")))
-      return rc;
-    len = jsonw_coord(num, v[i].lat);
-    if((rc = dbuf_add(t, num, len)) || (rc = ADD_LIT(t, "]")))
-      return rc;
-  }
+  if((rc = add_positions(t, v, n, "[", ",", "]", ",")))
+    return rc;
   struct mly_view sid = strtab_get(strings, v[0].seq);
   if((rc = ADD_LIT(t, "]},\"properties\":{\"sequence_id\":")) ||
      (rc = jsonw_string(t, sid.p, sid.n)))
@@ -427,17 +490,7 @@ static enum mly_rc write_sequence_csv(struct dbuf *t, struct dbuf *tmp,
   size_t start = t->n;
   if((rc = ADD_LIT(t, "LINESTRING (")))
     return rc;
-  for(size_t i = 0; i < n; i++) {
-    if(i && (rc = ADD_LIT(t, ", ")))
-      return rc;
-    len = jsonw_coord(num, v[i].lon);
-    if((rc = dbuf_add(t, num, len)) || (rc = ADD_LIT(t, " ")))
-      return rc;
-    len = jsonw_coord(num, v[i].lat);
-    if((rc = dbuf_add(t, num, len)))
-      return rc;
-  }
-  if((rc = ADD_LIT(t, ")")))
+  if((rc = add_positions(t, v, n, "", " ", "", ", ")) || (rc = ADD_LIT(t, ")")))
     return rc;
   return outfile_csv_quote_from(t, start);
 }
@@ -768,7 +821,7 @@ static enum mly_rc spill(struct seq_builder *b, struct mly_err *err)
     return rc;
   }
   b->runs[b->nruns++] = (struct run){.fd = fd, .count = b->n, .level = 0};
-  b->n = 0;
+  b->n = b->sorted = 0;
   return compact_runs(b, err);
 }
 

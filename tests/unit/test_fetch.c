@@ -295,6 +295,7 @@ struct list {
   int nexts_since_done;    /* next calls that started a request since the last done */
   int nexts_after_8th;     /* ... counted at the 9th done */
   int max_in_flight;       /* in flight once next's request starts */
+  int idle_calls;          /* idle calls, each checked: see list_idle */
 };
 
 static int list_next(void *user, struct fetch_req *req)
@@ -346,6 +347,16 @@ static enum fetch_verdict list_done(void *user, void *req_user, struct fetch_res
     return FETCH_RETRY;
   }
   return FETCH_ACCEPT;
+}
+
+/* idle comes only when nothing can start and answers are awaited */
+static void list_idle(void *user)
+{
+  struct list *l = user;
+  l->idle_calls++;
+  assert_int_equal(l->next, l->n);
+  assert_true(fetch_get_stats(l->f)->in_flight > 0);
+  assert_true(l->total_done < l->n);
 }
 
 static int list_tick(void *user)
@@ -463,6 +474,39 @@ static void test_fetch_delivers_each_body_once_at_concurrency_16(void **state)
   list_free(l);
   for(int i = 0; i < N; i++)
     free(bodies[i]);
+}
+
+/* With every request started and answers 100 ms away, the fetcher says
+ * it is idle (and only then, see list_idle), and every body still comes */
+static void test_fetch_idle_while_the_last_answers_are_awaited(void **state)
+{
+  struct fx *fx = *state;
+  enum { N = 12 };
+  const char *args[] = {"--token", TOKEN, "--latency-ms", "100", NULL};
+  uint8_t *body = make_body(1000, 7);
+  for(int i = 0; i < N; i++)
+    put_tile(fx, 14, 300, 400 + i, body, 1000);
+  server_start(fx, args);
+  struct list *l = list_new(N);
+  for(int i = 0; i < N; i++)
+    tile_url(fx, &l->items[i], 14, 300, 400 + i);
+  struct fetch_opts o = opts_default();
+  o.concurrency = 4; /* three rounds: idle only in the last, all asked for */
+  struct fetch *f = NULL;
+  struct mly_err err = {0};
+  assert_int_equal(fetch_new(&o, &f, &err), MLY_OK);
+  l->f = f;
+  struct fetch_source src = {.next = list_next, .done = list_done, .idle = list_idle, .user = l};
+  assert_int_equal(fetch_run(f, &src, list_tick, &err), MLY_OK);
+  fetch_free(&f);
+  l->f = NULL;
+  assert_true(l->idle_calls >= 1);
+  for(int i = 0; i < N; i++) {
+    assert_int_equal(l->items[i].status, FETCH_OK);
+    assert_int_equal(l->items[i].n, 1000);
+  }
+  list_free(l);
+  free(body);
 }
 
 static void test_fetch_empty_answers_are_empty(void **state)
@@ -1255,6 +1299,8 @@ int main(void)
     cmocka_unit_test(test_fetch_redact),
     cmocka_unit_test(test_fetch_new_rejects_bad_options),
     cmocka_unit_test_setup_teardown(test_fetch_delivers_each_body_once_at_concurrency_16, setup,
+                                    teardown),
+    cmocka_unit_test_setup_teardown(test_fetch_idle_while_the_last_answers_are_awaited, setup,
                                     teardown),
     cmocka_unit_test_setup_teardown(test_fetch_empty_answers_are_empty, setup, teardown),
     cmocka_unit_test_setup_teardown(test_fetch_auth_errors_stop_without_retry, setup, teardown),

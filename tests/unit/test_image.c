@@ -258,9 +258,19 @@ static enum mly_rc decode(struct ctx *c)
 static json_t *write_json(struct ctx *c, double lon, double lat, const char *id_override)
 {
   dbuf_reset(&c->out);
-  assert_int_equal(image_write_geojson(&c->out, &c->img, lon, lat, &c->idx, &c->keys, id_override),
-                   MLY_OK);
+  struct jsonw_pos pos;
+  assert_int_equal(
+      image_write_geojson(&c->out, &c->img, lon, lat, &pos, &c->idx, &c->keys, id_override),
+      MLY_OK);
   assert_non_null(dbuf_cstr(&c->out)); /* terminated for strstr in the tests */
+  /* the packed position writes again the very text of the coordinates */
+  char want[2 * JSONW_NUM_MAX + 32] = "\"coordinates\":[";
+  size_t n = strlen(want);
+  n += jsonw_coord_unpack(want + n, pos.lon, pos.lon_form);
+  want[n++] = ',';
+  n += jsonw_coord_unpack(want + n, pos.lat, pos.lat_form);
+  memcpy(want + n, "]}", 3);
+  assert_non_null(strstr(c->out.p, want));
   json_error_t jerr;
   json_decref(c->json);
   c->json = json_loadb(c->out.p, c->out.n, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
@@ -879,8 +889,8 @@ static size_t csv_parse(const char *p, size_t n, struct cell *cells, size_t max)
 static const char *write_csv(struct ctx *c, double lon, double lat, const char *id_override)
 {
   dbuf_reset(&c->out);
-  assert_int_equal(image_write_csv(&c->out, &c->img, lon, lat, &c->idx, &c->keys, id_override),
-                   MLY_OK);
+  assert_int_equal(
+      image_write_csv(&c->out, &c->img, lon, lat, NULL, &c->idx, &c->keys, id_override), MLY_OK);
   assert_non_null(dbuf_cstr(&c->out));
   return c->out.p;
 }
@@ -1052,7 +1062,7 @@ static void test_csv_record_respects_buffer_cap(void **state)
   for(size_t cap = need - 12; cap < need; cap++) {
     struct dbuf small;
     dbuf_init(&small, cap);
-    assert_int_equal(image_write_csv(&small, &c->img, 0, 0, &c->idx, &c->keys, NULL),
+    assert_int_equal(image_write_csv(&small, &c->img, 0, 0, NULL, &c->idx, &c->keys, NULL),
                      MLY_ETOOBIG);
     assert_true(small.n <= cap);
     dbuf_cleanup(&small);

@@ -243,10 +243,25 @@ static void test_double_random_roundtrip_and_shortest(void **state)
 
 /* ---- jsonw_coord ---------------------------------------------------------- */
 
+/* jsonw_coord_packed writes what jsonw_coord writes, and its packed form
+ * writes it again */
+static void check_packed_same(double v)
+{
+  char want[JSONW_NUM_MAX], got[JSONW_NUM_MAX], again[JSONW_NUM_MAX];
+  size_t n = jsonw_coord(want, v);
+  uint64_t packed;
+  uint8_t form;
+  assert_int_equal(jsonw_coord_packed(got, v, &packed, &form), n);
+  assert_string_equal(got, want);
+  assert_int_equal(jsonw_coord_unpack(again, packed, form), n);
+  assert_string_equal(again, want);
+}
+
 static void check_coord(double v, const char *want)
 {
   char buf[JSONW_NUM_MAX];
   size_t n = jsonw_coord(buf, v);
+  check_packed_same(v);
   assert_int_equal(n, strlen(buf));
   if(want)
     assert_string_equal(buf, want);
@@ -318,6 +333,28 @@ static void test_coord_random_lonlat_roundtrip(void **state)
     double lat = (rng_unit() - 0.5) * 170.1022;
     check_coord(lon, NULL);
     check_coord(lat, NULL);
+  }
+}
+
+/* The packed text at the edges of its form (integer parts up to 511,
+ * 21 decimals, zeros) and for any finite double, which falls back to
+ * keeping the bits */
+static void test_coord_packed_writes_the_same_text(void **state)
+{
+  (void)state;
+  const double edges[] = {0.0, -0.0, 127.5, 128.25, -255.75, 511.9999999999999, 512.0, -512.5,
+                          1e-4, 9.99e-5, -1.0000000000000002e-4, 0.00012345678901234567,
+                          1e-300, 5e-324, 1e300, 9007199254740991.0, 1e16, -180.0, 90.0};
+  for(size_t i = 0; i < sizeof(edges) / sizeof(edges[0]); i++)
+    check_packed_same(edges[i]);
+  for(int i = 0; i < 200000; i++) {
+    uint64_t bits = rng_next();
+    double v;
+    memcpy(&v, &bits, sizeof(v));
+    if(!isfinite(v))
+      continue;
+    check_packed_same(v);
+    check_packed_same((rng_unit() - 0.5) * 1100.0); /* integer parts around 512 */
   }
 }
 
@@ -630,6 +667,7 @@ int main(void)
     cmocka_unit_test(test_coord_more_decimals_when_needed),
     cmocka_unit_test(test_coord_random_lonlat_roundtrip),
     cmocka_unit_test(test_fixed_integer_part_lengths),
+    cmocka_unit_test(test_coord_packed_writes_the_same_text),
     cmocka_unit_test(test_u64_and_i64_exact),
     cmocka_unit_test(test_u64_and_i64_digit_count_boundaries),
     cmocka_unit_test(test_u64_and_i64_stay_within_21_bytes),

@@ -64,14 +64,21 @@ static uint32_t intern(struct fix *f, const char *s)
   return idx;
 }
 
+/* p at (lon, lat) */
+static void put_at(struct seq_point *p, double lon, double lat)
+{
+  struct jsonw_pos pos;
+  jsonw_pos_pack(&pos, lon, lat);
+  seq_point_at(p, &pos);
+}
+
 /* One kept image: captured_at or id may be UNKNOWN, pano -1/0/1, org NULL */
 static void add_point(struct fix *f, const char *seq, int64_t id, int64_t t, int pano,
                       const char *org, double lon, double lat)
 {
   struct seq_point p;
   memset(&p, 0, sizeof(p));
-  p.lon = lon;
-  p.lat = lat;
+  put_at(&p, lon, lat);
   p.seq = intern(f, seq);
   if(id != UNKNOWN) {
     p.flags |= SEQP_ID_KNOWN;
@@ -94,8 +101,7 @@ static void add_point_u64(struct fix *f, const char *seq, uint64_t id, int64_t t
 {
   struct seq_point p;
   memset(&p, 0, sizeof(p));
-  p.lon = lon;
-  p.lat = 1.0;
+  put_at(&p, lon, 1.0);
   p.seq = intern(f, seq);
   p.flags = SEQP_ID_KNOWN | SEQP_CAPTURED_KNOWN;
   p.id = id;
@@ -404,10 +410,10 @@ static void test_string_ids_after_numeric(void **state)
   p.flags = SEQP_ID_KNOWN | SEQP_ID_STR | SEQP_CAPTURED_KNOWN;
   p.id = intern(f, "abc");
   p.captured_at = 5;
-  p.lon = 2;
+  put_at(&p, 2, 0);
   assert_int_equal(seq_add(f->b, &p), MLY_OK);
   p.id = intern(f, "abb");
-  p.lon = 1.5;
+  put_at(&p, 1.5, 0);
   assert_int_equal(seq_add(f->b, &p), MLY_OK);
   add_point(f, "s", 77, 5, 0, NULL, 1, 0);
   size_t nseq;
@@ -783,8 +789,9 @@ static struct seq_point *random_points(struct fix *f, uint64_t seed, size_t *cou
       struct seq_point *p = &v[n++];
       memset(p, 0, sizeof(*p));
       p->seq = seq;
-      p->lon = (double)(rnd() % 3600000) / 10000.0 - 180.0;
-      p->lat = (double)(rnd() % 1800000) / 10000.0 - 90.0;
+      double lon = (double)(rnd() % 3600000) / 10000.0 - 180.0;
+      double lat = (double)(rnd() % 1800000) / 10000.0 - 90.0;
+      put_at(p, lon, lat);
       uint64_t r = rnd() % 100;
       if(r >= 12) {
         p->flags |= SEQP_CAPTURED_KNOWN;
@@ -809,7 +816,7 @@ static struct seq_point *random_points(struct fix *f, uint64_t seed, size_t *cou
         p->org = intern(f, orgs[rnd() % 3]) + 1;
       if(rnd() % 10 == 0) {
         v[n] = *p; /* the same key again: only the arrival order tells them apart */
-        v[n].lon += 1;
+        put_at(&v[n], lon + 1, lat);
         n++;
       }
     }
@@ -825,16 +832,27 @@ static struct seq_point *random_points(struct fix *f, uint64_t seed, size_t *cou
   return v;
 }
 
-/* A fresh builder in f with the given limit, fed v[0..n) */
-static void feed(struct fix *f, size_t limit, const struct seq_point *v, size_t n)
+/* A fresh builder in f with the given limit, fed v[0..n), with a
+ * seq_presort after every `presort_every` points (0: never) */
+static void feed_presorting(struct fix *f, size_t limit, const struct seq_point *v, size_t n,
+                            size_t presort_every)
 {
   seq_free(&f->b);
   f->b = seq_new(f->strings);
   assert_non_null(f->b);
   seq_set_memory_limit(f->b, limit);
-  for(size_t i = 0; i < n; i++)
+  for(size_t i = 0; i < n; i++) {
     assert_int_equal(seq_add(f->b, &v[i]), MLY_OK);
+    if(presort_every && (i + 1) % presort_every == 0)
+      seq_presort(f->b);
+  }
   assert_int_equal(seq_point_count(f->b), n);
+}
+
+/* A fresh builder in f with the given limit, fed v[0..n) */
+static void feed(struct fix *f, size_t limit, const struct seq_point *v, size_t n)
+{
+  feed_presorting(f, limit, v, n, 0);
 }
 
 static void assert_same_bytes(const char *a, size_t na, const char *b, size_t nb, size_t limit,
@@ -981,6 +999,51 @@ static void test_spill_limits_write_identical_bytes(void **state)
   }
 }
 
+/* Sorting ahead changes no byte: points presorted often or seldom (each
+ * time merging the new ones into those sorted before), mixed with spills,
+ * or written, then added to and written again, give the bytes of a build
+ * that never presorted */
+static void test_presort_writes_identical_bytes(void **state)
+{
+  struct fix *f = *state;
+  const char *names[] = {"p.geojson", "p.csv"};
+  const struct {
+    size_t limit, every;
+  } ways[] = {{0, 1}, {0, 13}, {0, 500}, {7, 13}, {1000, 100}};
+  for(uint64_t seed = 1; seed <= 3; seed++) {
+    size_t n, nseq, len;
+    struct seq_point *v = random_points(f, seed + 10, &n);
+    char *want[2];
+    size_t want_n[2], want_seq[2];
+    feed(f, 0, v, n);
+    for(size_t k = 0; k < 2; k++)
+      want[k] = write_as(f, names[k], &want_seq[k], &want_n[k]);
+    for(size_t w = 0; w < sizeof(ways) / sizeof(ways[0]); w++) {
+      feed_presorting(f, ways[w].limit, v, n, ways[w].every);
+      for(size_t k = 0; k < 2; k++) {
+        char *text = write_as(f, names[k], &nseq, &len);
+        assert_int_equal(nseq, want_seq[k]);
+        assert_same_bytes(text, len, want[k], want_n[k], ways[w].limit, names[k]);
+        free(text);
+      }
+    }
+    /* half the points, presorted and written; the rest added after */
+    feed_presorting(f, 0, v, n / 2, 97);
+    free(write_as(f, names[0], &nseq, &len));
+    for(size_t i = n / 2; i < n; i++) {
+      assert_int_equal(seq_add(f->b, &v[i]), MLY_OK);
+      if(i % 211 == 0)
+        seq_presort(f->b);
+    }
+    char *text = write_as(f, names[0], &nseq, &len);
+    assert_same_bytes(text, len, want[0], want_n[0], 0, "written, then added to");
+    free(text);
+    for(size_t k = 0; k < 2; k++)
+      free(want[k]);
+    free(v);
+  }
+}
+
 static void test_spill_limit_smaller_than_one_sequence(void **state)
 {
   struct fix *f = *state;
@@ -994,7 +1057,7 @@ static void test_spill_limit_smaller_than_one_sequence(void **state)
     p->flags = SEQP_ID_KNOWN | SEQP_CAPTURED_KNOWN;
     p->id = 1000 + (49 - i);
     p->captured_at = (int64_t)(49 - i);
-    p->lon = (double)(49 - i);
+    put_at(p, (double)(49 - i), 0);
   }
   v[0].seq = v[51].seq = other;
   v[0].flags = v[51].flags = SEQP_CAPTURED_KNOWN;
@@ -1087,7 +1150,7 @@ static void test_spill_missing_tmpdir_fails_with_eio(void **state)
   p.seq = intern(f, "s");
   p.flags = SEQP_CAPTURED_KNOWN;
   p.captured_at = 3;
-  p.lon = 3;
+  put_at(&p, 3, 0);
   assert_int_equal(seq_add(f->b, &p), MLY_EIO);
   struct mly_err err = {0};
   assert_int_equal(seq_add_error(f->b, &err), MLY_EIO);
@@ -1179,6 +1242,7 @@ int main(void)
     T(test_gdal_reads_sequences),
     T(test_many_sequences_shuffled),
     T(test_spill_limits_write_identical_bytes),
+    T(test_presort_writes_identical_bytes),
     T(test_spill_limit_smaller_than_one_sequence),
     T(test_spill_zero_points_and_only_singletons),
     T(test_spill_files_unlinked_and_closed),
