@@ -41,8 +41,9 @@
  * so one left by a killed run is recognisable and never taken for output. */
 #define OUTFILE_TMP_TAG ".mly-tmp-"
 
-/* Start the disk writing of an output's data every this many bytes
- * (sync_file_range on Linux; never waits, fsync at close still decides) */
+/* Start the disk writing of an output's data every this many bytes, and
+ * drop the step before from the page cache (sync_file_range and
+ * posix_fadvise on Linux; fsync at close still decides) */
 #define OUTFILE_WRITEBACK_STEP (1u << 20)
 
 /* The path naming standard output */
@@ -81,6 +82,7 @@ struct outfile {
   uint64_t features;
   uint64_t bytes;    /* handed to stdio so far */
   uint64_t wb_start; /* writeback started for [0, wb_start) (page-aligned) */
+  uint64_t drop_start; /* written back and dropped from the page cache below this */
   bool finished;     /* outfile_finish was called */
   int finish_errno;  /* its failure, 0 when it succeeded */
   /* The fsync that outfile_finish starts in a helper thread, waited for
@@ -148,7 +150,11 @@ enum mly_rc outfile_feature(struct outfile *o, const char *text, size_t n, struc
  * so nothing is published before it is on disk. While features are
  * appended, writeback of the data already handed to the kernel is started
  * every OUTFILE_WRITEBACK_STEP bytes, so that the fsync has little left to
- * write. Standard output's temp file is only flushed. */
+ * write; a step later that range is waited for (on disk by then unless the
+ * disk is slower than the run) and dropped from the page cache, so a large
+ * output streams through a few megabytes of it instead of filling memory
+ * (the file is read from disk afterwards). Standard output's temp file is
+ * only flushed. */
 enum mly_rc outfile_finish(struct outfile *o, struct mly_err *err) MLY_WARN_UNUSED;
 /* Finish the file (footer) if outfile_finish was not called, and flush it
  * to disk (fsync, or wait for the one finish started; still under the

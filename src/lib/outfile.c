@@ -308,9 +308,21 @@ static void start_writeback(struct outfile *o, uint64_t upto, bool all)
   if(o->to_stdout || !o->fp || (!all && upto <= o->wb_start))
     return;
   /* nbytes 0: through the end of the file */
+  int fd = fileno(o->fp);
   off_t len = all ? 0 : (off_t)(upto - o->wb_start);
-  if(sync_file_range(fileno(o->fp), (off_t)o->wb_start, len, SYNC_FILE_RANGE_WRITE) != 0) {
+  if(sync_file_range(fd, (off_t)o->wb_start, len, SYNC_FILE_RANGE_WRITE) != 0) {
     /* not fatal: fsync decides */
+  }
+  /* The step before this one has had a step's time to reach the disk:
+   * wait for it (it is there already unless the disk is the slower part)
+   * and drop its pages, so that a large output does not fill the page
+   * cache and the next data reuse the same pages */
+  if(!all && o->wb_start > o->drop_start) {
+    off_t from = (off_t)o->drop_start, n = (off_t)(o->wb_start - o->drop_start);
+    if(sync_file_range(fd, from, n, SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
+                                        SYNC_FILE_RANGE_WAIT_AFTER) == 0)
+      (void)posix_fadvise(fd, from, n, POSIX_FADV_DONTNEED);
+    o->drop_start = o->wb_start;
   }
   o->wb_start = all ? o->bytes : upto;
 #else

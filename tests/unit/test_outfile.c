@@ -10,6 +10,11 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#ifdef __linux__
+#include <linux/magic.h>
+#include <sys/mman.h>
+#include <sys/vfs.h>
+#endif
 #include <cmocka.h>
 #include <jansson.h>
 
@@ -856,6 +861,32 @@ static void test_finish_then_abort_leaves_no_file(void **state)
 
 /* A large output has its writeback started while it is written (so the
  * final fsync has little left), and its bytes are exactly those given */
+#ifdef __linux__
+/* Pages of path's first n bytes in the page cache (mincore of a mapping
+ * that touches none), or -1 on tmpfs, where the cache is the storage */
+static size_t resident_pages(const char *path, size_t n)
+{
+  struct statfs fs;
+  assert_int_equal(statfs(path, &fs), 0);
+  if(fs.f_type == TMPFS_MAGIC)
+    return (size_t)-1;
+  int fd = open(path, O_RDONLY);
+  assert_true(fd >= 0);
+  void *m = mmap(NULL, n, PROT_READ, MAP_SHARED, fd, 0);
+  assert_true(m != MAP_FAILED);
+  size_t pages = (n + 4095) / 4096, resident = 0;
+  unsigned char *vec = malloc(pages);
+  assert_non_null(vec);
+  assert_int_equal(mincore(m, n, vec), 0);
+  for(size_t i = 0; i < pages; i++)
+    resident += vec[i] & 1;
+  free(vec);
+  munmap(m, n);
+  close(fd);
+  return resident;
+}
+#endif
+
 static void test_large_output_is_written_back_early(void **state)
 {
   const char *dir = *state;
@@ -877,6 +908,13 @@ static void test_large_output_is_written_back_early(void **state)
   assert_true(o.wb_start >= 2 * (uint64_t)OUTFILE_WRITEBACK_STEP);
   assert_int_equal(o.wb_start % 4096, 0);
   assert_true(o.wb_start <= o.bytes);
+  /* the steps before the last are on disk and out of the page cache */
+  assert_true(o.drop_start >= (uint64_t)OUTFILE_WRITEBACK_STEP);
+  assert_true(o.drop_start <= o.wb_start);
+  assert_int_equal(o.drop_start % 4096, 0);
+  size_t resident = resident_pages(o.tmp_path, (size_t)o.drop_start);
+  if(resident != (size_t)-1) /* -1: a file system that keeps pages (tmpfs) */
+    assert_true(resident * 4 <= o.drop_start / 4096);
 #endif
   assert_int_equal(outfile_close(&o, &err), MLY_OK);
   assert_int_equal(outfile_publish(&o, &err), MLY_OK);
