@@ -572,8 +572,9 @@ def bench_country(binary, quick):
     print()
     if shm:
         print("Where the time goes: the cache commits every tile, empty ones too, in its own "
-              "transaction with synchronous=FULL (README \"Big jobs\"), so on disk each tile "
-              "waits for an fsync: (a) took %s s on disk, %s s with the cache on tmpfs "
+              "transaction (WAL, synchronous=NORMAL: a commit returns once the WAL holds the "
+              "tile, and the WAL is synced at checkpoints; README \"Big jobs\"): (a) took %s s "
+              "on disk, %s s with the cache on tmpfs "
               "(/dev/shm, where fsync costs nothing) and %s s without --cache; %.1f ms per tile "
               "more on disk than on tmpfs. The resumed run (c) uses tmpfs too, so that this "
               "benchmark stays within ~15 minutes; on disk it would cost what (a) costs." %
