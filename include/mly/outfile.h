@@ -83,6 +83,7 @@ struct outfile {
   uint64_t bytes;    /* handed to stdio so far */
   uint64_t wb_start; /* writeback started for [0, wb_start) (page-aligned) */
   uint64_t drop_start; /* written back and dropped from the page cache below this */
+  int wb_errno;      /* a writeback wait's failure, which fsync would not report again */
   bool finished;     /* outfile_finish was called */
   int finish_errno;  /* its failure, 0 when it succeeded */
   /* The fsync that outfile_finish starts in a helper thread, waited for

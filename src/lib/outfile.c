@@ -310,18 +310,20 @@ static void start_writeback(struct outfile *o, uint64_t upto, bool all)
   /* nbytes 0: through the end of the file */
   int fd = fileno(o->fp);
   off_t len = all ? 0 : (off_t)(upto - o->wb_start);
-  if(sync_file_range(fd, (off_t)o->wb_start, len, SYNC_FILE_RANGE_WRITE) != 0) {
-    /* not fatal: fsync decides */
-  }
+  (void)sync_file_range(fd, (off_t)o->wb_start, len, SYNC_FILE_RANGE_WRITE); /* fsync decides */
   /* The step before this one has had a step's time to reach the disk:
    * wait for it (it is there already unless the disk is the slower part)
    * and drop its pages, so that a large output does not fill the page
-   * cache and the next data reuse the same pages */
+   * cache and the next data reuse the same pages. Waiting takes the
+   * file's writeback error, if any, off the fsync that would report it:
+   * it is kept here and reported instead (outfile_feature, close). */
   if(!all && o->wb_start > o->drop_start) {
     off_t from = (off_t)o->drop_start, n = (off_t)(o->wb_start - o->drop_start);
     if(sync_file_range(fd, from, n, SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
                                         SYNC_FILE_RANGE_WAIT_AFTER) == 0)
       (void)posix_fadvise(fd, from, n, POSIX_FADV_DONTNEED);
+    else if(!o->wb_errno)
+      o->wb_errno = errno ? errno : EIO;
     o->drop_start = o->wb_start;
   }
   o->wb_start = all ? o->bytes : upto;
@@ -352,6 +354,8 @@ enum mly_rc outfile_feature(struct outfile *o, const char *text, size_t n, struc
    * disk start on it, so the data does not all wait for the final fsync */
   if(o->bytes - o->wb_start >= (uint64_t)OUTFILE_WRITEBACK_STEP + OUTFILE_IOBUF)
     start_writeback(o, o->bytes - OUTFILE_IOBUF, false);
+  if(o->wb_errno)
+    return mly_err_set(err, MLY_EIO, "cannot write '%s': %s", shown(o), strerror(o->wb_errno));
   return MLY_OK;
 }
 
@@ -447,6 +451,8 @@ enum mly_rc outfile_close(struct outfile *o, struct mly_err *err)
     e = sync_wait(o);
   else
     e = fsync(fileno(o->fp)) != 0 && errno != EINVAL ? errno : 0;
+  if(!e)
+    e = o->wb_errno; /* a failure that a writeback wait took off the fsync */
   bool bad = e != 0;
   if(fclose(o->fp) != 0) {
     bad = true;

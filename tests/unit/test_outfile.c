@@ -887,6 +887,42 @@ static size_t resident_pages(const char *path, size_t n)
 }
 #endif
 
+#ifdef __linux__
+/* Waiting for a step's writeback takes the file's write error off the
+ * fsync that would report it: the error must come back all the same. The
+ * wait is made to fail by putting /dev/null under the output's descriptor
+ * (sync_file_range refuses it with ESPIPE). Nothing may be published. */
+static void test_failed_writeback_wait_is_reported(void **state)
+{
+  const char *dir = *state;
+  char *path = join(dir, "lost.geojsonl");
+  struct outfile o;
+  struct mly_err err = {0};
+  assert_int_equal(outfile_open(&o, path, &err), MLY_OK);
+  int null_fd = open("/dev/null", O_WRONLY);
+  assert_true(null_fd >= 0);
+  assert_true(dup2(null_fd, fileno(o.fp)) >= 0);
+  close(null_fd);
+  char line[1000];
+  memset(line, 'x', sizeof(line));
+  enum mly_rc rc = MLY_OK;
+  size_t written = 0;
+  while(!rc && written < 8 * (size_t)OUTFILE_WRITEBACK_STEP + (4u << 20)) {
+    rc = outfile_feature(&o, line, sizeof(line), &err);
+    written += sizeof(line) + 1;
+  }
+  assert_int_equal(rc, MLY_EIO);
+  assert_non_null(strstr(err.msg, "cannot write"));
+  struct mly_err cerr = {0};
+  assert_int_equal(outfile_close(&o, &cerr), MLY_EIO);
+  outfile_abort(&o);
+  assert_false(exists(path));
+  int tmp = 0;
+  assert_int_equal(count_entries(dir, &tmp), 0);
+  free(path);
+}
+#endif
+
 static void test_large_output_is_written_back_early(void **state)
 {
   const char *dir = *state;
@@ -1027,6 +1063,10 @@ int main(void)
     cmocka_unit_test_setup_teardown(test_finish_before_close, setup_dir, teardown_dir),
     cmocka_unit_test_setup_teardown(test_finish_then_abort_leaves_no_file, setup_dir, teardown_dir),
     cmocka_unit_test_setup_teardown(test_large_output_is_written_back_early, setup_dir, teardown_dir),
+#ifdef __linux__
+    cmocka_unit_test_setup_teardown(test_failed_writeback_wait_is_reported, setup_dir,
+                                    teardown_dir),
+#endif
     cmocka_unit_test_setup_teardown(test_publish_replacing_a_large_file, setup_dir, teardown_dir),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
