@@ -192,16 +192,15 @@ static enum mly_rc process_layer(struct job *j, size_t ti, struct chunk *c, stru
     for(uint32_t m = 0; m < jt->n; m++) {
       const struct member *mb = &j->members[jt->first + m];
       struct aoi *aoi = j->areas[mb->area].aoi;
-      bool covered = true;
-      if(in_tile && mb->rel == AOI_TILE_INSIDE)
-        ; /* a tile inside the area needs no per-point test */
-      else if(in_tile && layer->extent) {
+      /* a tile inside the area needs no per-point test */
+      bool covered = in_tile && mb->rel == AOI_TILE_INSIDE;
+      if(!covered && in_tile && layer->extent) {
         uint8_t *cells = j->cells + (size_t)m * SUBCELLS * SUBCELLS;
         if((rc = covers_in_tile(aoi, jt->t, layer->extent, cells, img.px, img.py, lon, lat,
                                 &covered, err)))
           return rc;
       }
-      else
+      else if(!covered)
         covered = aoi_covers(aoi, lon, lat);
       if(!covered)
         continue;
