@@ -2,6 +2,7 @@
 #ifndef MLY_CLI_H
 #define MLY_CLI_H
 
+#include <signal.h>
 #include <stdio.h>
 #include "mly/job.h"
 
@@ -50,5 +51,21 @@ enum cli_exit cli_parse(int argc, char **argv, struct cli_opts *o);
 void cli_help_main(FILE *out);
 void cli_help_points(FILE *out);
 void cli_version(FILE *out);
+
+/* Whether token ("--name" without "=value", either spelling) is an option
+ * of cli_parse's table that takes a value */
+bool cli_opts_takes_value(const char *token);
+
+/* cli_parse for one part of a (chained) command line whose argv[0] is the
+ * command's name (main.c). CLI_OK with *co filled; CLI_HELP_SHOWN (see
+ * cli_args.h) after printing the help or the version; else an error status.
+ * *largv_out holds the argv co points into: free it when done with co. */
+int cli_parse_legacy(int argc, char **argv, struct cli_opts *co, char ***largv_out);
+
+/* The exit status of a failure rc: usage (2) when nothing was started */
+int cli_exit_for(enum mly_rc rc, bool started);
+
+/* Set by SIGINT/SIGTERM: the running command stops cleanly (status 3) */
+extern volatile sig_atomic_t cli_stop_requested;
 
 #endif

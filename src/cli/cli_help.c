@@ -1,5 +1,5 @@
 /* cli_help.c -- usage text and version */
-#include "cli.h"
+#include "cli_args.h"
 
 #include <curl/curl.h>
 #include <geos_c.h>
@@ -7,14 +7,21 @@
 
 void cli_help_main(FILE *out)
 {
-  fputs("usage: mapillary get_mapillary_points --input_aoi=<bbox|file|-> [options]\n"
-        "       mapillary --help | --version\n"
+  fputs("usage: mapillary <command> [options] [<command> [options]]...\n"
+        "       mapillary <command> --help | mapillary --help | --version\n"
         "\n"
-        "Get Mapillary image points and sequences for an area and write GeoJSON.\n"
-        "A drop-in successor to geokit's get_mapillary_points.\n"
+        "Get Mapillary image points and sequences for an area and write GeoJSON, and\n"
+        "the rest of geokit's mapillary workflow. A drop-in successor to geokit's\n"
+        "mapillary commands: several commands on one line run in order, each after\n"
+        "the one before succeeded (geokit's chained form).\n"
         "\n"
-        "Run 'mapillary get_mapillary_points --help' for the options.\n",
+        "Commands:\n",
         out);
+  size_t n;
+  const struct cli_cmd *c = cli_commands(&n);
+  for(size_t i = 0; i < n; i++)
+    fprintf(out, "  %-24s%s\n", c[i].name, c[i].summary);
+  fputs("\nRun 'mapillary <command> --help' for its options.\n", out);
 }
 
 void cli_help_points(FILE *out)

@@ -263,7 +263,7 @@ enum cli_exit cli_parse(int argc, char **argv, struct cli_opts *o)
   int gargc = argc - first + 1;
   char **gargv = argv + first - 1;
   opterr = 0;
-  optind = 1;
+  optind = 0; /* a full restart: a chained command line parses several parts */
   int c;
   /* "+": stop at the first non-option so stray words are reported; the
    * commands taking arguments (ids, files) let getopt collect them instead */
@@ -321,4 +321,14 @@ enum cli_exit cli_parse(int argc, char **argv, struct cli_opts *o)
     return usage_error("--output_file_point=- writes one stream: not with --%s%s",
                        o->field_name ? "field_name" : "split_pano", "");
   return CLI_OK;
+}
+
+bool cli_opts_takes_value(const char *token)
+{
+  if(strncmp(token, "--", 2) != 0 || strchr(token, '='))
+    return false;
+  for(const struct option *op = long_opts; op->name; op++)
+    if(strcmp(op->name, token + 2) == 0)
+      return op->has_arg == required_argument;
+  return false;
 }
