@@ -27,6 +27,7 @@
 #define MLY_FEATREAD_H
 
 #include <jansson.h>
+#include <stdio.h>
 #include "mly/common.h"
 
 /* Largest single feature text accepted (a sequence line of many vertices
@@ -59,14 +60,25 @@ enum mly_rc featread_next(struct featread *r, struct feature *f, bool *got, stru
 /* Close and free; *r is cleared. NULL and *r == NULL are no-ops. */
 void featread_close(struct featread **r);
 
+/* A name of the input's format for messages: "GeoJSON", "CSV", ... */
+const char *featread_format_name(const struct featread *r);
+
+/* Read from an open stream (tests, fuzzing): the format by name's
+ * extension, name in messages. fp stays the caller's (not closed). */
+enum mly_rc featread_open_stream(FILE *fp, const char *name, struct featread **out,
+                                 struct mly_err *err) MLY_WARN_UNUSED;
+
+/* A GeoJSON position's longitude and latitude: true when pos is an array
+ * of at least two numbers within [-180, 180] and [-90, 90] */
+bool feature_position(const json_t *pos, double *lon, double *lat);
+
+/* The position of a Point feature: true when f's geometry is a Point with
+ * a valid position (feature_position) */
+bool feature_point(const struct feature *f, double *lon, double *lat);
+
 /* ---- writing a feature back ------------------------------------------------
- * The text of one GeoJSON Feature, {"type":"Feature","properties":{...},
- * "geometry":{...}}, for outfile_feature: properties in their order, numbers
- * through jsonw (integers exact, reals in the shortest form that parses back
- * to the same double, as get_mapillary_points writes them), so that what a
- * command passes through is written as it was read. Appends to b. */
-struct dbuf;
-enum mly_rc feature_write_geojson(struct dbuf *b, const json_t *properties, const json_t *geometry)
-    MLY_WARN_UNUSED;
+ * feature_write_geojson, feature_write (GeoJSON or CSV records for outfile.h)
+ * and the CSV layout rules: see featwrite.h. */
+#include "mly/featwrite.h"
 
 #endif

@@ -19,6 +19,10 @@
  *                      OUTFILE_CSV_POINTS_HEADER / OUTFILE_CSV_SEQUENCES_HEADER;
  *                      the record text comes from image_write_csv and
  *                      seq_write. No features: the header alone.
+ *                      OUTFILE_FEATURES (the workflow commands): the record
+ *                      text, and the header before the first record, come
+ *                      from feature_write (featwrite.h); no features: an
+ *                      empty file.
  *
  * Feature (record) text handed to outfile_feature never holds the separator:
  * the outfile adds the one its format needs. The Feature text of the three
@@ -59,7 +63,9 @@ enum outfmt {
 /* What the file holds: only CSV's header depends on it */
 enum outfile_kind {
   OUTFILE_POINTS = 0,
-  OUTFILE_SEQUENCES
+  OUTFILE_SEQUENCES,
+  OUTFILE_FEATURES  /* a workflow command's features: the CSV columns follow the
+                     * first feature (featwrite.h), which writes the header */
 };
 
 /* CSV header lines (without the CRLF). Unknown values are empty cells;

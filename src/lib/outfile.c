@@ -251,6 +251,8 @@ static const char *header_of(enum outfmt fmt, enum outfile_kind kind)
   switch(fmt) {
   case OUTFMT_GEOJSON: return HEADER;
   case OUTFMT_CSV:
+    if(kind == OUTFILE_FEATURES)
+      return ""; /* featwrite.h: the header comes with the first feature */
     return kind == OUTFILE_SEQUENCES ? OUTFILE_CSV_SEQUENCES_HEADER CRLF
                                      : OUTFILE_CSV_POINTS_HEADER CRLF;
   case OUTFMT_GEOJSONL:

@@ -188,6 +188,32 @@ def help_and_version():
 
 
 @case
+def commands_table_and_chains():
+    # the main help lists every command of the dispatch table
+    r = run(["--help"], token=False)
+    assert r.rc == 0, r
+    for c in ("get_mapillary_points", "organizations", "organization", "merge_cache"):
+        assert "\n  " + c + " " in r.out, (c, r.out)
+    # geokit's chained form: the parts run in order
+    d1, d2 = workdir(), workdir()
+    src = ["--input_aoi", SUB, "--tiles_url", file_url(TILESET), "--quiet"]
+    r = run(["get_mapillary_points"] + src + outs(d1) + ["get-mapillary-points"] + src + outs(d2),
+            token=False)
+    assert r.rc == 0, r
+    assert read(os.path.join(d1, "points.geojson")) == read(os.path.join(d2, "points.geojson"))
+    # every part is checked before any runs: nothing is written
+    d3 = workdir()
+    r = run(["get_mapillary_points"] + src + outs(d3) + ["merge_cache", "--frobnicate"], token=False)
+    assert r.rc == 2 and "--frobnicate" in r.err and listing(d3) == [], r
+    # a value that names a command is the value, not a new part
+    r = run(["get_mapillary_points"] + src + outs(d3) + ["--timestamp_from", "organization"], token=False)
+    assert r.rc == 2 and "--timestamp_from" in r.err and listing(d3) == [], r
+    # --help of a part: that help, nothing runs
+    r = run(["get_mapillary_points"] + src + outs(d3) + ["organization", "--help"], token=False)
+    assert r.rc == 0 and "usage:" in r.out and listing(d3) == [], r
+
+
+@case
 def file_tiles_bbox_matches_truth():
     d = workdir()
     r = run(["get_mapillary_points", "--input_aoi=" + SUB, "--tiles_url", file_url(TILESET)] + outs(d),
