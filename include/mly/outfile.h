@@ -32,7 +32,37 @@
  * Standard output: the path "-" writes a GeoJSON FeatureCollection to
  * standard output. It too must appear only complete, so it is written to a
  * temporary file in $TMPDIR (else /tmp), unlinked at once (nothing is left
- * behind by a killed run), and copied to standard output by publish. */
+ * behind by a killed run), and copied to standard output by publish.
+ *
+ * Only regular files are ever replaced. An output path that is a character
+ * device, a FIFO or a socket (`/dev/null`) is written through like standard
+ * output: the data go to an unlinked temporary file and are copied to it by
+ * publish (opened for writing then; a FIFO waits for its reader, a socket is
+ * connected to as a Unix stream socket). A block device is refused. A
+ * symlink is followed: the output replaces (or is written through) its
+ * target, and the link stays; a symlink whose target cannot be resolved is
+ * refused.
+ *
+ * Replacing: everything known to stop the final rename is checked when the
+ * file is opened, before a run makes its first request (a directory at the
+ * path, a folder in the way, a folder we cannot write in, a file that is
+ * immutable or append-only, a mount point, a file of another user in a
+ * sticky folder), and again by publish before anything is renamed.
+ * outfile_publish_all publishes several files together: each temp file is
+ * swapped with the file it replaces (renameat2 RENAME_EXCHANGE), so that
+ * should one of them fail, the ones before are swapped back and every
+ * output path is left as it was; only when all are in place are the
+ * replaced files removed. (On a file system without RENAME_EXCHANGE a plain
+ * rename is used, which cannot be undone.)
+ *
+ * Temp files of killed runs: each temp file holds an flock for as long as
+ * its run may need it. Opening an output removes, in its folder, every file
+ * named like our temp files (".<name>.mly-tmp-XXXXXX") that no live
+ * process holds locked, and nothing else: two live runs may share a folder.
+ *
+ * Folders: those an open created (missing parents of the path) are removed
+ * again by abort when they are empty, so a failed run leaves no new
+ * folder; abort files in the reverse order of their opening. */
 #ifndef MLY_OUTFILE_H
 #define MLY_OUTFILE_H
 
@@ -108,6 +138,21 @@ struct outfile {
    * rather than within it. outfile_abort waits for the thread. */
   bool releasing;
   pthread_t releaser;
+  /* Written through at publish (standard output, a character device, a
+   * FIFO or a socket): the temp file is unlinked and kept open in fp */
+  bool copied;
+  /* lock_fd shares the temp file's open file description and so its
+   * flock, which tells other runs that the file is ours while we live */
+  bool locked;
+  int lock_fd;
+  /* Folders open created, outermost first: abort removes them (if empty) */
+  char **made_dirs;
+  size_t nmade;
+  /* Publishing: how the temp file was put in place (see publish_all), and
+   * the file it replaced, held open (old_fd valid when has_old) */
+  int placed;
+  bool has_old;
+  int old_fd;
 };
 
 /* A replaced output at least this large is let go by a helper thread */
@@ -132,9 +177,11 @@ const char *outfile_format_ext(enum outfmt fmt);
 const char *outfile_format_name(enum outfmt fmt);
 
 /* Create the parent folders of path (like mkdir -p) and check that a file
- * can be created there, without creating anything at path itself.
- * MLY_EIO with a message naming the folder on failure. For "-", checks
- * that the temporary folder is writable instead. */
+ * can be created there and that the file at path (a symlink's target) can
+ * be replaced or written through (see "Replacing" above), without creating
+ * anything at path itself. MLY_EIO with a message naming the folder or
+ * file on failure. For "-" and for a path written through, checks that the
+ * temporary folder is writable instead. */
 enum mly_rc outfile_prepare_dir(const char *path, struct mly_err *err) MLY_WARN_UNUSED;
 
 /* Start an output of the given kind in a temporary file beside path (or in
@@ -172,10 +219,29 @@ enum mly_rc outfile_close(struct outfile *o, struct mly_err *err) MLY_WARN_UNUSE
  * replaced, if any, is gone from the path when this returns; when it was
  * large its space is freed by a helper thread (see `releasing`). */
 enum mly_rc outfile_publish(struct outfile *o, struct mly_err *err) MLY_WARN_UNUSED;
-/* Close and remove the temp file; free names; wait for the helper threads
- * (a finished file's fsync, the release of a replaced file). Safe on a
- * zeroed struct and after publish (then it only frees and waits). */
+/* Publish n closed files together (any mix of files, written-through paths
+ * and standard output): first every target is checked again, then the
+ * regular files are swapped into place, then the written-through ones are
+ * copied; if any step fails, the files already swapped are swapped back,
+ * so every output path is as it was (only data already copied to a
+ * device, FIFO or standard output cannot be taken back; they come last),
+ * and MLY_EIO names the file. On success the replaced files are removed. */
+enum mly_rc outfile_publish_all(struct outfile *const *files, size_t n, struct mly_err *err)
+    MLY_WARN_UNUSED;
+/* Close and remove the temp file and the folders its open created (when
+ * empty); free names; wait for the helper threads (a finished file's
+ * fsync, the release of a replaced file). Safe on a zeroed struct and
+ * after publish (then it only frees and waits). */
 void outfile_abort(struct outfile *o);
+/* outfile_abort of n files, the last first (so that the folders the first
+ * created are empty when its turn comes) */
+void outfile_abort_all(struct outfile *const *files, size_t n);
+
+/* Remove, in folder dir, the temp files of runs that are gone: names like
+ * ".<name>.mly-tmp-XXXXXX" (6 letters or digits) that are regular files no
+ * process holds an flock on. Returns how many were removed. Called by
+ * outfile_open_as for the target's folder. */
+size_t outfile_sweep_stale(const char *dir);
 
 /* Append s (n bytes) as one RFC 4180 CSV field: enclosed in double quotes,
  * with inner quotes doubled, when it holds a comma, a double quote, CR or

@@ -68,4 +68,8 @@ int cli_exit_for(enum mly_rc rc, bool started);
 /* Set by SIGINT/SIGTERM: the running command stops cleanly (status 3) */
 extern volatile sig_atomic_t cli_stop_requested;
 
+/* The standard streams that were closed at start (bit 1 << fd): main
+ * opened /dev/null on them (standard output read-only, so writes fail) */
+extern unsigned cli_closed_at_start;
+
 #endif

@@ -235,6 +235,13 @@ static int run_points(struct cli_opts *co)
     o.token = token;
   }
 
+  if((cli_closed_at_start & (1u << STDOUT_FILENO)) && !co->dry_run &&
+     (!strcmp(o.out_points, "-") || !strcmp(o.out_sequences, "-"))) {
+    fprintf(stderr, "mapillary: standard output is closed: cannot write an output to it\n");
+    filter_free_ids(&o.filter.org_ids, o.filter.norg_ids);
+    return CLI_FAILED;
+  }
+
   struct progress pr = {0};
   pr.tty = !co->quiet && isatty(STDERR_FILENO);
   pr.lines = !co->quiet && !pr.tty && co->progress;

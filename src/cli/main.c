@@ -1,11 +1,38 @@
 /* main.c -- the mapillary command: the table of commands, chained command lines, exit */
 #include "cli_args.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 volatile sig_atomic_t cli_stop_requested;
+
+unsigned cli_closed_at_start;
+
+/* Open /dev/null on each of descriptors 0, 1 and 2 that is closed, before
+ * anything else opens a file: else the first file opened (an output's temp
+ * file) would become, say, descriptor 2, and messages meant for stderr
+ * would land in it. Standard output gets it read-only, so that any write
+ * to it fails rather than vanishing. false when /dev/null cannot be had. */
+static bool safe_std_streams(void)
+{
+  for(int fd = 0; fd <= 2; fd++) {
+    if(fcntl(fd, F_GETFD) != -1 || errno != EBADF)
+      continue;
+    cli_closed_at_start |= 1u << fd;
+    /* the lowest free descriptor: fd itself, those below are open */
+    int got = open("/dev/null", fd == 2 ? O_WRONLY : O_RDONLY);
+    if(got != fd) {
+      if(got >= 0)
+        close(got);
+      return false;
+    }
+  }
+  return true;
+}
 
 static void on_signal(int sig)
 {
@@ -117,6 +144,11 @@ struct part {
 
 int main(int argc, char **argv)
 {
+  if(!safe_std_streams())
+    return CLI_FAILED; /* no /dev/null: nowhere safe to say so */
+  /* past a file size limit (ulimit -f) a write fails with EFBIG and the
+   * run ends with a message, instead of being killed without one */
+  signal(SIGXFSZ, SIG_IGN);
   if(argc < 2 || argv[1][0] == '-') {
     /* no command: --help, --version, or an error (cli_opts.c's messages) */
     struct cli_opts co;

@@ -111,9 +111,22 @@ struct cache {
 
 /* ---- errors ---- */
 
+/* A full disk or a failing read or write is an I/O failure (MLY_EIO); a
+ * file that is not a database is MLY_EFORMAT; a path that cannot be
+ * opened or written (no such folder, no permission, read-only) is
+ * MLY_EINVAL: the caller gave a place the cache cannot be */
 static enum mly_rc rc_of_sqlite(int src)
 {
-  return (src & 0xff) == SQLITE_NOMEM ? MLY_ENOMEM : MLY_EIO;
+  switch(src & 0xff) {
+  case SQLITE_NOMEM: return MLY_ENOMEM;
+  case SQLITE_NOTADB:
+  case SQLITE_CORRUPT: return MLY_EFORMAT;
+  case SQLITE_CANTOPEN:
+  case SQLITE_PERM:
+  case SQLITE_READONLY:
+  case SQLITE_AUTH: return MLY_EINVAL;
+  default: return MLY_EIO; /* SQLITE_FULL, SQLITE_IOERR, ... */
+  }
 }
 
 /* Fill err from the connection's last error: "<what> in <file>: <sqlite>" */
@@ -551,7 +564,7 @@ static enum mly_rc set_pragmas(struct cache *c, struct mly_err *err)
   if(src != SQLITE_OK && src != SQLITE_DONE)
     rc = db_fail(c, src, "cannot set WAL journal mode", err);
   else if(!wal)
-    rc = mly_err_set(err, MLY_EIO, "cannot set WAL journal mode in %s (not a local filesystem?)",
+    rc = mly_err_set(err, MLY_EINVAL, "cannot set WAL journal mode in %s (not a local filesystem?)",
                      c->path);
   sqlite3_finalize(s);
   if(rc)
@@ -584,6 +597,8 @@ static enum mly_rc open_common(const char *path, bool readonly, struct cache **o
     return mly_err_set(err, MLY_ENOMEM, "out of memory opening cache %s", path);
   }
   c->readonly = readonly;
+  /* a cache this open creates is removed again if the open fails */
+  bool created = !readonly && access(path, F_OK) != 0;
   enum mly_rc rc;
   int flags = readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
   int src = sqlite3_open_v2(path, &c->db, flags, NULL);
@@ -634,6 +649,16 @@ static enum mly_rc open_common(const char *path, bool readonly, struct cache **o
 out:
   if(rc) {
     cache_close(&c);
+    if(created && path[0]) {
+      const char *ext[] = {"", "-wal", "-shm", "-journal"};
+      size_t n = strlen(path) + 16;
+      char *name = malloc(n);
+      for(size_t i = 0; name && i < sizeof(ext) / sizeof(ext[0]); i++) {
+        snprintf(name, n, "%s%s", path, ext[i]);
+        (void)unlink(name);
+      }
+      free(name);
+    }
     return rc;
   }
   *out = c;

@@ -1,9 +1,11 @@
 /* job.c -- one get_mapillary_points run: cover, fetch in order, filter, write */
 #include "job_internal.h"
+#include "mly/paths.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 char *job_output_path(const char *path, const char *group_value, int split_class)
@@ -148,32 +150,45 @@ static enum mly_rc open_outputs(struct job *j)
   return MLY_OK;
 }
 
-/* Two areas or classes must never write the same file */
+/* No output may be written over another or over an input: every output
+ * path (each area's and class's), the cache (changed in place) and the AOI
+ * file, compared as files (paths.h) */
 static enum mly_rc check_distinct_paths(struct job *j)
 {
   const struct job_opts *o = j->o;
-  size_t cap = j->nareas * MAX_CLASSES * 2, n = 0;
-  char **paths = calloc(cap, sizeof(*paths));
-  enum mly_rc rc = paths ? MLY_OK : MLY_ENOMEM;
+  size_t cap = j->nareas * MAX_CLASSES * 2 + 2, n = 0;
+  struct paths_use *uses = calloc(cap, sizeof(*uses));
+  enum mly_rc rc = uses ? MLY_OK : MLY_ENOMEM;
   int nclasses = o->split_pano && !o->filter.only_pano ? 2 : 1;
   for(size_t a = 0; a < j->nareas && !rc; a++)
     for(int c = 0; c < nclasses && !rc; c++) {
       const char *value = aoi_name(j->areas[a].aoi);
-      paths[n++] = job_output_path(o->out_points, value, class_kind(o, c));
-      paths[n++] = job_output_path(o->out_sequences, value, class_kind(o, c));
-      if(!paths[n - 1] || !paths[n - 2])
+      uses[n++] = (struct paths_use){job_output_path(o->out_points, value, class_kind(o, c)),
+                                     "--output_file_point", true};
+      uses[n++] = (struct paths_use){job_output_path(o->out_sequences, value, class_kind(o, c)),
+                                     "--output_file_sequence", true};
+      if(!uses[n - 1].path || !uses[n - 2].path)
         rc = MLY_ENOMEM;
     }
-  for(size_t i = 0; i < n && !rc; i++)
-    for(size_t k = i + 1; k < n && !rc; k++)
-      if(strcmp(paths[i], paths[k]) == 0)
-        rc = mly_err_set(j->err, MLY_EINVAL, "two outputs would be written to the same path '%s'",
-                         paths[i]);
-  if(rc == MLY_ENOMEM)
+  struct stat st;
+  /* the AOI is a file when it names one (else a bbox or standard input) */
+  if(!rc && strcmp(o->input_aoi, "-") != 0 && stat(o->input_aoi, &st) == 0) {
+    uses[n++] = (struct paths_use){strdup(o->input_aoi), "--input_aoi", false};
+    if(!uses[n - 1].path)
+      rc = MLY_ENOMEM;
+  }
+  if(!rc && o->cache_path) {
+    uses[n++] = (struct paths_use){strdup(o->cache_path), "--cache", true};
+    if(!uses[n - 1].path)
+      rc = MLY_ENOMEM;
+  }
+  if(!rc)
+    rc = paths_check_distinct(uses, n, j->err);
+  else if(rc == MLY_ENOMEM)
     mly_err_set(j->err, rc, "out of memory");
   for(size_t i = 0; i < n; i++)
-    free(paths[i]);
-  free(paths);
+    free((char *)uses[i].path);
+  free(uses);
   return rc;
 }
 
@@ -212,17 +227,21 @@ static enum mly_rc finish_outputs(struct job *j)
     return rc;
   if(j->o->stop && *j->o->stop)
     return mly_err_set(j->err, MLY_ESTOP, "interrupted; nothing written");
-  /* every file is complete: only now do the final paths change */
-  for(size_t a = 0; a < j->nareas && !rc; a++) {
-    struct area_out *ar = &j->areas[a];
-    for(int c = 0; c < ar->nclasses && !rc; c++) {
-      rc = outfile_publish(&ar->points[c], j->err);
-      if(!rc)
-        rc = outfile_publish(&ar->seqs[c], j->err);
-      if(!rc)
-        j->st->files_written += 2;
+  /* every file is complete: only now do the final paths change, all
+   * together (a failure leaves every one as it was) */
+  size_t n = 0;
+  struct outfile **all = malloc(j->nareas * MAX_CLASSES * 2 * sizeof(*all));
+  if(!all)
+    return mly_err_set(j->err, MLY_ENOMEM, "out of memory");
+  for(size_t a = 0; a < j->nareas; a++)
+    for(int c = 0; c < j->areas[a].nclasses; c++) {
+      all[n++] = &j->areas[a].points[c];
+      all[n++] = &j->areas[a].seqs[c];
     }
-  }
+  rc = outfile_publish_all(all, n, j->err);
+  if(!rc)
+    j->st->files_written += n;
+  free(all);
   return rc;
 }
 
@@ -283,10 +302,11 @@ static void job_cleanup(struct job *j)
   aoi_set_free(&j->set);
   /* last: this waits for the files that publish replaced to be let go,
    * which their helper threads did meanwhile */
-  for(size_t a = 0; a < j->nareas; a++)
-    for(int c = 0; c < MAX_CLASSES; c++) {
-      outfile_abort(&j->areas[a].points[c]);
+  for(size_t a = j->nareas; a-- > 0;)
+    for(int c = MAX_CLASSES; c-- > 0;) {
+      /* the reverse of their opening: the folders they made go too */
       outfile_abort(&j->areas[a].seqs[c]);
+      outfile_abort(&j->areas[a].points[c]);
     }
   free(j->areas);
 }
@@ -338,8 +358,10 @@ static enum mly_rc count_cached(struct job *j)
 static enum mly_rc open_cache(struct job *j)
 {
   enum mly_rc rc = cache_open(j->o->cache_path, &j->cache, j->err);
+  /* not a cache, or no place for one: bad input; a full disk or an I/O
+   * error stays an I/O failure (status 1) */
   if(rc)
-    return rc == MLY_EFORMAT || rc == MLY_EIO ? (j->err->rc = MLY_EINVAL) : rc;
+    return rc == MLY_EFORMAT ? (j->err->rc = MLY_EINVAL) : rc;
   for(size_t a = 0; a < j->nareas && !rc; a++) {
     double w, s, e, n;
     aoi_bounds(j->areas[a].aoi, &w, &s, &e, &n);
@@ -380,8 +402,6 @@ enum mly_rc job_run(const struct job_opts *o, job_progress_fn progress, void *us
                      "--organization_names needs MAPILLARY_ACCESS_TOKEN and an http(s) --graph_url");
   if(!rc && o->organization_names && outfile_format_for(o->out_points) == OUTFMT_CSV)
     rc = mly_err_set(err, MLY_EINVAL, "--organization_names works with GeoJSON points, not CSV");
-  if(!rc && strcmp(o->out_points, o->out_sequences) == 0)
-    rc = mly_err_set(err, MLY_EINVAL, "--output_file_point and --output_file_sequence are the same path");
   if(!rc && o->shard_n && !o->cache_path)
     rc = mly_err_set(err, MLY_EINVAL, "--shard needs --cache: a shard only fills the cache");
   if(!rc)

@@ -4,14 +4,23 @@
 
 #define OUTFILE_IOBUF (1 << 20)
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/file.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
+#ifdef __linux__
+#include <linux/fs.h>
+#endif
 
 #define HEADER "{\"type\":\"FeatureCollection\",\"features\":["
 #define FOOTER "\n]}\n"
@@ -107,8 +116,26 @@ static char *base_of(const char *path)
   return b;
 }
 
-/* mkdir -p */
-static int make_dirs(const char *dir)
+/* Folders made for an output, outermost first: abort removes them */
+struct made {
+  char ***dirs;
+  size_t *n;
+};
+
+static void note_made(struct made *m, const char *dir)
+{
+  if(!m)
+    return;
+  char **nd = realloc(*m->dirs, (*m->n + 1) * sizeof(*nd));
+  if(!nd)
+    return; /* only a folder that a failed run may leave */
+  *m->dirs = nd;
+  if((nd[*m->n] = strdup(dir)))
+    (*m->n)++;
+}
+
+/* mkdir -p, noting each folder made */
+static int make_dirs(const char *dir, struct made *m)
 {
   struct stat st;
   if(stat(dir, &st) == 0)
@@ -118,11 +145,13 @@ static int make_dirs(const char *dir)
     return ENOMEM;
   int rc = 0;
   if(strcmp(parent, dir) != 0)
-    rc = make_dirs(parent);
+    rc = make_dirs(parent, m);
   free(parent);
   if(rc)
     return rc;
-  if(mkdir(dir, 0777) != 0 && errno != EEXIST)
+  if(mkdir(dir, 0777) == 0)
+    note_made(m, dir);
+  else if(errno != EEXIST)
     return errno;
   return 0;
 }
@@ -140,34 +169,104 @@ static bool is_stdout(const char *path)
   return strcmp(path, OUTFILE_STDOUT) == 0;
 }
 
+/* A file that is written through, never replaced */
+static bool is_through(mode_t m)
+{
+  return S_ISCHR(m) || S_ISFIFO(m) || S_ISSOCK(m);
+}
+
 /* The output's name in messages */
 static const char *shown(const struct outfile *o)
 {
   return o->to_stdout ? "standard output" : o->final_path;
 }
 
-enum mly_rc outfile_prepare_dir(const char *path, struct mly_err *err)
+/* Everything known to stop a rename onto path, where a regular file st is:
+ * it must be ours to replace. MLY_EIO naming the reason. */
+static enum mly_rc check_replace(const char *path, const struct stat *st, struct mly_err *err)
+{
+  char *dir = dir_of(path);
+  if(!dir)
+    return mly_err_set(err, MLY_ENOMEM, "out of memory");
+  struct stat ds;
+  int got = stat(dir, &ds);
+  free(dir);
+  if(got == 0 && ds.st_dev != st->st_dev)
+    return mly_err_set(err, MLY_EIO, "cannot replace '%s': it is a mount point", path);
+  /* a sticky folder lets only the file's or the folder's owner (or root)
+   * rename over a file */
+  uid_t me = geteuid();
+  if(got == 0 && (ds.st_mode & S_ISVTX) && me != 0 && st->st_uid != me && ds.st_uid != me)
+    return mly_err_set(err, MLY_EIO,
+                       "cannot replace '%s': it belongs to another user in a sticky folder", path);
+#if defined(__linux__) && defined(FS_IOC_GETFLAGS)
+  int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+  if(fd >= 0) {
+    int flags = 0;
+    bool fixed = ioctl(fd, FS_IOC_GETFLAGS, &flags) == 0 &&
+                 (flags & (FS_IMMUTABLE_FL | FS_APPEND_FL)) != 0;
+    close(fd);
+    if(fixed)
+      return mly_err_set(err, MLY_EIO, "cannot replace '%s': it is immutable or append-only",
+                         path);
+  }
+#endif
+  return MLY_OK;
+}
+
+/* The file at a target path (symlinks followed): nothing, a regular file
+ * we may replace, or a file to write through (*through). Anything else is
+ * MLY_EIO. */
+static enum mly_rc check_target(const char *path, bool *through, struct mly_err *err)
 {
   struct stat st;
-  if(is_stdout(path)) {
-    /* nothing to create: only the temporary folder must take a file */
-    if(access(tmp_dir(), W_OK | X_OK) != 0)
-      return mly_err_set(err, MLY_EIO, "cannot write in temporary folder '%s': %s", tmp_dir(),
-                         strerror(errno));
+  *through = false;
+  if(stat(path, &st) != 0) {
+    struct stat lst;
+    if(lstat(path, &lst) == 0 && S_ISLNK(lst.st_mode))
+      return mly_err_set(err, MLY_EIO, "output path '%s' is a symlink that leads nowhere", path);
+    return MLY_OK; /* nothing there: created by the rename */
+  }
+  if(S_ISDIR(st.st_mode))
+    return mly_err_set(err, MLY_EIO, "output path '%s' is a directory", path);
+  if(is_through(st.st_mode)) {
+    *through = true;
     return MLY_OK;
   }
+  if(!S_ISREG(st.st_mode))
+    return mly_err_set(err, MLY_EIO, "output path '%s' is neither a regular file nor a stream "
+                       "(character device, FIFO, socket)", path);
+  return check_replace(path, &st, err);
+}
+
+static enum mly_rc check_tmp_dir(struct mly_err *err)
+{
+  if(access(tmp_dir(), W_OK | X_OK) != 0)
+    return mly_err_set(err, MLY_EIO, "cannot write in temporary folder '%s': %s", tmp_dir(),
+                       strerror(errno));
+  return MLY_OK;
+}
+
+/* outfile_prepare_dir, noting the folders made in m (may be NULL) and
+ * whether the path is written through */
+static enum mly_rc prepare(const char *path, struct made *m, bool *through, struct mly_err *err)
+{
+  *through = false;
+  if(is_stdout(path))
+    return check_tmp_dir(err); /* nothing to create */
   /* "", "out/" or "out/." name no file: the final rename would fail only
    * after every request was made, so refuse them here */
   const char *slash = strrchr(path, '/');
   const char *name = slash ? slash + 1 : path;
   if(!strcmp(name, "") || !strcmp(name, ".") || !strcmp(name, ".."))
     return mly_err_set(err, MLY_EIO, "output path '%s' has no file name", path);
-  if(stat(path, &st) == 0 && S_ISDIR(st.st_mode))
-    return mly_err_set(err, MLY_EIO, "output path '%s' is a directory", path);
+  enum mly_rc rc = check_target(path, through, err);
+  if(rc || *through)
+    return rc ? rc : check_tmp_dir(err);
   char *dir = dir_of(path);
   if(!dir)
     return mly_err_set(err, MLY_ENOMEM, "out of memory");
-  int e = make_dirs(dir);
+  int e = make_dirs(dir, m);
   if(e) {
     mly_err_set(err, MLY_EIO, "cannot create output folder '%s': %s", dir, strerror(e));
     free(dir);
@@ -181,6 +280,66 @@ enum mly_rc outfile_prepare_dir(const char *path, struct mly_err *err)
   }
   free(dir);
   return MLY_OK;
+}
+
+enum mly_rc outfile_prepare_dir(const char *path, struct mly_err *err)
+{
+  bool through;
+  struct stat lst;
+  if(!is_stdout(path) && lstat(path, &lst) == 0 && S_ISLNK(lst.st_mode)) {
+    char *real = realpath(path, NULL);
+    if(!real)
+      return mly_err_set(err, MLY_EIO, "output path '%s' is a symlink that leads nowhere", path);
+    enum mly_rc rc = prepare(real, NULL, &through, err);
+    free(real);
+    return rc;
+  }
+  return prepare(path, NULL, &through, err);
+}
+
+/* ---- temp files of runs that are gone ---------------------------------------- */
+
+/* ".<name>.mly-tmp-XXXXXX", X a letter or digit (mkstemp's alphabet) */
+static bool is_tmp_name(const char *name)
+{
+  size_t n = strlen(name), tag = strlen(OUTFILE_TMP_TAG);
+  if(name[0] != '.' || n < 1 + 1 + tag + 6)
+    return false;
+  if(strncmp(name + n - 6 - tag, OUTFILE_TMP_TAG, tag) != 0)
+    return false;
+  for(size_t i = n - 6; i < n; i++) {
+    char c = name[i];
+    if(!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')))
+      return false;
+  }
+  return true;
+}
+
+size_t outfile_sweep_stale(const char *dir)
+{
+  DIR *d = opendir(dir);
+  if(!d)
+    return 0;
+  int dfd = dirfd(d);
+  size_t removed = 0;
+  struct dirent *e;
+  while((e = readdir(d))) {
+    if(!is_tmp_name(e->d_name))
+      continue;
+    int fd = openat(dfd, e->d_name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    if(fd < 0)
+      continue;
+    struct stat st, now;
+    /* a live owner holds the lock; the name must still be this file when
+     * we remove it (its owner may have renamed it meanwhile) */
+    if(fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && flock(fd, LOCK_EX | LOCK_NB) == 0 &&
+       fstatat(dfd, e->d_name, &now, AT_SYMLINK_NOFOLLOW) == 0 && now.st_dev == st.st_dev &&
+       now.st_ino == st.st_ino && unlinkat(dfd, e->d_name, 0) == 0)
+      removed++;
+    close(fd);
+  }
+  closedir(d);
+  return removed;
 }
 
 /* ---- writing -------------------------------------------------------------- */
@@ -223,15 +382,21 @@ static enum mly_rc open_beside(struct outfile *o, const char *path, struct mly_e
     return mly_err_set(err, MLY_ENOMEM, "out of memory");
   }
   snprintf(o->tmp_path, n, "%s/.%s" OUTFILE_TMP_TAG "XXXXXX", dir, base);
+  /* what killed runs left here goes first */
+  (void)outfile_sweep_stale(dir);
   free(dir);
   free(base);
-  int fd = mkstemp(o->tmp_path);
+  int fd = mkostemp(o->tmp_path, O_CLOEXEC);
   if(fd < 0) {
     mly_err_set(err, MLY_EIO, "cannot create a file beside '%s': %s", path, strerror(errno));
     free(o->tmp_path);
     o->tmp_path = NULL;
     return MLY_EIO;
   }
+  /* the lock says "ours, alive" to other runs' sweeps; a second
+   * descriptor keeps it after the data's is closed, until publish */
+  if(flock(fd, LOCK_EX | LOCK_NB) == 0 && (o->lock_fd = fcntl(fd, F_DUPFD_CLOEXEC, 3)) >= 0)
+    o->locked = true;
   /* mkstemp makes 0600; outputs get the usual mode under the umask */
   mode_t mask = umask(0);
   umask(mask);
@@ -265,17 +430,24 @@ enum mly_rc outfile_open_as(struct outfile *o, const char *path, enum outfile_ki
                             struct mly_err *err)
 {
   memset(o, 0, sizeof(*o));
-  enum mly_rc rc = outfile_prepare_dir(path, err);
-  if(rc)
-    return rc;
   o->to_stdout = is_stdout(path);
   /* standard output carries the default, self-delimiting collection */
   o->fmt = o->to_stdout ? OUTFMT_GEOJSON : outfile_format_for(path);
   o->kind = kind;
-  o->final_path = strdup(path);
-  if(!o->final_path)
+  /* a symlink is followed: its target is the file replaced */
+  struct stat lst;
+  if(!o->to_stdout && lstat(path, &lst) == 0 && S_ISLNK(lst.st_mode)) {
+    o->final_path = realpath(path, NULL);
+    if(!o->final_path)
+      return mly_err_set(err, MLY_EIO, "output path '%s' is a symlink that leads nowhere", path);
+  }
+  else if(!(o->final_path = strdup(path)))
     return mly_err_set(err, MLY_ENOMEM, "out of memory");
-  rc = o->to_stdout ? open_stdout_tmp(o, err) : open_beside(o, path, err);
+  struct made m = {&o->made_dirs, &o->nmade};
+  enum mly_rc rc = prepare(o->final_path, &m, &o->copied, err);
+  o->copied |= o->to_stdout;
+  if(!rc)
+    rc = o->copied ? open_stdout_tmp(o, err) : open_beside(o, o->final_path, err);
   if(rc) {
     outfile_abort(o);
     return rc;
@@ -307,7 +479,7 @@ static void start_writeback(struct outfile *o, uint64_t upto, bool all)
 {
 #if defined(__linux__) && defined(SYNC_FILE_RANGE_WRITE)
   upto &= ~(uint64_t)4095;
-  if(o->to_stdout || !o->fp || (!all && upto <= o->wb_start))
+  if(o->copied || !o->fp || (!all && upto <= o->wb_start))
     return;
   /* nbytes 0: through the end of the file */
   int fd = fileno(o->fp);
@@ -417,7 +589,7 @@ enum mly_rc outfile_finish(struct outfile *o, struct mly_err *err)
     o->finish_errno = errno ? errno : EIO;
     return finish_failed(o, o->finish_errno, err);
   }
-  if(o->to_stdout)
+  if(o->copied)
     return MLY_OK; /* read back by publish, never synced */
   o->sync_fd = fileno(o->fp);
   o->sync_errno = 0;
@@ -443,7 +615,7 @@ enum mly_rc outfile_close(struct outfile *o, struct mly_err *err)
   enum mly_rc rc = outfile_finish(o, err);
   if(rc)
     return rc; /* the temp file stays open: abort removes it */
-  if(o->to_stdout) {
+  if(o->copied) {
     /* kept open: publish reads it back (it has no name to reopen) */
     o->closed = true;
     return MLY_OK;
@@ -485,23 +657,138 @@ static bool write_all(int fd, const char *buf, size_t n)
   return true;
 }
 
-static enum mly_rc publish_stdout(struct outfile *o, struct mly_err *err)
+/* ---- publishing ------------------------------------------------------------ */
+
+/* How publish put a file in place (o->placed) */
+enum {
+  PLACED_NONE = 0,
+  PLACED_NEW,      /* renamed onto a free path: undone by renaming it back */
+  PLACED_SWAPPED,  /* exchanged with the file replaced, now under the temp name */
+  PLACED_REPLACED, /* renamed over the old file (no RENAME_EXCHANGE): cannot be undone */
+  PLACED_COPIED    /* written through */
+};
+
+/* A written-through target opened for writing: a character device or a
+ * FIFO (which waits for its reader) is opened, a socket connected to */
+static int open_through(const char *path)
 {
+  int fd = open(path, O_WRONLY | O_NOCTTY | O_CLOEXEC);
+  if(fd >= 0 || errno != ENXIO)
+    return fd;
+  struct stat st;
+  struct sockaddr_un a = {.sun_family = AF_UNIX};
+  if(stat(path, &st) != 0 || !S_ISSOCK(st.st_mode) || strlen(path) >= sizeof(a.sun_path)) {
+    errno = ENXIO;
+    return -1;
+  }
+  memcpy(a.sun_path, path, strlen(path) + 1);
+  fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if(fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
+    int e = errno;
+    close(fd);
+    errno = e;
+    fd = -1;
+  }
+  return fd;
+}
+
+/* Copy the unlinked temp file to standard output or the written-through
+ * target, then let the temp file go */
+static enum mly_rc copy_out(struct outfile *o, struct mly_err *err)
+{
+  int fd = STDOUT_FILENO;
   /* anything stdio still holds for stdout belongs before the data */
-  if(fflush(stdout) != 0 || fseek(o->fp, 0, SEEK_SET) != 0)
-    return mly_err_set(err, MLY_EIO, "cannot write to standard output: %s", strerror(errno));
+  if(o->to_stdout ? fflush(stdout) != 0 : (fd = open_through(o->final_path)) < 0)
+    return mly_err_set(err, MLY_EIO, "cannot write to %s%s%s: %s", o->to_stdout ? "" : "'",
+                       shown(o), o->to_stdout ? "" : "'", strerror(errno));
+  bool ok = fseek(o->fp, 0, SEEK_SET) == 0;
+  int e = errno;
   char buf[1 << 16];
   size_t n;
-  while((n = fread(buf, 1, sizeof(buf), o->fp)) > 0)
-    if(!write_all(STDOUT_FILENO, buf, n))
-      return mly_err_set(err, MLY_EIO, "cannot write to standard output: %s", strerror(errno));
-  if(ferror(o->fp))
-    return mly_err_set(err, MLY_EIO, "cannot read back the data for standard output");
+  while(ok && (n = fread(buf, 1, sizeof(buf), o->fp)) > 0)
+    if(!(ok = write_all(fd, buf, n)))
+      e = errno;
+  if(ok && ferror(o->fp)) {
+    ok = false;
+    e = EIO;
+  }
+  if(!o->to_stdout && close(fd) != 0 && ok) {
+    ok = false;
+    e = errno;
+  }
+  if(!ok)
+    return mly_err_set(err, MLY_EIO, "cannot write to %s%s%s: %s", o->to_stdout ? "" : "'",
+                       shown(o), o->to_stdout ? "" : "'", strerror(e));
   fclose(o->fp);
   o->fp = NULL;
   free(o->iobuf);
   o->iobuf = NULL;
+  o->placed = PLACED_COPIED;
   return MLY_OK;
+}
+
+static bool cannot_swap(int e)
+{
+  return e == EINVAL || e == ENOSYS || e == EOPNOTSUPP;
+}
+
+/* The closed temp file onto its final path, in a way take_back can undo */
+static enum mly_rc put_in_place(struct outfile *o, struct mly_err *err)
+{
+  struct stat st;
+  if(lstat(o->final_path, &st) == 0) {
+    if(!S_ISREG(st.st_mode))
+      return mly_err_set(err, MLY_EIO, "cannot replace '%s': it is no longer a regular file",
+                         o->final_path);
+    /* The file replaced is held open: locked, so that no other run's
+     * sweep takes it while it has our temp name; and its last close
+     * (freeing its blocks, milliseconds on ext4 for a large file) is
+     * made by a helper thread while the run ends */
+    int old = open(o->final_path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    if(old >= 0) {
+      (void)flock(old, LOCK_EX | LOCK_NB); /* only a guard: another holder is fine */
+      o->old_fd = old;
+      o->has_old = true;
+    }
+    if(renameat2(AT_FDCWD, o->tmp_path, AT_FDCWD, o->final_path, RENAME_EXCHANGE) == 0) {
+      o->placed = PLACED_SWAPPED;
+      return MLY_OK;
+    }
+    if(cannot_swap(errno)) {
+      if(rename(o->tmp_path, o->final_path) == 0) {
+        o->placed = PLACED_REPLACED;
+        return MLY_OK;
+      }
+    }
+    if(errno != ENOENT)
+      return mly_err_set(err, MLY_EIO, "cannot rename onto '%s': %s", o->final_path,
+                         strerror(errno));
+    /* gone meanwhile: a free path */
+  }
+  int rc = renameat2(AT_FDCWD, o->tmp_path, AT_FDCWD, o->final_path, RENAME_NOREPLACE);
+  if(rc != 0 && cannot_swap(errno))
+    rc = rename(o->tmp_path, o->final_path);
+  if(rc != 0)
+    return mly_err_set(err, MLY_EIO, "cannot rename onto '%s': %s", o->final_path,
+                       strerror(errno));
+  o->placed = PLACED_NEW;
+  return MLY_OK;
+}
+
+/* Undo put_in_place: the old file back at the final path, ours back under
+ * its temp name (abort removes it) */
+static void take_back(struct outfile *o)
+{
+  if(o->placed == PLACED_SWAPPED)
+    (void)renameat2(AT_FDCWD, o->tmp_path, AT_FDCWD, o->final_path, RENAME_EXCHANGE);
+  else if(o->placed == PLACED_NEW)
+    (void)rename(o->final_path, o->tmp_path);
+  if(o->placed != PLACED_COPIED)
+    o->placed = PLACED_NONE;
+  if(o->has_old) {
+    close(o->old_fd);
+    o->has_old = false;
+  }
 }
 
 static void *release_main(void *arg)
@@ -510,31 +797,81 @@ static void *release_main(void *arg)
   return NULL;
 }
 
-enum mly_rc outfile_publish(struct outfile *o, struct mly_err *err)
+static void free_made(struct outfile *o, bool remove)
 {
-  if(o->to_stdout)
-    return publish_stdout(o, err);
-  /* Renaming onto a large file frees that file's blocks within rename(2)
-   * (milliseconds on ext4). Holding it open moves that work to our last
-   * close of it, which a helper thread makes while the run ends. The
-   * rename is the same atomic replacement either way. */
-  int old = o->releasing ? -1 : open_replaced(o->final_path);
-  if(rename(o->tmp_path, o->final_path) != 0) {
-    int e = errno;
-    if(old >= 0)
-      close(old);
-    return mly_err_set(err, MLY_EIO, "cannot rename onto '%s': %s", o->final_path,
-                       strerror(e));
+  for(size_t i = o->nmade; i-- > 0;) {
+    if(remove)
+      (void)rmdir(o->made_dirs[i]); /* only when empty */
+    free(o->made_dirs[i]);
   }
+  free(o->made_dirs);
+  o->made_dirs = NULL;
+  o->nmade = 0;
+}
+
+/* Every file is in place: the replaced ones go */
+static void commit(struct outfile *o)
+{
+  if(o->placed == PLACED_SWAPPED)
+    (void)unlink(o->tmp_path); /* the old file, under our temp name now */
   free(o->tmp_path);
   o->tmp_path = NULL;
-  if(old >= 0) {
-    if(pthread_create(&o->releaser, NULL, release_main, (void *)(intptr_t)old) == 0)
+  if(o->has_old) {
+    struct stat st;
+    bool large = fstat(o->old_fd, &st) == 0 && st.st_nlink == 0 &&
+                 st.st_size >= (off_t)OUTFILE_RELEASE_MIN;
+    if(large && !o->releasing &&
+       pthread_create(&o->releaser, NULL, release_main, (void *)(intptr_t)o->old_fd) == 0)
       o->releasing = true;
     else
-      close(old); /* no thread: free it now */
+      close(o->old_fd); /* small, still named elsewhere, or no thread: now */
+    o->has_old = false;
   }
+  if(o->locked) {
+    close(o->lock_fd);
+    o->locked = false;
+  }
+  free_made(o, false); /* they hold the output now */
+}
+
+enum mly_rc outfile_publish_all(struct outfile *const *files, size_t n, struct mly_err *err)
+{
+  /* everything that could stop a rename, before anything changes */
+  for(size_t i = 0; i < n; i++) {
+    struct outfile *o = files[i];
+    if(!o->closed || o->placed)
+      return mly_err_set(err, MLY_EINVAL, "'%s' is not ready to publish", shown(o));
+    bool through;
+    if(o->copied)
+      continue;
+    enum mly_rc rc = check_target(o->final_path, &through, err);
+    if(!rc && through)
+      rc = mly_err_set(err, MLY_EIO, "cannot replace '%s': it is no longer a regular file",
+                       o->final_path);
+    if(rc)
+      return rc;
+  }
+  /* the renames, which can be undone, then the copies, which cannot */
+  enum mly_rc rc = MLY_OK;
+  for(size_t i = 0; i < n && !rc; i++)
+    if(!files[i]->copied)
+      rc = put_in_place(files[i], err);
+  for(size_t i = 0; i < n && !rc; i++)
+    if(files[i]->copied)
+      rc = copy_out(files[i], err);
+  if(rc) {
+    for(size_t i = n; i-- > 0;)
+      take_back(files[i]);
+    return rc;
+  }
+  for(size_t i = 0; i < n; i++)
+    commit(files[i]);
   return MLY_OK;
+}
+
+enum mly_rc outfile_publish(struct outfile *o, struct mly_err *err)
+{
+  return outfile_publish_all(&o, 1, err);
 }
 
 void outfile_abort(struct outfile *o)
@@ -549,6 +886,15 @@ void outfile_abort(struct outfile *o)
     free(o->tmp_path);
     o->tmp_path = NULL;
   }
+  if(o->locked) { /* after the unlink: no sweep may take a file we still name */
+    close(o->lock_fd);
+    o->locked = false;
+  }
+  if(o->has_old) {
+    close(o->old_fd);
+    o->has_old = false;
+  }
+  free_made(o, true);
   free(o->final_path);
   o->final_path = NULL;
   free(o->iobuf); /* after fclose: stdio no longer uses it */
@@ -557,6 +903,12 @@ void outfile_abort(struct outfile *o)
     pthread_join(o->releaser, NULL);
     o->releasing = false;
   }
+}
+
+void outfile_abort_all(struct outfile *const *files, size_t n)
+{
+  for(size_t i = n; i-- > 0;)
+    outfile_abort(files[i]);
 }
 
 /* ---- CSV pieces ------------------------------------------------------------ */

@@ -41,7 +41,7 @@ class Run:
         return "rc=%d stderr=%r" % (self.rc, self.err[-2000:])
 
 
-def run(args, env=None, stdin=None, timeout=300, token=True):
+def run(args, env=None, stdin=None, timeout=300, token=True, cwd=None, preexec_fn=None):
     e = dict(os.environ)
     e.pop("MAPILLARY_ACCESS_TOKEN", None)
     e.pop("MAPILLARY_TILES_URL", None)
@@ -55,7 +55,7 @@ def run(args, env=None, stdin=None, timeout=300, token=True):
         e.update(env)
     t0 = time.monotonic()
     p = subprocess.run([ARGS.binary] + args, env=e, input=stdin, capture_output=True,
-                       text=True, timeout=timeout)
+                       text=True, timeout=timeout, cwd=cwd, preexec_fn=preexec_fn)
     r = Run(p, time.monotonic() - t0)
     assert TOKEN not in r.out and TOKEN not in r.err, "token leaked in output"
     assert "s3cr3t" not in r.out and "s3cr3t" not in r.err, "token leaked in output"
@@ -1196,6 +1196,361 @@ def abusive_inputs_are_rejected_or_handled():
              "--output_file_point", os.path.join(d, "isdir.geojson"),
              "--output_file_sequence", os.path.join(d, "s.geojson")], token=False)
     assert r.rc == 2 and "directory" in r.err, r
+
+
+# ------------------------------------------- data safety: only what is ours
+
+def base_args(bbox=None, url=None):
+    return ["get_mapillary_points", "--input_aoi", bbox or ",".join(str(v) for v in BBOX),
+            "--tiles_url", url or file_url(TILESET)]
+
+
+def tmp_names(d):
+    return [n for n in listing(d) if ".mly-tmp-" in n]
+
+
+@case
+def same_file_outputs_and_inputs_are_refused():
+    d = workdir()
+    aoi = os.path.join(d, "aoi.geojson")
+    w, s, e, n = (float(v) for v in SUB.split(","))
+    with open(aoi, "w") as f:
+        json.dump({"type": "Polygon", "coordinates": [[[w, s], [e, s], [e, n], [w, n], [w, s]]]}, f)
+    aoi_bytes = read(aoi)
+    os.mkdir(os.path.join(d, "sub"))
+    os.link(aoi, os.path.join(d, "aoi-link.geojson"))
+    with open(os.path.join(d, "old.geojson"), "w") as f:
+        f.write("old")
+    os.symlink("old.geojson", os.path.join(d, "old-link.geojson"))
+    before = listing(d)
+    url = file_url(TILESET)
+    cases = [
+        ("./ spelling", ["--input_aoi", SUB, "--output_file_point=o.geojson",
+                         "--output_file_sequence=./o.geojson"]),
+        (".. spelling", ["--input_aoi", SUB, "--output_file_point=o.geojson",
+                         "--output_file_sequence=sub/../o.geojson"]),
+        ("absolute and relative", ["--input_aoi", SUB, "--output_file_point=old.geojson",
+                                   "--output_file_sequence=" + os.path.join(d, "old.geojson")]),
+        ("symlink to the other output", ["--input_aoi", SUB, "--output_file_point=old.geojson",
+                                         "--output_file_sequence=old-link.geojson"]),
+        ("aoi as output", ["--input_aoi=aoi.geojson", "--output_file_point=./aoi.geojson",
+                           "--output_file_sequence=s.geojson"]),
+        ("hard link of the aoi", ["--input_aoi=aoi.geojson", "--output_file_point=p.geojson",
+                                  "--output_file_sequence=aoi-link.geojson"]),
+        ("cache as output (new)", ["--input_aoi", SUB, "--cache=c.mbtiles",
+                                   "--output_file_point=./c.mbtiles", "--output_file_sequence=s.geojson"]),
+        ("cache is the aoi", ["--input_aoi=aoi.geojson", "--cache=./aoi.geojson",
+                              "--output_file_point=p.geojson", "--output_file_sequence=s.geojson"]),
+        ("split_pano names", ["--input_aoi", SUB, "--split_pano", "--output_file_point=x/p.geojson",
+                              "--output_file_sequence=./x/p.geojson"]),
+    ]
+    for name, args in cases:
+        r = run(["get_mapillary_points", "--tiles_url", url] + args, token=False, cwd=d)
+        assert r.rc == 2, "%s: %r" % (name, r)
+        assert "same file" in r.err and len(r.err.strip().splitlines()) == 1, "%s: %r" % (name, r.err)
+        assert listing(d) == before, "%s changed the folder: %r" % (name, listing(d))
+        assert read(aoi) == aoi_bytes and read(os.path.join(d, "old.geojson")) == b"old", name
+    # --field_name's names: out/A_p.geojson twice
+    fc = {"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {"n": "A"},
+          "geometry": json.load(open(aoi))}]}
+    with open(os.path.join(d, "areas.geojson"), "w") as f:
+        json.dump(fc, f)
+    r = run(["get_mapillary_points", "--tiles_url", url, "--input_aoi=areas.geojson", "--field_name=n",
+             "--output_file_point=out/p.geojson", "--output_file_sequence=out/./p.geojson"],
+            token=False, cwd=d)
+    assert r.rc == 2 and "same file" in r.err, r
+    assert not os.path.exists(os.path.join(d, "out")), listing(d)
+    # two outputs through one character device are fine (see the device case)
+    print("    %d same-file spellings refused" % (len(cases) + 1))
+
+
+@case
+def device_fifo_socket_and_symlink_outputs_are_written_through():
+    import socket
+    import stat as st
+    import threading
+    d = workdir()
+    ref = workdir()
+    want_points, want_seqs = clean_outputs(ref, SUB)
+    # a character device like /dev/null, made here so that the real one is never at risk
+    null = os.path.join(d, "null")
+    try:
+        os.mknod(null, 0o666 | st.S_IFCHR, os.makedev(1, 3))
+    except PermissionError:
+        null = None
+        print("    (not root: no character device case)")
+    if null:
+        r = run(base_args(SUB) + ["--output_file_point", os.path.join(d, "p.geojson"),
+                                  "--output_file_sequence", null, "--quiet"], token=False)
+        assert r.rc == 0, r
+        assert st.S_ISCHR(os.lstat(null).st_mode), "the device was replaced"
+        assert read(os.path.join(d, "p.geojson")) == want_points
+        assert tmp_names(d) == [] and listing(d) == ["null", "p.geojson"], listing(d)
+        # both outputs to one device: nothing is overwritten, so allowed
+        r = run(base_args(SUB) + ["--output_file_point", null, "--output_file_sequence", null,
+                                  "--quiet"], token=False)
+        assert r.rc == 0 and st.S_ISCHR(os.lstat(null).st_mode), r
+    # a FIFO with a reader gets the bytes and stays a FIFO
+    fifo = os.path.join(d, "fifo")
+    os.mkfifo(fifo)
+    got = {}
+
+    def reader():
+        with open(fifo, "rb") as f:
+            got["data"] = f.read()
+    t = threading.Thread(target=reader)
+    t.start()
+    r = run(base_args(SUB) + ["--output_file_point", os.path.join(d, "p2.geojson"),
+                              "--output_file_sequence", fifo, "--quiet"], token=False, timeout=60)
+    t.join(30)
+    assert r.rc == 0, r
+    assert got.get("data") == want_seqs, "the FIFO's reader got %d bytes" % len(got.get("data", b""))
+    assert st.S_ISFIFO(os.lstat(fifo).st_mode)
+    # a Unix socket is connected to
+    sock_path = os.path.join(d, "sock")
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    srv.bind(sock_path)
+    srv.listen(1)
+    srv.settimeout(60)
+    got = {}
+
+    def acceptor():
+        c, _ = srv.accept()
+        data = b""
+        while True:
+            chunk = c.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+        got["data"] = data
+        c.close()
+    t = threading.Thread(target=acceptor)
+    t.start()
+    r = run(base_args(SUB) + ["--output_file_point", sock_path,
+                              "--output_file_sequence", os.path.join(d, "s3.geojson"), "--quiet"],
+            token=False, timeout=60)
+    t.join(30)
+    srv.close()
+    assert r.rc == 0, r
+    assert got.get("data") == want_points
+    assert st.S_ISSOCK(os.lstat(sock_path).st_mode)
+    # a symlink is followed: the target gets the data, the link stays
+    target = os.path.join(d, "target.geojson")
+    with open(target, "w") as f:
+        f.write("old")
+    link = os.path.join(d, "link.geojson")
+    os.symlink("target.geojson", link)
+    r = run(base_args(SUB) + ["--output_file_point", link,
+                              "--output_file_sequence", os.path.join(d, "s4.geojson"), "--quiet"],
+            token=False)
+    assert r.rc == 0, r
+    assert os.path.islink(link) and os.readlink(link) == "target.geojson"
+    assert read(target) == want_points
+    # a symlink that leads nowhere is refused
+    os.symlink("missing/nowhere.geojson", os.path.join(d, "dangling.geojson"))
+    before = listing(d)
+    r = run(base_args(SUB) + ["--output_file_point", os.path.join(d, "dangling.geojson"),
+                              "--output_file_sequence", os.path.join(d, "s5.geojson")], token=False)
+    assert r.rc == 2 and "symlink" in r.err, r
+    assert listing(d) == before and os.path.islink(os.path.join(d, "dangling.geojson"))
+    assert tmp_names(d) == [], listing(d)
+
+
+def chattr(flag, path):
+    return subprocess.run(["chattr", flag, path], capture_output=True).returncode == 0
+
+
+@case
+def a_target_that_cannot_be_replaced_is_found_before_the_first_request():
+    d = workdir()
+    points, seqs = os.path.join(d, "points.geojson"), os.path.join(d, "seqs.geojson")
+    with open(points, "w") as f:
+        f.write("old points")
+    with open(seqs, "w") as f:
+        f.write("old seqs")
+    if not shutil.which("chattr") or not chattr("+i", seqs):
+        print("    (chattr +i not supported here: immutable case skipped)")
+    else:
+        try:
+            with server(TILESET) as srv:
+                r = run(base_args(SUB, srv.url) + outs(d))
+                assert r.rc == 2 and "immutable" in r.err and "seqs.geojson" in r.err, r
+                assert tile_requests(srv.log) == [], "requests made before the check"
+        finally:
+            chattr("-i", seqs)
+        assert read(points) == b"old points" and read(seqs) == b"old seqs"
+        assert listing(d) == ["points.geojson", "seqs.geojson"], listing(d)
+    # a file of another user in a sticky folder (run as nobody)
+    if os.geteuid() != 0:
+        print("    (not root: sticky folder case skipped)")
+        return
+    sticky = os.path.join(d, "sticky")
+    os.mkdir(sticky)
+    os.chmod(sticky, 0o1777)
+    os.chmod(d, 0o755)
+    os.chmod(ARGS.tmp, 0o755)
+    theirs = os.path.join(sticky, "seqs.geojson")
+    with open(theirs, "w") as f:
+        f.write("root's")
+    os.chmod(theirs, 0o666)
+
+    def as_nobody():
+        os.setgid(65534)
+        os.setuid(65534)
+    r = run(base_args(SUB) + ["--output_file_point", os.path.join(sticky, "points.geojson"),
+                              "--output_file_sequence", theirs], token=False, preexec_fn=as_nobody)
+    assert r.rc == 2 and "sticky" in r.err, r
+    assert listing(sticky) == ["seqs.geojson"] and read(theirs) == b"root's", listing(sticky)
+
+
+@case
+def outputs_are_published_together_or_not_at_all():
+    d = workdir()
+    points, seqs = os.path.join(d, "points.geojson"), os.path.join(d, "seqs.geojson")
+    with open(points, "w") as f:
+        f.write("old points")
+    e = dict(os.environ, MAPILLARY_ACCESS_TOKEN=TOKEN, MAPILLARY_GRAPH_URL="file:///no-graph-in-tests")
+    with server(TILESET, "--latency-ms", "150") as srv:
+        p = subprocess.Popen([ARGS.binary] + base_args(url=srv.url) + ["--concurrency", "1"] + outs(d),
+                             env=e, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(0.6)
+        assert p.poll() is None, "the run ended too soon"
+        os.mkdir(seqs)  # a folder created in the way while the run fetches
+        out, err = p.communicate(timeout=120)
+    assert p.returncode == 1, err
+    assert "seqs.geojson" in err, err
+    assert read(points) == b"old points", "the points were published by a failed run"
+    assert listing(d) == ["points.geojson"] and os.path.isdir(seqs), listing(d)
+
+
+@case
+def temp_files_of_killed_runs_are_removed_by_the_next_run():
+    import fcntl
+    d = workdir()
+    e = dict(os.environ, MAPILLARY_ACCESS_TOKEN=TOKEN, MAPILLARY_GRAPH_URL="file:///no-graph-in-tests")
+    lefts = []
+    with server(TILESET, "--latency-ms", "150") as srv:
+        for _ in range(2):
+            p = subprocess.Popen([ARGS.binary] + base_args(url=srv.url) + ["--concurrency", "1"] + outs(d),
+                                 env=e, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(0.5)
+            p.kill()
+            p.wait()
+            lefts.append(set(tmp_names(d)))
+    # each killed run left its two; the second run took away the first's
+    assert len(lefts[0]) == 2 and len(lefts[1]) == 2 and not lefts[0] & lefts[1], lefts
+    # one temp file whose owner lives (this process holds its lock), names that only look alike
+    live = os.path.join(d, ".points.geojson.mly-tmp-Live01")
+    holder = open(live, "w")
+    fcntl.flock(holder, fcntl.LOCK_EX)
+    keep = [".points.geojson.mly-tmp-Live01", "points.geojson.mly-tmp-abcdef",
+            ".points.geojson.mly-tmp-abc", ".x.mly-tmp-abcdef.bak", "notes.txt"]
+    for n in keep[1:]:
+        with open(os.path.join(d, n), "w") as f:
+            f.write("not ours")
+    os.mkdir(os.path.join(d, ".dir.mly-tmp-abcdef"))
+    try:
+        r = run(base_args(SUB) + outs(d) + ["--quiet"], token=False)
+        assert r.rc == 0, r
+        names = listing(d)
+        assert sorted(names) == sorted(keep + ["points.geojson", "seqs.geojson"]), names
+        assert os.path.isdir(os.path.join(d, ".dir.mly-tmp-abcdef"))
+    finally:
+        holder.close()
+
+
+@case
+def closed_standard_streams_are_never_reused_for_data():
+    d = workdir()
+    want_points, _ = clean_outputs(workdir())
+    e = dict(os.environ, MAPILLARY_GRAPH_URL="file:///no-graph-in-tests")
+    e.pop("MAPILLARY_ACCESS_TOKEN", None)
+    # stderr closed, progress asked for (a slow run: lines while it fetches): the
+    # points file holds only points
+    for closed in ((2,), (0, 2)):
+        for n in os.listdir(d):
+            os.unlink(os.path.join(d, n))
+        with server(TILESET, "--latency-ms", "500") as srv:
+            p = subprocess.run([ARGS.binary] + base_args(url=srv.url) + outs(d) +
+                               ["--progress", "--concurrency", "1"], env=dict(e, MAPILLARY_ACCESS_TOKEN=TOKEN),
+                               stdout=subprocess.PIPE, preexec_fn=lambda: [os.close(fd) for fd in closed],
+                               timeout=120)
+        assert p.returncode == 0, p
+        assert read(os.path.join(d, "points.geojson")) == want_points, \
+            "closed %r: the points file holds something else" % (closed,)
+        assert b"mapillary:" not in read(os.path.join(d, "seqs.geojson"))
+    # stdout closed: points to "-" cannot be written, status 1
+    p = subprocess.run([ARGS.binary] + base_args(SUB) + ["--output_file_point=-",
+                       "--output_file_sequence", os.path.join(d, "s2.geojson")], env=e,
+                       stderr=subprocess.PIPE, text=True, preexec_fn=lambda: os.close(1), timeout=120)
+    assert p.returncode == 1 and "standard output" in p.stderr, (p.returncode, p.stderr)
+    assert not os.path.exists(os.path.join(d, "s2.geojson"))
+    # a broken pipe too
+    p = subprocess.Popen([ARGS.binary] + base_args(SUB) + ["--output_file_point=-",
+                         "--output_file_sequence", os.path.join(d, "s3.geojson")], env=e,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    p.stdout.close()
+    err = p.stderr.read()
+    p.wait(120)
+    assert p.returncode == 1 and "standard output" in err, (p.returncode, err)
+
+
+@case
+def file_size_limit_ends_with_a_message_and_leaves_nothing():
+    import resource
+    d = workdir()
+    out = os.path.join(d, "new", "deeper")
+
+    def small_files():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (64 * 1024, 64 * 1024))
+    r = run(base_args() + outs(out), token=False, preexec_fn=small_files)
+    assert r.rc == 1, r
+    assert "too large" in r.err.lower(), r.err
+    assert listing(d) == [] and os.listdir(d) == [], "left %r" % os.listdir(d)
+
+
+@case
+def a_failed_run_removes_the_folders_it_made():
+    root = os.path.join(workdir(), "tiles")
+    shutil.copytree(TILESET, root)
+    victim = sorted(t["tile"] for t in TRUTH["tiles"])[0]
+    z, x, y = victim.split("/")
+    with open(os.path.join(root, z, x, y + ".status"), "w") as f:
+        f.write("500")
+    d = workdir()
+    os.mkdir(os.path.join(d, "mine"))
+    with server(root) as srv:
+        r = run(base_args(url=srv.url) + ["--retries", "1",
+                "--output_file_point", os.path.join(d, "a", "b", "p.geojson"),
+                "--output_file_sequence", os.path.join(d, "mine", "c", "s.geojson")])
+    assert r.rc == 1, r
+    assert os.listdir(d) == ["mine"] and os.listdir(os.path.join(d, "mine")) == [], os.listdir(d)
+
+
+@case
+def a_full_disk_at_the_cache_is_an_io_failure():
+    d = workdir()
+    full = os.path.join(d, "full")
+    os.mkdir(full)
+    m = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", full], capture_output=True)
+    if m.returncode != 0:
+        print("    (cannot mount a small tmpfs here: %s; skipped)" % m.stderr.decode().strip())
+        return
+    try:
+        try:
+            with open(os.path.join(full, "filler"), "wb") as f:
+                while True:
+                    f.write(b"x" * 4096)
+                    f.flush()
+        except OSError:
+            pass
+        r = run(base_args(SUB) + outs(d) + ["--cache", os.path.join(full, "c.mbtiles")], token=False)
+        assert r.rc == 1, r
+        assert "c.mbtiles" in r.err, r.err
+        assert sorted(os.listdir(full)) == ["filler"], os.listdir(full)
+        assert sorted(os.listdir(d)) == ["full"], os.listdir(d)
+    finally:
+        subprocess.run(["umount", full], capture_output=True)
 
 
 # ------------------------------------------------------------------- main

@@ -646,17 +646,18 @@ static void test_cache_incompatible_schema_is_eformat(void **state)
   assert_non_null(strstr(err.msg, "jpg"));
 }
 
-static void test_cache_open_errors_are_eio(void **state)
+static void test_cache_open_errors(void **state)
 {
   struct fx *f = *state;
   struct cache *c = NULL;
   struct mly_err err = {0};
   char p[256];
   snprintf(p, sizeof(p), "%s/no/such/dir/c.mbtiles", f->dir);
-  assert_int_equal(cache_open(p, &c, &err), MLY_EIO);
+  /* a place the cache cannot be is the caller's mistake, not an I/O failure */
+  assert_int_equal(cache_open(p, &c, &err), MLY_EINVAL);
   assert_non_null(strstr(err.msg, p));
   /* read-only never creates the file */
-  assert_int_equal(cache_open_readonly(f->path, &c, &err), MLY_EIO);
+  assert_int_equal(cache_open_readonly(f->path, &c, &err), MLY_EINVAL);
   assert_int_equal(access(f->path, F_OK), -1);
   assert_int_equal(cache_open("", &c, &err), MLY_EINVAL);
   /* an empty file is a new cache */
@@ -758,7 +759,7 @@ static void test_cache_merge_from_bad_source(void **state)
   put_ok(c, (struct tile){14, 1, 1}, "keep", 4);
   size_t copied = 99;
   struct mly_err err = {0};
-  assert_int_equal(cache_merge_from(c, f->path2, &copied, &err), MLY_EIO);
+  assert_int_equal(cache_merge_from(c, f->path2, &copied, &err), MLY_EINVAL);
   assert_int_equal(access(f->path2, F_OK), -1); /* not created */
   assert_int_equal(copied, 0);
   write_file(f->path2, "garbage garbage garbage garbage", 31);
@@ -995,7 +996,7 @@ int main(void)
     T(test_cache_metadata_is_mbtiles),
     T(test_cache_non_sqlite_file_is_eformat),
     T(test_cache_incompatible_schema_is_eformat),
-    T(test_cache_open_errors_are_eio),
+    T(test_cache_open_errors),
     T(test_cache_merge_newer_wins),
     T(test_cache_merge_from_bad_source),
     T(test_cache_ogrinfo_reads_it_as_mbtiles),

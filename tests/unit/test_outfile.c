@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #ifdef __linux__
@@ -890,8 +891,9 @@ static size_t resident_pages(const char *path, size_t n)
 #ifdef __linux__
 /* Waiting for a step's writeback takes the file's write error off the
  * fsync that would report it: the error must come back all the same. The
- * wait is made to fail by putting /dev/null under the output's descriptor
- * (sync_file_range refuses it with ESPIPE). Nothing may be published. */
+ * wait is made to fail by putting /dev/zero under the output's descriptor
+ * (sync_file_range refuses it with ESPIPE; recent kernels accept
+ * /dev/null). Nothing may be published. */
 static void test_failed_writeback_wait_is_reported(void **state)
 {
   const char *dir = *state;
@@ -899,7 +901,7 @@ static void test_failed_writeback_wait_is_reported(void **state)
   struct outfile o;
   struct mly_err err = {0};
   assert_int_equal(outfile_open(&o, path, &err), MLY_OK);
-  int null_fd = open("/dev/null", O_WRONLY);
+  int null_fd = open("/dev/zero", O_WRONLY);
   assert_true(null_fd >= 0);
   assert_true(dup2(null_fd, fileno(o.fp)) >= 0);
   close(null_fd);
@@ -1036,6 +1038,225 @@ static void test_publish_replacing_a_large_file(void **state)
   free(keep);
 }
 
+/* One output of a set, complete and closed, holding FEAT1 */
+static void ready(struct outfile *o, const char *path)
+{
+  struct mly_err err = {0};
+  assert_int_equal(outfile_open(o, path, &err), MLY_OK);
+  assert_int_equal(outfile_feature(o, FEAT1, strlen(FEAT1), &err), MLY_OK);
+  assert_int_equal(outfile_close(o, &err), MLY_OK);
+}
+
+/* Publishing a set: all of it, or none of it. The last file's rename is
+ * made to fail (its temp file taken away); the files renamed before it
+ * are put back: the one that replaced a file and the one that was new */
+static void test_publish_all_or_nothing(void **state)
+{
+  const char *dir = *state;
+  char *a = join(dir, "a.geojson"), *b = join(dir, "b.geojson"), *c = join(dir, "c.geojson");
+  write_file(a, "old a");
+  write_file(c, "old c");
+  struct outfile oa, ob, oc;
+  ready(&oa, a);
+  ready(&ob, b);
+  ready(&oc, c);
+  assert_int_equal(unlink(oc.tmp_path), 0);
+  struct outfile *set[] = {&oa, &ob, &oc};
+  struct mly_err err = {0};
+  assert_int_equal(outfile_publish_all(set, 3, &err), MLY_EIO);
+  assert_non_null(strstr(err.msg, "c.geojson"));
+  char *text = slurp(a);
+  assert_string_equal(text, "old a");
+  free(text);
+  assert_false(exists(b));
+  text = slurp(c);
+  assert_string_equal(text, "old c");
+  free(text);
+  outfile_abort_all(set, 3);
+  int ntmp;
+  assert_int_equal(count_entries(dir, &ntmp), 2);
+  assert_int_equal(ntmp, 0);
+
+  /* the same set in order: all three, and the files replaced are gone */
+  ready(&oa, a);
+  ready(&ob, b);
+  ready(&oc, c);
+  assert_int_equal(outfile_publish_all(set, 3, &err), MLY_OK);
+  outfile_abort_all(set, 3);
+  char want[512];
+  snprintf(want, sizeof(want), "{\"type\":\"FeatureCollection\",\"features\":[\n%s\n]}\n", FEAT1);
+  const char *paths[] = {a, b, c};
+  for(int i = 0; i < 3; i++) {
+    text = slurp(paths[i]);
+    assert_string_equal(text, want);
+    free(text);
+  }
+  assert_int_equal(count_entries(dir, &ntmp), 3);
+  assert_int_equal(ntmp, 0);
+  free(a);
+  free(b);
+  free(c);
+}
+
+/* A target that cannot be replaced is found by open (before a run's first
+ * request) and again by publish, before anything is renamed */
+static void test_targets_checked_before_any_rename(void **state)
+{
+  const char *dir = *state;
+  char *a = join(dir, "a.geojson"), *b = join(dir, "b.geojson");
+  write_file(a, "old a");
+  struct outfile oa, ob;
+  ready(&oa, a);
+  ready(&ob, b);
+  assert_int_equal(mkdir(b, 0777), 0); /* a folder created in the way meanwhile */
+  struct outfile *set[] = {&oa, &ob};
+  struct mly_err err = {0};
+  assert_int_equal(outfile_publish_all(set, 2, &err), MLY_EIO);
+  assert_non_null(strstr(err.msg, "directory"));
+  char *text = slurp(a);
+  assert_string_equal(text, "old a");
+  free(text);
+  outfile_abort_all(set, 2);
+  assert_int_equal(rmdir(b), 0);
+  free(a);
+  free(b);
+}
+
+/* Temp files of runs that are gone are swept; a live one (locked), names
+ * that only look like ours and folders are left */
+static void test_sweep_takes_only_stale_temp_files(void **state)
+{
+  const char *dir = *state;
+  /* a live run's temp file: an output open now (its open sweeps too) */
+  char *live = join(dir, "live.geojson");
+  struct outfile o;
+  struct mly_err err = {0};
+  assert_int_equal(outfile_open(&o, live, &err), MLY_OK);
+  assert_int_equal(outfile_close(&o, &err), MLY_OK); /* the lock outlives the data's descriptor */
+  const char *stale[] = {".p.geojson.mly-tmp-AbC123", ".x.mly-tmp-000000"};
+  const char *kept[] = {"p.geojson.mly-tmp-AbC123", ".p.geojson.mly-tmp-AbC12",
+                        ".p.geojson.mly-tmp-AbC123x", ".p.geojson.mly-tmp-AbC-23", "p.geojson"};
+  for(size_t i = 0; i < 2; i++) {
+    char *p = join(dir, stale[i]);
+    write_file(p, "stale");
+    free(p);
+  }
+  for(size_t i = 0; i < 5; i++) {
+    char *p = join(dir, kept[i]);
+    write_file(p, "not ours");
+    free(p);
+  }
+  char *sub = join(dir, ".d.mly-tmp-AbC123");
+  assert_int_equal(mkdir(sub, 0777), 0);
+  assert_int_equal(outfile_sweep_stale(dir), 2);
+  assert_true(exists(o.tmp_path));
+  assert_true(exists(sub));
+  for(size_t i = 0; i < 5; i++) {
+    char *p = join(dir, kept[i]);
+    assert_true(exists(p));
+    free(p);
+  }
+  /* an flock held elsewhere also means alive */
+  char *held = join(dir, ".h.mly-tmp-zzzzzz");
+  write_file(held, "held");
+  int fd = open(held, O_RDONLY);
+  assert_true(fd >= 0);
+  assert_int_equal(flock(fd, LOCK_EX), 0);
+  assert_int_equal(outfile_sweep_stale(dir), 0);
+  close(fd);
+  assert_int_equal(outfile_sweep_stale(dir), 1);
+  assert_false(exists(held));
+  outfile_abort(&o);
+  free(held);
+  free(live);
+  free(sub);
+}
+
+/* The folders an open made are removed by abort when empty, and kept once
+ * published; a folder that was there stays */
+static void test_abort_removes_the_folders_it_made(void **state)
+{
+  const char *dir = *state;
+  char *kept = join(dir, "kept");
+  assert_int_equal(mkdir(kept, 0777), 0);
+  char *p1 = join(dir, "kept/new/deeper/p.geojson"), *p2 = join(dir, "kept/new/s.geojson");
+  struct outfile a, b;
+  ready(&a, p1);
+  ready(&b, p2);
+  struct outfile *set[] = {&a, &b};
+  outfile_abort_all(set, 2);
+  assert_true(exists(kept));
+  assert_int_equal(count_entries(kept, NULL), 0);
+  ready(&a, p1);
+  ready(&b, p2);
+  struct mly_err err = {0};
+  assert_int_equal(outfile_publish_all(set, 2, &err), MLY_OK);
+  outfile_abort_all(set, 2);
+  assert_true(exists(p1) && exists(p2));
+  free(p1);
+  free(p2);
+  free(kept);
+}
+
+/* A symlink is followed: the target is replaced, the link stays */
+static void test_symlink_is_followed(void **state)
+{
+  const char *dir = *state;
+  char *target = join(dir, "target.geojson"), *link_ = join(dir, "link.geojson");
+  write_file(target, "old");
+  assert_int_equal(symlink("target.geojson", link_), 0);
+  struct outfile o;
+  ready(&o, link_);
+  struct mly_err err = {0};
+  assert_int_equal(outfile_publish(&o, &err), MLY_OK);
+  outfile_abort(&o);
+  struct stat st;
+  assert_int_equal(lstat(link_, &st), 0);
+  assert_true(S_ISLNK(st.st_mode));
+  char *text = slurp(target);
+  assert_non_null(strstr(text, FEAT1));
+  free(text);
+  /* one that leads nowhere is refused, and nothing is created */
+  assert_int_equal(unlink(target), 0);
+  assert_int_equal(outfile_open(&o, link_, &err), MLY_EIO);
+  assert_non_null(strstr(err.msg, "symlink"));
+  outfile_abort(&o);
+  assert_int_equal(count_entries(dir, NULL), 1);
+  free(target);
+  free(link_);
+}
+
+#ifdef __linux__
+/* A FIFO is written through at publish, never replaced */
+static void test_fifo_is_written_through(void **state)
+{
+  const char *dir = *state;
+  char *fifo = join(dir, "fifo");
+  assert_int_equal(mkfifo(fifo, 0666), 0);
+  /* a reader that is there before publish opens it for writing */
+  int rd = open(fifo, O_RDONLY | O_NONBLOCK);
+  assert_true(rd >= 0);
+  struct outfile o;
+  ready(&o, fifo);
+  assert_true(o.copied);
+  assert_null(o.tmp_path); /* nothing beside it */
+  struct mly_err err = {0};
+  assert_int_equal(outfile_publish(&o, &err), MLY_OK);
+  outfile_abort(&o);
+  char buf[512];
+  ssize_t n = read(rd, buf, sizeof(buf) - 1);
+  assert_true(n > 0);
+  buf[n] = '\0';
+  assert_non_null(strstr(buf, FEAT1));
+  close(rd);
+  struct stat st;
+  assert_int_equal(lstat(fifo, &st), 0);
+  assert_true(S_ISFIFO(st.st_mode));
+  assert_int_equal(count_entries(dir, NULL), 1);
+  free(fifo);
+}
+#endif
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -1068,6 +1289,14 @@ int main(void)
                                     teardown_dir),
 #endif
     cmocka_unit_test_setup_teardown(test_publish_replacing_a_large_file, setup_dir, teardown_dir),
+    cmocka_unit_test_setup_teardown(test_publish_all_or_nothing, setup_dir, teardown_dir),
+    cmocka_unit_test_setup_teardown(test_targets_checked_before_any_rename, setup_dir, teardown_dir),
+    cmocka_unit_test_setup_teardown(test_sweep_takes_only_stale_temp_files, setup_dir, teardown_dir),
+    cmocka_unit_test_setup_teardown(test_abort_removes_the_folders_it_made, setup_dir, teardown_dir),
+    cmocka_unit_test_setup_teardown(test_symlink_is_followed, setup_dir, teardown_dir),
+#ifdef __linux__
+    cmocka_unit_test_setup_teardown(test_fifo_is_written_through, setup_dir, teardown_dir),
+#endif
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
