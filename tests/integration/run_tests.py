@@ -386,14 +386,20 @@ def faults_give_the_same_bytes_as_a_clean_run():
             read(os.path.join(d, "faulty_%s.geojson" % kind)), kind
 
 
-@case
-def failing_tile_fails_the_run_and_keeps_old_output():
+def tileset_with_a_failing_tile():
+    """A copy of the tileset whose first tile always answers 500: (root, tile)."""
     root = os.path.join(workdir(), "tiles")
     shutil.copytree(TILESET, root)
     victim = sorted(t["tile"] for t in TRUTH["tiles"])[0]
     z, x, y = victim.split("/")
     with open(os.path.join(root, z, x, y + ".status"), "w") as f:
         f.write("500")
+    return root, victim
+
+
+@case
+def failing_tile_fails_the_run_and_keeps_old_output():
+    root, victim = tileset_with_a_failing_tile()
     d = workdir()
     old = os.path.join(d, "points.geojson")
     with open(old, "w") as f:
@@ -1511,12 +1517,7 @@ def file_size_limit_ends_with_a_message_and_leaves_nothing():
 
 @case
 def a_failed_run_removes_the_folders_it_made():
-    root = os.path.join(workdir(), "tiles")
-    shutil.copytree(TILESET, root)
-    victim = sorted(t["tile"] for t in TRUTH["tiles"])[0]
-    z, x, y = victim.split("/")
-    with open(os.path.join(root, z, x, y + ".status"), "w") as f:
-        f.write("500")
+    root, _ = tileset_with_a_failing_tile()
     d = workdir()
     os.mkdir(os.path.join(d, "mine"))
     with server(root) as srv:
