@@ -19,6 +19,24 @@ enum fetch_auth {
   FETCH_AUTH_HEADER  /* Graph API: header "Authorization: OAuth <token>" */
 };
 
+/* What a request is for. Each kind reads HTTP statuses its own way (curl's
+ * protocol handlers); retries, backoff, Retry-After, 429, budgets and the
+ * token rules are the same for every kind. 5xx, 408, 425, 429, resets,
+ * timeouts and cut bodies are transient for all; a Graph error body with
+ * code 190 is FETCH_AUTH and code 4 a rate limit for tiles and the Graph. */
+enum fetch_kind {
+  FETCH_KIND_TILE = 0, /* coverage tile: 404, 204, an empty 200 and 403
+                          without an API error body are FETCH_EMPTY */
+  FETCH_KIND_GRAPH,    /* Graph API answer: 401/403 are FETCH_AUTH; any
+                          other 4xx (an unknown id, a form it refuses) is
+                          FETCH_REFUSED with the error body handed over */
+  FETCH_KIND_BLOB      /* a file from a CDN (an image): never carries the
+                          token (auth is forced to FETCH_AUTH_NONE), its body
+                          is not read as an API error; 401/403/404/410 (a
+                          signed link expired or revoked, a file gone) are
+                          FETCH_REFUSED */
+};
+
 struct fetch_opts {
   int concurrency;        /* requests in flight, >= 1 */
   int retries;            /* attempts per request, >= 1 */
@@ -38,7 +56,10 @@ enum fetch_status {
   FETCH_AUTH,         /* 401/403 or a JSON error with code 190: stop */
   FETCH_RATE_LIMIT,   /* "application request limit reached" (code 4) or
                          HTTP 429 that persisted through all attempts */
-  FETCH_TOOBIG        /* body above max_body */
+  FETCH_TOOBIG,       /* body above max_body */
+  FETCH_REFUSED       /* the server refused this very request for good, as
+                         the request's kind reads it (see fetch_kind); body
+                         and n hold the answer's body, not retried */
 };
 
 struct fetch_result {
@@ -46,6 +67,8 @@ struct fetch_result {
   long http_status;     /* 0 for file:// and transport errors */
   const uint8_t *body;  /* borrowed: valid only during the done call */
   size_t n;
+  int64_t content_length; /* the answer's Content-Length, -1 when not sent
+                           or the body was inflated (then n differs) */
   int attempts;         /* attempts made */
   char msg[256];        /* for FAILED/AUTH/RATE_LIMIT/TOOBIG; no token */
 };
@@ -54,10 +77,12 @@ struct fetch_result {
 struct fetch_req {
   char url[2048];       /* without token */
   enum fetch_auth auth;
+  enum fetch_kind kind; /* 0 (FETCH_KIND_TILE) unless set */
   void *user;           /* handed back to done */
 };
 
-/* What `done` tells the fetcher about a FETCH_OK/FETCH_EMPTY body. */
+/* What `done` tells the fetcher about a FETCH_OK/FETCH_EMPTY/FETCH_REFUSED
+ * body. */
 enum fetch_verdict {
   FETCH_ACCEPT = 0,  /* taken */
   FETCH_RETRY,       /* body unusable (undecodable): retry like a transient

@@ -78,7 +78,7 @@ struct fetch {
 };
 
 /* What one attempt came to, before retry policy is applied. */
-enum kind { K_OK, K_EMPTY, K_AUTH, K_TRANSIENT, K_FAILED, K_TOOBIG };
+enum kind { K_OK, K_EMPTY, K_AUTH, K_TRANSIENT, K_FAILED, K_TOOBIG, K_REFUSED };
 
 struct outcome {
   enum kind kind;
@@ -86,6 +86,7 @@ struct outcome {
   bool rate_limited;   /* API code 4 */
   uint64_t retry_after_ms;
   long http_status;
+  int64_t content_length; /* -1: not sent, or the body was inflated */
   const uint8_t *body;
   size_t n;
   char msg[256];
@@ -613,6 +614,40 @@ const struct fetch_stats *fetch_get_stats(const struct fetch *f)
 
 /* ---- classification ----------------------------------------------------- */
 
+/* Each kind's reading of a final 3xx/4xx status (the statuses every kind
+ * reads alike, 2xx, 429, 5xx and API codes 4 and 190, are read before). */
+static enum kind status_tile(long st, bool is_api)
+{
+  if(st == 401 || (is_api && st == 403))
+    return K_AUTH;
+  if(st == 404 || st == 403)
+    return K_EMPTY; /* legacy: 403 without an error document = no tile */
+  return K_FAILED;  /* other 4xx and unfollowed 3xx: a retry changes nothing */
+}
+
+static enum kind status_graph(long st, bool is_api)
+{
+  if(st == 401 || st == 403)
+    return K_AUTH;
+  return st >= 400 && st < 500 ? K_REFUSED : K_FAILED;
+}
+
+static enum kind status_blob(long st, bool is_api)
+{
+  /* a signed link that expired or was revoked, or a file gone: only a new
+   * link can help, and that is the caller's to ask for */
+  if(st == 401 || st == 403 || st == 404 || st == 410)
+    return K_REFUSED;
+  return K_FAILED;
+}
+
+static enum kind (*const kind_status[])(long, bool) = {
+  [FETCH_KIND_TILE] = status_tile,
+  [FETCH_KIND_GRAPH] = status_graph,
+  [FETCH_KIND_BLOB] = status_blob,
+};
+
+
 /* Outcome of a finished transfer: status, body and API error per SPEC.md
  * "Data safety" (empty: 200 empty, 204, 404, 403 without an error document;
  * auth: 401/403 with one or code 190; transient: 429, 5xx, code 4, ...). */
@@ -622,8 +657,11 @@ static void classify_http(struct fetch *f, struct slot *s, CURLcode cc, struct o
   const uint8_t *p = s->body.p;
   size_t n = s->body.n;
 
+  curl_off_t cl = -1;
   curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &st);
+  curl_easy_getinfo(s->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl);
   oc->http_status = st;
+  oc->content_length = cl;
   oc->retry_after_ms = s->retry_after_ms;
 
   if(s->toobig) {
@@ -656,13 +694,15 @@ static void classify_http(struct fetch *f, struct slot *s, CURLcode cc, struct o
     return;
   }
 
-  /* gzip: declared by Content-Encoding, or a raw body starting 1f 8b */
+  /* gzip: declared by Content-Encoding, or (not for a CDN file, whose
+   * bytes are the caller's) a raw body starting 1f 8b */
   const char *enc = s->encoding;
   bool declared = strcmp(enc, "gzip") == 0 || strcmp(enc, "x-gzip") == 0;
+  bool sniff = s->job->req.kind != FETCH_KIND_BLOB;
   /* an encoding we never asked for: nothing to decode it with */
   bool alien = enc[0] && !declared && strcmp(enc, "identity") != 0;
   bool bad_gzip = false;
-  if(n && !alien && (declared || is_gzip(p, n))) {
+  if(n && !alien && (declared || (sniff && is_gzip(p, n)))) {
     enum mly_rc rc = gunzip(p, n, &f->unz);
     if(rc == MLY_ETOOBIG) {
       oc->kind = K_TOOBIG;
@@ -673,6 +713,7 @@ static void classify_http(struct fetch *f, struct slot *s, CURLcode cc, struct o
     if(rc == MLY_OK) {
       p = f->unz.p;
       n = f->unz.n;
+      oc->content_length = -1; /* it counted the gzip bytes */
     }
     else
       bad_gzip = true; /* MLY_EFORMAT, or MLY_ENOMEM: worth another try too */
@@ -690,41 +731,25 @@ static void classify_http(struct fetch *f, struct slot *s, CURLcode cc, struct o
     return;
   }
 
+  bool api_errors = s->job->req.kind != FETCH_KIND_BLOB; /* a CDN body is no API document */
   long long code = -1;
   char amsg[160];
-  bool is_api = api_error(p, n, &code, amsg, sizeof(amsg));
-  if(is_api) {
+  bool is_api = api_errors && api_error(p, n, &code, amsg, sizeof(amsg));
+  if(is_api)
     msgf(oc->msg, sizeof(oc->msg), "HTTP %ld, api error %lld: %s", st, code, amsg);
-    if(code == 4) {
-      oc->kind = K_TRANSIENT;
-      oc->throttle = oc->rate_limited = true;
-    }
-    else if(code == 190 || st == 401 || st == 403)
-      oc->kind = K_AUTH;
-    else if(st == 404)
-      oc->kind = K_EMPTY;
-    else if(st >= 400 && st < 500 && st != 408 && st != 425 && st != 429)
-      oc->kind = K_FAILED;
-    else
-      oc->kind = K_TRANSIENT; /* 5xx, 429, or an error document with 2xx */
-    oc->throttle = oc->throttle || st == 429;
-    oc->rate_limited = oc->rate_limited || st == 429;
-    return;
+  else
+    msgf(oc->msg, sizeof(oc->msg), "HTTP %ld", st);
+  oc->body = p;
+  oc->n = n;
+  if(is_api && code == 4) {
+    oc->kind = K_TRANSIENT;
+    oc->throttle = oc->rate_limited = true;
   }
-  msgf(oc->msg, sizeof(oc->msg), "HTTP %ld", st);
-  if(st >= 200 && st < 300) {
-    if(n == 0 || st == 204)
-      oc->kind = K_EMPTY;
-    else {
-      oc->kind = K_OK;
-      oc->body = p;
-      oc->n = n;
-    }
-  }
-  else if(st == 404 || st == 403)
-    oc->kind = K_EMPTY; /* legacy: 403 without an error document = no tile */
-  else if(st == 401)
+  else if(is_api && code == 190)
     oc->kind = K_AUTH;
+  else if(st >= 200 && st < 300)
+    /* an error document with 2xx is odd enough to ask again */
+    oc->kind = is_api ? K_TRANSIENT : n == 0 || st == 204 ? K_EMPTY : K_OK;
   else if(st == 429) {
     oc->kind = K_TRANSIENT;
     oc->throttle = oc->rate_limited = true; /* persistent: stop, resumable */
@@ -732,7 +757,11 @@ static void classify_http(struct fetch *f, struct slot *s, CURLcode cc, struct o
   else if(st >= 500 || st == 408 || st == 425)
     oc->kind = K_TRANSIENT;
   else
-    oc->kind = K_FAILED; /* other 4xx and unfollowed 3xx: a retry changes nothing */
+    oc->kind = kind_status[s->job->req.kind](st, is_api);
+  if(oc->kind != K_OK && oc->kind != K_REFUSED) {
+    oc->body = NULL;
+    oc->n = 0;
+  }
 }
 
 /* Decode %XX escapes of a file:// path; false on a bad escape or NUL */
@@ -899,17 +928,22 @@ static enum mly_rc settle(struct run *r, struct job *j, struct outcome *oc)
 
   memset(&res, 0, sizeof(res));
   res.http_status = oc->http_status;
+  res.content_length = -1;
   j->http_status = oc->http_status;
 
   switch(oc->kind) {
   case K_OK:
   case K_EMPTY:
+  case K_REFUSED:
     /* additive increase after a rate-limit decrease */
     if(f->eff < f->opts.concurrency)
       f->eff++;
-    res.status = oc->kind == K_OK ? FETCH_OK : FETCH_EMPTY;
-    res.body = oc->kind == K_OK ? oc->body : NULL;
-    res.n = oc->kind == K_OK ? oc->n : 0;
+    res.status = oc->kind == K_OK ? FETCH_OK : oc->kind == K_EMPTY ? FETCH_EMPTY : FETCH_REFUSED;
+    res.body = oc->kind != K_EMPTY ? oc->body : NULL;
+    res.n = oc->kind != K_EMPTY ? oc->n : 0;
+    res.content_length = oc->kind == K_OK ? oc->content_length : -1;
+    if(oc->kind == K_REFUSED)
+      snprintf(res.msg, sizeof(res.msg), "%s", oc->msg);
     f->stats.bytes += res.n;
     deliver(r, j, &res, &v);
     if(v != FETCH_RETRY || r->stop)
@@ -976,6 +1010,8 @@ static enum mly_rc start_http(struct run *r, struct job *j)
     free(j);
     return MLY_ENOMEM; /* cannot happen: active < eff <= slots */
   }
+  if(j->req.kind == FETCH_KIND_BLOB)
+    j->req.auth = FETCH_AUTH_NONE; /* the token goes to Mapillary's hosts only */
   if(j->req.auth != FETCH_AUTH_NONE && !f->token) {
     struct outcome oc = {.kind = K_AUTH};
     snprintf(oc.msg, sizeof(oc.msg), "no access token for %.200s", j->req.url);
@@ -1025,6 +1061,7 @@ static enum mly_rc start_file(struct run *r, struct job *j)
 {
   struct outcome oc;
   memset(&oc, 0, sizeof(oc));
+  oc.content_length = -1;
   enum mly_rc rc = classify_file(r->f, j->req.url, &oc);
   if(rc) {
     free(j);
@@ -1067,6 +1104,8 @@ static enum mly_rc fill(struct run *r)
         break;
       }
       j->req.url[sizeof(j->req.url) - 1] = '\0';
+      if((unsigned)j->req.kind > FETCH_KIND_BLOB)
+        j->req.kind = FETCH_KIND_BLOB; /* unknown: the kind that never carries the token */
     }
     else
       break;
