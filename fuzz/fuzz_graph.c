@@ -1,4 +1,5 @@
-/* fuzz_graph.c -- libFuzzer harness: Graph answers through both parsers, error codes, id repair */
+/* fuzz_graph.c -- libFuzzer harness: Graph answers through every parser (image ids, names,
+ * entities in each form), error codes, id repair, entity URLs */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,6 +75,65 @@ static void exercise_urls(const char *s, size_t n)
     check(n == 0 || out[0] == '\0');
 }
 
+struct visits {
+  size_t n;
+};
+
+static enum mly_rc count_entity(void *user, uint64_t id, json_t *ent)
+{
+  struct visits *v = user;
+  check(json_is_object(ent));
+  v->n++;
+  return MLY_OK;
+}
+
+/* Entities in each form: an answer with an error body never visits, and
+ * its status follows the code; a bad shape says so in a clean message */
+static void exercise_entities(const char *body, size_t size, int code)
+{
+  for(int form = GRAPH_FORM_IDS; form <= GRAPH_FORM_ONE; form++) {
+    struct visits v = {0};
+    struct mly_err err = {0};
+    enum mly_rc rc = graph_parse_entities(body, size, (enum graph_form)form, count_entity, &v, &err);
+    if(rc == MLY_OK)
+      check(code == 0 && (form != GRAPH_FORM_ONE || v.n == 1));
+    else {
+      check(err.rc == rc);
+      check_message(err.msg, false);
+      if(code != 0)
+        check(rc == status_of(code) && v.n == 0);
+      else
+        check(rc == MLY_EFORMAT || rc == MLY_ETOOBIG || rc == MLY_ENOMEM);
+    }
+  }
+}
+
+/* Entity URLs from the input's bytes as ids and a field list: the ids and
+ * the fields never bring a '&', '?' or '#' of their own */
+static void exercise_entity_urls(const uint8_t *data, size_t size)
+{
+  uint64_t ids[4];
+  size_t n = size / 8 < 4 ? size / 8 : 4;
+  for(size_t i = 0; i < n; i++)
+    memcpy(&ids[i], data + 8 * i, 8);
+  char fields[32];
+  size_t fl = size - 8 * n < sizeof(fields) - 1 ? size - 8 * n : sizeof(fields) - 1;
+  memcpy(fields, data + 8 * n, fl);
+  fields[fl] = '\0';
+  char out[512];
+  for(int form = GRAPH_FORM_IDS; form <= GRAPH_FORM_ONE; form++) {
+    size_t k = form == GRAPH_FORM_ONE ? (n ? 1 : 0) : n;
+    if(graph_entities_url("http://h", (enum graph_form)form, ids, k, fields, out, sizeof(out))) {
+      check(k > 0 && fields[0]);
+      const char *f = strstr(out, "fields=");
+      check(f != NULL && strpbrk(f + 7, "&?#= ") == NULL);
+      check(strchr(out, '#') == NULL);
+    }
+    else
+      check(out[0] == '\0');
+  }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
   const char *body = (const char *)data;
@@ -114,5 +174,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   free(name);
 
   exercise_urls(body, size < 40 ? size : 40);
+  exercise_entities(body, size, code);
+  exercise_entity_urls(data, size);
   return 0;
 }

@@ -2,6 +2,7 @@
 #ifndef MLY_GRAPH_H
 #define MLY_GRAPH_H
 
+#include <jansson.h>
 #include "mly/common.h"
 
 /* Caps on what an answer may hold (house rule: every growable thing is
@@ -31,7 +32,41 @@ bool graph_image_ids_url(const char *graph_url, const char *sequence_id, size_t 
 bool graph_org_url(const char *graph_url, const char *org_id, char *out, size_t cap)
     MLY_WARN_UNUSED;
 
+/* The ways to ask for several entities (SPEC "download_mapillary_imgs"), in
+ * the order they are tried: a form the API refuses gives way to the next. */
+enum graph_form {
+  GRAPH_FORM_IDS = 0, /* GET <root>?ids=A,B&fields=F: {"A":{...},"B":{...}} */
+  GRAPH_FORM_IMAGES,  /* GET <root>/images?image_ids=A,B&fields=F: {"data":[{...}]} */
+  GRAPH_FORM_ONE      /* GET <root>/A?fields=F: {...}, one id */
+};
+
+/* Write the URL asking for `fields` (a comma list, NUL-terminated; commas
+ * and RFC 3986 unreserved characters go as they are, others
+ * percent-encoded) of the n ids in the given form; GRAPH_FORM_ONE takes
+ * exactly one id. Same return rules as graph_image_ids_url (false when n
+ * is 0, fields is empty, or it does not fit). */
+bool graph_entities_url(const char *graph_url, enum graph_form form, const uint64_t *ids, size_t n,
+                        const char *fields, char *out, size_t cap) MLY_WARN_UNUSED;
+
 /* ---- answer parsing ---------------------------------------------------- */
+
+/* Called once per entity of an answer with its id (for GRAPH_FORM_IDS the
+ * key, else the entity's "id" member, a decimal string or a non-negative
+ * integer) and the entity object (borrowed, valid during the call).
+ * Return MLY_OK to go on; anything else ends the parse with that status. */
+typedef enum mly_rc (*graph_entity_fn)(void *user, uint64_t id, json_t *entity);
+
+/* Parse an answer of the given form (n bytes, need not be NUL-terminated),
+ * calling visit for each entity. Members that are not entities are
+ * skipped: a key that is not a decimal id, a value that is not an object,
+ * an element of "data" without a usable id. Errors as for
+ * graph_parse_image_ids (an error body: MLY_EAUTH, MLY_ERATE, MLY_EHTTP;
+ * MLY_EFORMAT when the answer is not of the form's shape; MLY_ETOOBIG);
+ * a visit status other than MLY_OK is returned as it is, err untouched. */
+enum mly_rc graph_parse_entities(const char *body, size_t n, enum graph_form form,
+                                 graph_entity_fn visit, void *user, struct mly_err *err)
+    MLY_WARN_UNUSED;
+
 
 /* Parse an image_ids answer {"data":[{"id":"..."}, ...]} (n bytes, need not
  * be NUL-terminated). On MLY_OK, *ids (OUT: malloc'd, caller frees; NULL

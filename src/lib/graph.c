@@ -95,6 +95,53 @@ bool graph_org_url(const char *graph_url, const char *org_id, char *out, size_t 
   return ubuf_finish(&b);
 }
 
+static void ubuf_add_u64(struct ubuf *b, uint64_t v)
+{
+  char t[24];
+  int len = snprintf(t, sizeof(t), "%llu", (unsigned long long)v);
+  ubuf_add(b, t, (size_t)len);
+}
+
+/* A field list: commas stay (the API's separator), the rest as a value */
+static void ubuf_add_fields(struct ubuf *b, const char *fields)
+{
+  for(const char *p = fields; *p && b->ok; p++) {
+    if(*p == ',')
+      ubuf_add(b, ",", 1);
+    else
+      ubuf_add_encoded(b, p, 1);
+  }
+}
+
+bool graph_entities_url(const char *graph_url, enum graph_form form, const uint64_t *ids, size_t n,
+                        const char *fields, char *out, size_t cap)
+{
+  struct ubuf b;
+  ubuf_start(&b, out, cap, graph_url);
+  if(!ids || n == 0 || !fields || !fields[0] || (form == GRAPH_FORM_ONE && n != 1) ||
+     form > GRAPH_FORM_ONE)
+    b.ok = false;
+  if(form == GRAPH_FORM_ONE) {
+    ubuf_add(&b, "/", 1);
+    if(b.ok)
+      ubuf_add_u64(&b, ids[0]);
+    ubuf_add(&b, "?fields=", strlen("?fields="));
+  }
+  else {
+    const char *head = form == GRAPH_FORM_IDS ? "?ids=" : "/images?image_ids=";
+    ubuf_add(&b, head, strlen(head));
+    for(size_t i = 0; i < n && b.ok; i++) {
+      if(i)
+        ubuf_add(&b, ",", 1);
+      ubuf_add_u64(&b, ids[i]);
+    }
+    ubuf_add(&b, "&fields=", strlen("&fields="));
+  }
+  if(b.ok)
+    ubuf_add_fields(&b, fields);
+  return ubuf_finish(&b);
+}
+
 /* ---- messages ----------------------------------------------------------- */
 
 /* Characters a credential is made of: Mapillary tokens look like
@@ -314,6 +361,89 @@ enum mly_rc graph_parse_image_ids(const char *body, size_t n, uint64_t **ids, si
     json_t *e = error_object(root);
     rc = e ? error_status(e, err) : parse_data(root, ids, nids, err);
   }
+  json_decref(root);
+  return rc;
+}
+
+/* ---- entities ----------------------------------------------------------- */
+
+/* An entity's own id: "id" as a decimal string or a non-negative integer */
+static bool entity_id(json_t *ent, uint64_t *out)
+{
+  json_t *id = json_object_get(ent, "id");
+  if(json_is_string(id))
+    return parse_decimal(json_string_value(id), json_string_length(id), out);
+  if(json_is_integer(id) && json_integer_value(id) >= 0) {
+    *out = (uint64_t)json_integer_value(id);
+    return true;
+  }
+  return false;
+}
+
+static enum mly_rc visit_keyed(json_t *root, graph_entity_fn visit, void *user)
+{
+  const char *key;
+  json_t *v;
+  json_object_foreach(root, key, v) {
+    uint64_t id;
+    if(!json_is_object(v) || !parse_decimal(key, strlen(key), &id))
+      continue;
+    enum mly_rc rc = visit(user, id, v);
+    if(rc)
+      return rc;
+  }
+  return MLY_OK;
+}
+
+static enum mly_rc visit_data(json_t *root, graph_entity_fn visit, void *user, struct mly_err *err)
+{
+  json_t *data = json_object_get(root, "data");
+  if(!json_is_array(data))
+    return mly_err_set(err, MLY_EFORMAT, "images answer has no data array");
+  size_t i;
+  json_t *v;
+  json_array_foreach(data, i, v) {
+    uint64_t id;
+    if(!json_is_object(v) || !entity_id(v, &id))
+      continue;
+    enum mly_rc rc = visit(user, id, v);
+    if(rc)
+      return rc;
+  }
+  return MLY_OK;
+}
+
+enum mly_rc graph_parse_entities(const char *body, size_t n, enum graph_form form,
+                                 graph_entity_fn visit, void *user, struct mly_err *err)
+{
+  json_t *root = NULL;
+  enum mly_rc rc = load(body, n, "graph", &root, err);
+  if(rc)
+    goto out;
+  if(!json_is_object(root)) {
+    rc = mly_err_set(err, MLY_EFORMAT, "graph answer is not a JSON object");
+    goto out;
+  }
+  json_t *e = error_object(root);
+  if(e) {
+    rc = error_status(e, err);
+    goto out;
+  }
+  uint64_t id;
+  switch(form) {
+  case GRAPH_FORM_IDS:
+    rc = visit_keyed(root, visit, user);
+    break;
+  case GRAPH_FORM_IMAGES:
+    rc = visit_data(root, visit, user, err);
+    break;
+  default:
+    if(!entity_id(root, &id))
+      rc = mly_err_set(err, MLY_EFORMAT, "graph answer has no decimal id");
+    else
+      rc = visit(user, id, root);
+  }
+out:
   json_decref(root);
   return rc;
 }

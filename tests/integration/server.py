@@ -3,7 +3,28 @@
 
 Serves ROOT/{z}/{x}/{y}.mvt for any path whose last three segments are z/x/y
 (a suffix such as .mvt on y is fine), and a few Graph API endpoints from
-ROOT/graph/. Binds 127.0.0.1 only. Python 3 standard library only.
+ROOT/graph/. Binds 127.0.0.1 only. Python 3 standard library only (and
+Debian's cjpeg for the images).
+
+Images (the Graph API's image entities and a CDN): every decimal id is an
+image unless ROOT/graph/images.json says otherwise:
+    {"deleted": [ids],            unknown to the Graph API (deleted/private)
+     "no_size": {"2048": [ids]},  no thumb_2048_url field
+     "gone": [ids],               the Graph API has a link, the CDN says 410
+     "sequence": {"id": "seq"}}   the entity's sequence (else "s<id mod 7>")
+Three forms: the batch GET /graph?ids=A,B&fields=... (an object keyed by
+id; --graph-ids ok | strict: refused when one id is unknown, as Facebook's
+Graph does | refuse: the form is not supported), GET /graph/images?
+image_ids=A,B&fields=... ({"data": [...]}; --graph-images ok | refuse) and
+GET /graph/ID?fields=... (404 code 100 when unknown). More than
+--graph-max-ids ids in one request is a 400.
+The thumbnail links point to the CDN, a second listener (--cdn-port-file),
+/cdn/ID/SIZE.jpg?exp=UNIX&sig=HMAC: a link past its expiry (--url-ttl;
+--expire-first makes each image's first link already expired) or with a
+bad signature is 403, a "gone" image 410. Each body is a real JPEG made by
+cjpeg for that size (noise, so that 2048 is some 500 KB) with a COM segment
+"mly-test id=ID size=SIZE" after SOI. Faults strike the CDN too
+(--fault-where picks tile, graph, cdn, or all).
 
 A tile may carry a permanent override ROOT/{z}/{x}/{y}.status:
     line 1:  STATUS [BODYFILE]      e.g. "500", "204", "403 err190.json"
@@ -25,6 +46,7 @@ presence is logged.
 import argparse
 import gzip
 import hashlib
+import hmac
 import http.server
 import json
 import os
@@ -61,6 +83,18 @@ def parse_args(argv):
     p.add_argument("--gzip-rate", type=float, default=0.0,
                    help="gzip bodies (half with Content-Encoding, half raw)")
     p.add_argument("--log", help="JSON-lines request log")
+    p.add_argument("--cdn-port-file", help="also serve the image CDN; write its port here")
+    p.add_argument("--graph-ids", choices=("ok", "strict", "refuse"), default="ok",
+                   help="the batch form ?ids=: answers, refuses on an unknown id, or refuses")
+    p.add_argument("--graph-images", choices=("ok", "refuse"), default="ok",
+                   help="the /images?image_ids= form")
+    p.add_argument("--graph-max-ids", type=int, default=50, help="ids one request may ask for")
+    p.add_argument("--url-ttl", type=float, default=3600.0, help="seconds a CDN link lives")
+    p.add_argument("--expire-first", action="store_true",
+                   help="the first link handed out for each image is already expired")
+    p.add_argument("--fault-where", default="all",
+                   help="comma list of tile,graph,cdn where faults strike (default all)")
+    p.add_argument("--jpeg-cache", help="directory for the generated JPEGs (default a temp dir)")
     p.add_argument("--max-seconds", type=float, default=600.0, help="stop after this long")
     return p.parse_args(argv)
 
@@ -91,6 +125,42 @@ class State:
         self.tiles_ok = 0
         self.logf = open(args.log, "a", encoding="utf-8") if args.log else None
         self.t0 = time.monotonic()
+        self.cdn_base = None  # set once the CDN listens
+        self.cdn_on_api = False  # no CDN listener: /cdn/ on this one
+        self.links = {}       # image id -> links handed out
+        self.secret = os.urandom(16)
+        self.jpegs = {}       # size -> JPEG bytes (made on first use)
+        self.images_cfg = None
+
+    def images(self):
+        """ROOT/graph/images.json as sets (read once)."""
+        with self.lock:
+            if self.images_cfg is None:
+                try:
+                    with open(os.path.join(self.root, "graph", "images.json"),
+                              encoding="utf-8") as f:
+                        cfg = json.load(f)
+                except (OSError, ValueError):
+                    cfg = {}
+                self.images_cfg = {
+                    "deleted": set(str(i) for i in cfg.get("deleted", [])),
+                    "gone": set(str(i) for i in cfg.get("gone", [])),
+                    "no_size": {k: set(str(i) for i in v)
+                                for k, v in cfg.get("no_size", {}).items()},
+                    "sequence": {str(k): str(v) for k, v in cfg.get("sequence", {}).items()}}
+            return self.images_cfg
+
+    def next_link(self, image_id):
+        with self.lock:
+            n = self.links.get(image_id, 0) + 1
+            self.links[image_id] = n
+            return n
+
+    def jpeg(self, size):
+        with self.lock:
+            if size not in self.jpegs:
+                self.jpegs[size] = make_jpeg(size, self.args.jpeg_cache)
+            return self.jpegs[size]
 
     def next_attempt(self, key):
         with self.lock:
@@ -120,6 +190,44 @@ class State:
                 return
             self.logf.write(line)
             self.logf.flush()
+
+
+JPEG_DIMS = {"256": (256, 192), "1024": (1024, 768), "2048": (2048, 1536),
+             "original": (3000, 2250)}
+IMAGE_SIZES = ("256", "1024", "2048", "original")
+
+
+def make_jpeg(size, cache_dir):
+    """A real baseline JPEG of the size's dimensions: cjpeg over noise."""
+    w, h = JPEG_DIMS[size]
+    path = os.path.join(cache_dir, "mly-test-%s.jpg" % size) if cache_dir else None
+    if path and os.path.exists(path):
+        with open(path, "rb") as f:
+            return f.read()
+    amp = 32  # noise amplitude: a 2048 image is some 500 KB, like a real one
+    table = bytes(128 - amp // 2 + (i * amp) // 256 for i in range(256))
+    rnd = hashlib.sha256(size.encode()).digest()
+    body = bytearray()
+    while len(body) < w * h * 3:  # deterministic noise, fast enough (SHAKE)
+        body += hashlib.shake_256(rnd + len(body).to_bytes(8, "big")).digest(1 << 20)
+    import subprocess  # only servers that hand out images need it
+    ppm = b"P6\n%d %d\n255\n" % (w, h) + bytes(body[:w * h * 3]).translate(table)
+    out = subprocess.run(["cjpeg", "-quality", "80"], input=ppm, capture_output=True,
+                         check=True).stdout
+    if path:
+        os.makedirs(cache_dir, exist_ok=True)
+        tmp = "%s.tmp.%d" % (path, os.getpid())
+        with open(tmp, "wb") as f:
+            f.write(out)
+        os.replace(tmp, path)
+    return out
+
+
+def jpeg_for(base, image_id, size):
+    """The size's JPEG with a COM segment naming the image, right after SOI."""
+    text = ("mly-test id=%s size=%s" % (image_id, size)).encode()
+    com = b"\xff\xfe" + struct.pack(">H", len(text) + 2) + text
+    return base[:2] + com + base[2:]
 
 
 def tile_of(path):
@@ -158,12 +266,21 @@ class Handler(http.server.BaseHTTPRequestHandler):
         rest = "&".join(p for p in key_q.split("&") if p and not p.startswith("access_token="))
         key = url.path + ("?" + rest if rest else "")
         attempt = st.next_attempt(key)
+        cdn = getattr(self.server, "is_cdn", False) or (
+            self.server.state.cdn_on_api and url.path.startswith("/cdn/"))
+        where = "cdn" if cdn else "tile" if tile is not None else "graph"
         rec = {"method": "GET", "path": url.path, "query": key_q, "attempt": attempt,
-               "fault": None, "gzip": None,
+               "fault": None, "gzip": None, "host": "cdn" if cdn else "api",
                "tile": "%d/%d/%d" % tile if tile is not None else None,
                "user_agent": self.headers.get("User-Agent"),
                "accept_encoding": self.headers.get("Accept-Encoding"),
                "auth_header": "Authorization" in self.headers}
+        if cdn:
+            # what the CDN must never see: the token anywhere in the request
+            raw = self.requestline + "\n" + str(self.headers)
+            rec["token_seen"] = bool(a.token) and (
+                a.token in raw or urllib.parse.quote(a.token, safe="") in raw)
+            rec["access_token_param"] = "access_token" in q
 
         if a.latency_ms > 0:
             time.sleep(a.latency_ms / 1000.0)
@@ -171,7 +288,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             rec["slow"] = True
             time.sleep(a.slow_ms / 1000.0)
 
-        if a.token is not None and not self.token_ok(tile is not None, q):
+        if not cdn and a.token is not None and not self.token_ok(tile is not None, q):
             return self.answer(rec, 403, json.dumps(ERR190).encode(), "application/json",
                                fault="bad-token")
         if st.auth_broken():
@@ -179,6 +296,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                                fault="auth-fail-after")
 
         u = draw(a.fault_seed, key, attempt, "fault")
+        if a.fault_where != "all" and where not in a.fault_where.split(","):
+            u = 1.0  # no fault here
         edges = [("fail", a.fail_rate), ("429", a.rate429),
                  ("truncate", a.truncate_rate), ("reset", a.reset_rate)]
         fault, acc = None, 0.0
@@ -195,7 +314,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.answer(rec, 429, b"", "text/plain", fault="429",
                                headers=[("Retry-After", str(a.retry_after))])
 
-        if tile is not None:
+        if cdn:
+            status, body, ctype, headers = self.cdn_answer(url.path, q)
+        elif tile is not None:
             status, body, ctype, headers = self.tile_answer(tile)
         else:
             status, body, ctype, headers = self.graph_answer(url.path, q)
@@ -265,6 +386,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if segs and segs[0] == "graph":
             segs = segs[1:]
         gdir = os.path.join(st.root, "graph")
+        if not segs and "ids" in q:
+            return self.images_batch(q)
+        if segs == ["images"]:
+            return self.images_list(q)
+        if len(segs) == 1 and segs[0].isdigit() and \
+                q.get("fields", [""])[0] not in ("", "name"):
+            return self.image_one(segs[0], q)
         if segs == ["image_ids"]:
             seq = q.get("sequence_id", [""])[0]
             p = os.path.join(gdir, "image_ids", seq + ".json")
@@ -286,6 +414,122 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 return 200, json.dumps(doc).encode(), "application/json", []
             return self.graph_missing(segs[0])
         return 404, b"", "text/plain", []
+
+    # -- image entities and the CDN -------------------------------------
+
+    @staticmethod
+    def graph_refused(message, status=400):
+        doc = {"error": {"message": message, "type": "GraphMethodException", "code": 100}}
+        return status, json.dumps(doc).encode(), "application/json", []
+
+    @staticmethod
+    def id_list(text):
+        return [i for i in text.split(",") if i]
+
+    def image_entity(self, image_id, fields):
+        """The entity's requested fields, or None for an unknown image."""
+        st = self.server.state
+        cfg = st.images()
+        if not image_id.isdigit() or image_id in cfg["deleted"]:
+            return None
+        out = {"id": image_id}
+        n = int(image_id)
+        for fld in fields:
+            if fld.startswith("thumb_") and fld.endswith("_url"):
+                size = fld[len("thumb_"):-len("_url")]
+                if size in IMAGE_SIZES and image_id not in cfg["no_size"].get(size, ()):
+                    out[fld] = self.signed_link(image_id, size)
+            elif fld == "sequence":
+                out[fld] = cfg["sequence"].get(image_id, "s%d" % (n % 7))
+            elif fld == "camera_type":
+                out[fld] = "spherical" if n % 5 == 0 else "perspective"
+            elif fld == "make":
+                out[fld] = "TestCam"
+            elif fld == "model":
+                out[fld] = "M%d" % (n % 3)
+            elif fld == "computed_compass_angle":
+                out[fld] = (n * 37 % 3600) / 10.0
+            elif fld == "computed_geometry":
+                out[fld] = {"type": "Point",
+                            "coordinates": [-108.5 + (n % 1000) / 1e5, 39.0 + (n % 997) / 1e5]}
+            elif fld == "creator":
+                out[fld] = {"username": "tester", "id": "100"}
+            elif fld == "captured_at":
+                out[fld] = 1651366800000 + n % 100000
+        return out
+
+    def signed_link(self, image_id, size):
+        st = self.server.state
+        nth = st.next_link(image_id)
+        exp = int(time.time() + st.args.url_ttl)
+        if st.args.expire_first and nth == 1:
+            exp = int(time.time()) - 60
+        msg = ("%s/%s/%d" % (image_id, size, exp)).encode()
+        sig = hmac.new(st.secret, msg, hashlib.sha256).hexdigest()[:32]
+        return "%s/cdn/%s/%s.jpg?exp=%d&sig=%s" % (st.cdn_base, image_id, size, exp, sig)
+
+    def fields_of(self, q):
+        return [f for f in q.get("fields", [""])[0].split(",") if f]
+
+    def too_many(self, ids):
+        return len(ids) > self.server.state.args.graph_max_ids
+
+    def images_batch(self, q):
+        a = self.server.state.args
+        ids = self.id_list(q.get("ids", [""])[0])
+        if a.graph_ids == "refuse":
+            return self.graph_refused("Unsupported get request. Please read the Graph API "
+                                      "documentation")
+        if not ids or self.too_many(ids):
+            return self.graph_refused("Too many IDs. Maximum: %d" % a.graph_max_ids)
+        fields = self.fields_of(q)
+        out = {}
+        for i in ids:
+            ent = self.image_entity(i, fields)
+            if ent is None:
+                if a.graph_ids == "strict":
+                    return self.graph_refused("Some of the aliases you requested do not "
+                                              "exist: %s" % i, 404)
+                continue
+            out[i] = ent
+        return 200, json.dumps(out).encode(), "application/json", []
+
+    def images_list(self, q):
+        a = self.server.state.args
+        if a.graph_images == "refuse":
+            return self.graph_refused("Unsupported get request")
+        ids = self.id_list(q.get("image_ids", [""])[0])
+        if not ids or self.too_many(ids):
+            return self.graph_refused("Too many IDs. Maximum: %d" % a.graph_max_ids)
+        fields = self.fields_of(q)
+        data = [e for e in (self.image_entity(i, fields) for i in ids) if e is not None]
+        return 200, json.dumps({"data": data}).encode(), "application/json", []
+
+    def image_one(self, image_id, q):
+        ent = self.image_entity(image_id, self.fields_of(q))
+        if ent is None:
+            return self.graph_missing(image_id)
+        return 200, json.dumps(ent).encode(), "application/json", []
+
+    def cdn_answer(self, path, q):
+        st = self.server.state
+        segs = [s for s in path.split("/") if s]
+        if len(segs) != 3 or segs[0] != "cdn" or not segs[2].endswith(".jpg"):
+            return 404, b"not found\n", "text/plain", []
+        image_id, size = segs[1], segs[2][:-4]
+        exp = q.get("exp", [""])[0]
+        sig = q.get("sig", [""])[0]
+        if size not in IMAGE_SIZES or not exp.isdigit():
+            return 403, b"<Error><Code>AccessDenied</Code></Error>", "application/xml", []
+        msg = ("%s/%s/%s" % (image_id, size, exp)).encode()
+        want = hmac.new(st.secret, msg, hashlib.sha256).hexdigest()[:32]
+        if not hmac.compare_digest(want, sig):
+            return 403, b"<Error><Code>SignatureDoesNotMatch</Code></Error>", "application/xml", []
+        if int(exp) < time.time():
+            return 403, b"URL signature expired", "text/plain", []
+        if image_id in st.images()["gone"]:
+            return 410, b"gone\n", "text/plain", []
+        return 200, jpeg_for(st.jpeg(size), image_id, size), "image/jpeg", []
 
     @staticmethod
     def graph_missing(what):
@@ -397,11 +641,26 @@ def main(argv):
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1},
                               daemon=True)
     thread.start()
+    cdn = None
+    if args.cdn_port_file:
+        cdn = Server(("127.0.0.1", 0), Handler)
+        cdn.state = server.state
+        cdn.is_cdn = True
+        server.state.cdn_base = "http://127.0.0.1:%d" % cdn.server_address[1]
+        threading.Thread(target=cdn.serve_forever, kwargs={"poll_interval": 0.1},
+                         daemon=True).start()
+        write_port_file(args.cdn_port_file, cdn.server_address[1])
+    else:
+        server.state.cdn_base = "http://127.0.0.1:%d" % server.server_address[1]
+        server.state.cdn_on_api = True
     if args.port_file:
         write_port_file(args.port_file, server.server_address[1])
     stop.wait(args.max_seconds)
     server.shutdown()
     server.server_close()
+    if cdn:
+        cdn.shutdown()
+        cdn.server_close()
     if server.state.logf:
         with server.state.lock:
             server.state.logf.close()

@@ -554,6 +554,102 @@ static void test_property_dense_ids_each_handed_out_once(void **state)
   free(got);
 }
 
+/* ---- entities (image URLs) ------------------------------------------------ */
+
+static void test_entities_url_forms(void **state)
+{
+  char out[256];
+  uint64_t ids[] = {1, 18446744073709551615ull, 42};
+  assert_true(graph_entities_url("http://h/", GRAPH_FORM_IDS, ids, 3, "id,thumb_1024_url", out,
+                                 sizeof(out)));
+  assert_string_equal(out, "http://h?ids=1,18446744073709551615,42&fields=id,thumb_1024_url");
+  assert_true(graph_entities_url("http://h", GRAPH_FORM_IMAGES, ids, 2, "id,creator{username}",
+                                 out, sizeof(out)));
+  assert_string_equal(out, "http://h/images?image_ids=1,18446744073709551615"
+                           "&fields=id,creator%7Busername%7D");
+  assert_true(graph_entities_url("http://h", GRAPH_FORM_ONE, ids + 2, 1, "id,thumb_256_url", out,
+                                 sizeof(out)));
+  assert_string_equal(out, "http://h/42?fields=id,thumb_256_url");
+  /* one id only for ONE; no ids, no fields, no room: refused and "" */
+  assert_false(graph_entities_url("http://h", GRAPH_FORM_ONE, ids, 2, "id", out, sizeof(out)));
+  assert_string_equal(out, "");
+  assert_false(graph_entities_url("http://h", GRAPH_FORM_IDS, ids, 0, "id", out, sizeof(out)));
+  assert_false(graph_entities_url("http://h", GRAPH_FORM_IDS, ids, 1, "", out, sizeof(out)));
+  assert_false(graph_entities_url("http://h", GRAPH_FORM_IDS, ids, 3, "id", out, 30));
+  assert_string_equal(out, "");
+  /* field text cannot smuggle a parameter in */
+  assert_true(graph_entities_url("http://h", GRAPH_FORM_ONE, ids, 1, "id&access_token=x", out,
+                                 sizeof(out)));
+  assert_string_equal(out, "http://h/1?fields=id%26access_token%3Dx");
+}
+
+struct seen {
+  int n;
+  uint64_t id[8];
+  char url[8][64];
+  int stop_at; /* return MLY_EINVAL at this visit (1-based), 0: never */
+};
+
+static enum mly_rc visit(void *user, uint64_t id, json_t *ent)
+{
+  struct seen *s = user;
+  assert_true(json_is_object(ent));
+  assert_true(s->n < 8);
+  s->id[s->n] = id;
+  json_t *u = json_object_get(ent, "thumb_1024_url");
+  snprintf(s->url[s->n], sizeof(s->url[0]), "%s", json_is_string(u) ? json_string_value(u) : "");
+  s->n++;
+  return s->stop_at && s->n == s->stop_at ? MLY_EINVAL : MLY_OK;
+}
+
+static enum mly_rc parse_form(const char *body, enum graph_form form, struct seen *s,
+                              struct mly_err *err)
+{
+  memset(s, 0, sizeof(*s));
+  return graph_parse_entities(body, strlen(body), form, visit, s, err);
+}
+
+static void test_parse_entities_each_form(void **state)
+{
+  struct seen s;
+  struct mly_err err = {0};
+  /* keyed: keys are the ids; non-entities skipped */
+  assert_int_equal(parse_form("{\"11\":{\"id\":\"11\",\"thumb_1024_url\":\"http://c/a\"},"
+                              "\"x\":{},\"12\":5,\"13\":{}}",
+                              GRAPH_FORM_IDS, &s, &err), MLY_OK);
+  assert_int_equal(s.n, 2);
+  assert_true(s.id[0] == 11 && s.id[1] == 13);
+  assert_string_equal(s.url[0], "http://c/a");
+  /* data array: ids as strings or integers; elements without one skipped */
+  assert_int_equal(parse_form("{\"data\":[{\"id\":\"7\"},{\"id\":8},{\"id\":-1},{\"id\":1.5},"
+                              "{},3,{\"id\":\"0x9\"}]}",
+                              GRAPH_FORM_IMAGES, &s, &err), MLY_OK);
+  assert_int_equal(s.n, 2);
+  assert_true(s.id[0] == 7 && s.id[1] == 8);
+  assert_int_equal(parse_form("{\"id\":\"26774514888887982\"}", GRAPH_FORM_ONE, &s, &err), MLY_OK);
+  assert_true(s.n == 1 && s.id[0] == 26774514888887982ull);
+  /* shapes that are not the form's */
+  assert_int_equal(parse_form("{\"items\":[]}", GRAPH_FORM_IMAGES, &s, &err), MLY_EFORMAT);
+  assert_int_equal(parse_form("{\"name\":\"x\"}", GRAPH_FORM_ONE, &s, &err), MLY_EFORMAT);
+  assert_int_equal(parse_form("[]", GRAPH_FORM_IDS, &s, &err), MLY_EFORMAT);
+  assert_int_equal(parse_form("{\"1\":{", GRAPH_FORM_IDS, &s, &err), MLY_EFORMAT);
+  assert_int_equal(s.n, 0);
+  /* error bodies */
+  assert_int_equal(parse_form("{\"error\":{\"code\":190,\"message\":\"bad\"}}", GRAPH_FORM_IDS, &s,
+                              &err), MLY_EAUTH);
+  assert_int_equal(parse_form("{\"error\":{\"code\":4}}", GRAPH_FORM_IMAGES, &s, &err), MLY_ERATE);
+  assert_int_equal(parse_form("{\"error\":{\"code\":100,\"message\":\"Unsupported get request.\"}}",
+                              GRAPH_FORM_ONE, &s, &err), MLY_EHTTP);
+  assert_string_equal(err.msg, "graph api error 100: Unsupported get request");
+  /* a visit's status ends the parse as it is */
+  memset(&s, 0, sizeof(s));
+  s.stop_at = 1;
+  const char *two = "{\"1\":{},\"2\":{}}";
+  assert_int_equal(graph_parse_entities(two, strlen(two), GRAPH_FORM_IDS, visit, &s, &err),
+                   MLY_EINVAL);
+  assert_int_equal(s.n, 1);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -579,6 +675,8 @@ int main(void)
     cmocka_unit_test(test_needed_from_two_to_the_53),
     cmocka_unit_test(test_property_random_ids_resolve_back),
     cmocka_unit_test(test_property_dense_ids_each_handed_out_once),
+    cmocka_unit_test(test_entities_url_forms),
+    cmocka_unit_test(test_parse_entities_each_form),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
