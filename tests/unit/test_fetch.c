@@ -137,6 +137,7 @@ static char *slurp(const char *path)
 struct item {
   char url[512];
   enum fetch_auth auth;
+  enum fetch_kind kind;
   const uint8_t *want;     /* expected body for FETCH_OK */
   size_t want_n;
   int retry_verdicts;      /* answer FETCH_RETRY this many times */
@@ -144,6 +145,7 @@ struct item {
   int done_calls;
   enum fetch_status status;
   long http;
+  int64_t content_length;
   int attempts;
   uint8_t *body;
   size_t n;
@@ -178,6 +180,7 @@ static int list_next(void *user, struct fetch_req *req)
   }
   snprintf(req->url, sizeof(req->url), "%s", it->url);
   req->auth = it->auth;
+  req->kind = it->kind;
   req->user = it;
   return 1;
 }
@@ -195,6 +198,7 @@ static enum fetch_verdict list_done(void *user, void *req_user, struct fetch_res
   l->total_done++;
   it->status = res->status;
   it->http = res->http_status;
+  it->content_length = res->content_length;
   it->attempts = res->attempts;
   snprintf(it->msg, sizeof(it->msg), "%s", res->msg);
   free(it->body);
@@ -400,6 +404,70 @@ static void test_fetch_empty_answers_are_empty(void **state)
     assert_int_equal(l->items[i].n, 0);
   }
   assert_int_equal(log_count(fx, NULL, -1), 5);
+  list_free(l);
+}
+
+/* Each request kind reads the same statuses its own way; a CDN file never
+ * carries the token, whatever auth the caller asked for */
+static void test_fetch_kinds_read_statuses_their_own_way(void **state)
+{
+  struct fx *fx = *state;
+  const char *args[] = {NULL}; /* no token check: the CDN kind sends none */
+  put_status(fx, 14, 2, 1, "403\n");
+  put_status(fx, 14, 2, 2, "410\n");
+  put_status(fx, 14, 2, 3, "400 e100.json\n");
+  put_root_file(fx, "e100.json", "{\"error\":{\"code\":100,\"message\":\"Unsupported get request\"}}");
+  put_status(fx, 14, 2, 4, "404\n");
+  uint8_t *body = make_body(5000, 3);
+  put_tile(fx, 14, 2, 5, body, 5000);
+  server_start(fx, args);
+  enum { Y = 5, K = 3 };
+  struct list *l = list_new(Y * K);
+  for(int k = 0; k < K; k++)
+    for(int y = 0; y < Y; y++) {
+      struct item *it = &l->items[k * Y + y];
+      tile_url(fx, it, 14, 2, y + 1);
+      it->kind = (enum fetch_kind)k;
+      it->auth = k == FETCH_KIND_BLOB ? FETCH_AUTH_QUERY : FETCH_AUTH_NONE;
+    }
+  struct fetch_opts o = opts_default();
+  assert_int_equal(run_list(&o, l, NULL), MLY_OK);
+  enum fetch_status want[K][Y] = {
+    [FETCH_KIND_TILE] = {FETCH_EMPTY, FETCH_FAILED, FETCH_FAILED, FETCH_EMPTY, FETCH_OK},
+    [FETCH_KIND_GRAPH] = {FETCH_AUTH, FETCH_REFUSED, FETCH_REFUSED, FETCH_REFUSED, FETCH_OK},
+    [FETCH_KIND_BLOB] = {FETCH_REFUSED, FETCH_REFUSED, FETCH_FAILED, FETCH_REFUSED, FETCH_OK},
+  };
+  for(int k = 0; k < K; k++)
+    for(int y = 0; y < Y; y++) {
+      struct item *it = &l->items[k * Y + y];
+      if(it->status != want[k][y])
+        fail_msg("kind %d y %d: status %d, want %d (%s)", k, y, it->status, want[k][y], it->msg);
+      assert_int_equal(it->attempts, 1);
+    }
+  /* a refused Graph answer hands its error body over; the CDN's says why */
+  struct item *g400 = &l->items[FETCH_KIND_GRAPH * Y + 2];
+  assert_non_null(g400->body);
+  assert_non_null(memmem(g400->body, g400->n, "Unsupported", 11));
+  assert_string_equal(g400->msg, "HTTP 400, api error 100: Unsupported get request");
+  assert_string_equal(l->items[FETCH_KIND_BLOB * Y + 1].msg, "HTTP 410");
+  /* Content-Length is reported with a whole body */
+  struct item *ok = &l->items[FETCH_KIND_BLOB * Y + 4];
+  assert_int_equal(ok->n, 5000);
+  assert_int_equal(ok->content_length, 5000);
+  assert_memory_equal(ok->body, body, 5000);
+  /* no CDN request carried the token, in the query or a header */
+  FILE *fp = fopen(fx->log, "r");
+  assert_non_null(fp);
+  char line[8192];
+  int n = 0;
+  while(fgets(line, sizeof(line), fp)) {
+    assert_null(strstr(line, "access_token"));
+    assert_null(strstr(line, "\"auth_header\": true"));
+    n++;
+  }
+  fclose(fp);
+  assert_int_equal(n, Y * K);
+  free(body);
   list_free(l);
 }
 
@@ -675,12 +743,12 @@ static void test_fetch_retry_after_http_date_is_honoured(void **state)
   struct fx *fx = *state;
   const char *args[] = {"--token", TOKEN, NULL};
   char spec[128], date[64];
+  server_start(fx, args); /* first: a loaded machine may take seconds to start it */
   time_t when = time(NULL) + 2; /* at least 1 s ahead whatever the rounding */
   struct tm tm;
   strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", gmtime_r(&when, &tm));
   snprintf(spec, sizeof(spec), "503\nRetry-After: %s\n", date);
-  put_status(fx, 14, 19, 1, spec);
-  server_start(fx, args);
+  put_status(fx, 14, 19, 1, spec); /* read by the server at request time */
   struct list *l = list_new(1);
   tile_url(fx, &l->items[0], 14, 19, 1);
   struct fetch_opts o = opts_default();
@@ -1169,6 +1237,8 @@ int main(void)
     cmocka_unit_test_setup_teardown(test_fetch_idle_while_the_last_answers_are_awaited, setup,
                                     teardown),
     cmocka_unit_test_setup_teardown(test_fetch_empty_answers_are_empty, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_fetch_kinds_read_statuses_their_own_way, setup,
+                                    teardown),
     cmocka_unit_test_setup_teardown(test_fetch_auth_errors_stop_without_retry, setup, teardown),
     cmocka_unit_test_setup_teardown(test_fetch_wrong_token_is_auth, setup, teardown),
     cmocka_unit_test_setup_teardown(test_fetch_token_revoked_mid_run_is_auth, setup, teardown),
