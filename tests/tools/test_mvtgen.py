@@ -28,7 +28,7 @@ sys.path.insert(0, os.path.join(ROOT, "tools"))
 sys.dont_write_bytecode = True   # leave no __pycache__ in the source tree
 import mvtgen  # noqa: E402
 
-REAL = os.path.join(ROOT, "..", "shared", "fixtures", "mapillary-real")
+REAL = os.path.join(ROOT, "tests", "fixtures", "mapillary-real")
 TWO53 = 1 << 53
 
 # ---------------------------------------------------------------------------
@@ -393,7 +393,6 @@ class TestGeometry(unittest.TestCase):
             back = to_lonlat(14, px // 4096, py // 4096, px % 4096, py % 4096, 4096)
             self.assertLess(metres((lon, lat), back), 2.0)
 
-    @unittest.skipUnless(os.path.isdir(REAL), "no real fixture tiles")
     def test_real_fixture_spot_values(self):
         # the reader and the formulas agree with the fixture README
         with open(os.path.join(REAL, "14", "3251", "6258.mvt"), "rb") as f:

@@ -22,7 +22,7 @@
 
 #include "mly/cache.h"
 
-#define REAL_TILE MLY_SHARED_FIXTURES "/mapillary-real/14/3251/6258.mvt"
+#define REAL_TILE MLY_SOURCE_DIR "/tests/fixtures/mapillary-real/14/3251/6258.mvt"
 
 /* Each test gets a fresh directory; teardown removes it with everything
  * SQLite left there (-wal, -shm) */

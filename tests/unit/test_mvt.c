@@ -11,7 +11,7 @@
 #include "mly/mvt.h"
 
 #define FIXTURES MLY_SOURCE_DIR "/tests/fixtures/mvt/"
-#define REAL MLY_SHARED_FIXTURES "/mapillary-real/14/"
+#define REAL MLY_SOURCE_DIR "/tests/fixtures/mapillary-real/14/"
 
 /* ---- helpers ------------------------------------------------------------ */
 
