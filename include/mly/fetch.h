@@ -6,8 +6,15 @@
  * failures with exponential backoff and jitter (honouring Retry-After), and
  * reports each request's final outcome once through `done`.
  *
- * The token is added here, never by the caller: URLs given to `next` and
- * every message carry no token. */
+ * The token is added here, never by the caller: URLs given to `next`
+ * carry no token, unless the user wrote one into a tile URL template by
+ * hand (then no second one is added, and every message redacts it).
+ *
+ * Redirects of a request with a token are followed only to the same scheme,
+ * host and port: a redirect elsewhere is not followed (the request fails,
+ * naming where it pointed), so neither the query's token nor the
+ * Authorization header ever goes to another host. A request without one
+ * (a CDN file, FETCH_KIND_BLOB) follows redirects anywhere (up to 5). */
 #ifndef MLY_FETCH_H
 #define MLY_FETCH_H
 
@@ -45,7 +52,12 @@ struct fetch_opts {
   const char *token;      /* may be NULL for file:// only runs; copied */
   unsigned backoff_ms;    /* first retry delay (doubles each attempt, jittered,
                              capped at 30 s); 0 means the default 500 ms */
+  unsigned max_retry_wait_s; /* longest Retry-After honoured; a server asking
+                             for more is a lasting rate limit
+                             (FETCH_RATE_LIMIT at once); 0: the default */
 };
+
+#define FETCH_DEFAULT_MAX_RETRY_WAIT_S 120
 
 /* The final outcome of one request. */
 enum fetch_status {
@@ -55,7 +67,8 @@ enum fetch_status {
   FETCH_FAILED,       /* still failing after all attempts (msg says why) */
   FETCH_AUTH,         /* 401/403 or a JSON error with code 190: stop */
   FETCH_RATE_LIMIT,   /* "application request limit reached" (code 4) or
-                         HTTP 429 that persisted through all attempts */
+                         HTTP 429 that persisted through all attempts, or a
+                         Retry-After longer than max_retry_wait_s */
   FETCH_TOOBIG,       /* body above max_body */
   FETCH_REFUSED       /* the server refused this very request for good, as
                          the request's kind reads it (see fetch_kind); body
@@ -114,7 +127,12 @@ struct fetch_stats {
   uint64_t retries;       /* attempts that were retries */
   uint64_t bytes;         /* body bytes received (after decompression) */
   int in_flight;          /* now */
+  uint64_t rate_wait_until; /* monotonic ms (fetch_now_ms) until which a
+                             rate-limited retry waits; 0: none */
 };
+
+/* The monotonic clock of rate_wait_until, in ms */
+uint64_t fetch_now_ms(void);
 
 struct fetch;
 
@@ -134,5 +152,9 @@ const struct fetch_stats *fetch_get_stats(const struct fetch *f);
 /* Copy s into out replacing the value of any access_token= parameter with
  * "REDACTED" (for libcurl messages that may echo a URL). */
 void fetch_redact(const char *s, char *out, size_t cap);
+
+/* True when the URL's query already carries an access_token parameter (a
+ * token written into a template by hand): no second one is added. */
+bool fetch_url_has_token(const char *url);
 
 #endif

@@ -31,6 +31,7 @@ struct job_opts {
   size_t max_tile_bytes;
   size_t max_tiles;           /* refuse AOIs needing more z14 tiles */
   unsigned backoff_ms;        /* 0: fetcher default */
+  unsigned max_retry_wait_s;  /* longest Retry-After honoured; 0: fetcher default */
   /* big jobs */
   const char *cache_path;     /* MBTiles tile cache, or NULL */
   int64_t max_age_s;          /* cached tiles older than this are fetched again; < 0: never */
@@ -92,6 +93,7 @@ struct job_stats {
   uint64_t retries;
   uint64_t bytes;
   int in_flight;
+  uint64_t rate_wait_until;   /* fetch_now_ms() until which a rate-limited retry waits; 0: none */
   size_t files_written;
   struct job_area_report *reports; /* one per area after a run; job_stats_cleanup */
   size_t nreports;

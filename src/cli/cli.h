@@ -4,6 +4,7 @@
 
 #include <signal.h>
 #include <stdio.h>
+#include "mly/fetch.h"
 #include "mly/job.h"
 
 /* Exit statuses (SPEC.md "Exit status") */
@@ -38,6 +39,7 @@ struct cli_opts {
   const char *cache;
   long long max_age_s;     /* -1: no expiry */
   long long max_requests;  /* 0: no limit */
+  unsigned max_retry_wait_s; /* longest Retry-After honoured */
   bool dry_run, prune_empty, no_id_repair, organization_names;
   unsigned shard_k, shard_n;
   char **args;             /* positional arguments of organization / merge_cache */

@@ -58,6 +58,8 @@ void cli_help_points(FILE *out)
     "  --concurrency=<n>            requests in flight (default 16)\n"
     "  --retries=<n>                attempts per request (default 5)\n"
     "  --timeout=<seconds>          per attempt (default 60)\n"
+    "  --max_retry_wait=<seconds>   longest Retry-After honoured (default 120); a server\n"
+    "                               asking for more stops the run (status 3)\n"
     "  --max_tile_bytes=<n>         largest tile body accepted (default 67108864)\n"
     "  --max_tiles=<n>              refuse areas needing more z14 tiles (default 1000000)\n"
     "Big jobs:\n"

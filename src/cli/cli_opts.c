@@ -6,6 +6,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 enum opt_id {
   OPT_CACHE = 256,
@@ -13,6 +14,7 @@ enum opt_id {
   OPT_DRY_RUN,
   OPT_MAX_AGE,
   OPT_MAX_REQUESTS,
+  OPT_MAX_RETRY_WAIT,
   OPT_NO_ID_REPAIR,
   OPT_ORGANIZATION_NAMES,
   OPT_PRUNE_EMPTY,
@@ -57,6 +59,8 @@ static const struct option long_opts[] = {
   {"max-age", required_argument, NULL, OPT_MAX_AGE},
   {"max_requests", required_argument, NULL, OPT_MAX_REQUESTS},
   {"max-requests", required_argument, NULL, OPT_MAX_REQUESTS},
+  {"max_retry_wait", required_argument, NULL, OPT_MAX_RETRY_WAIT},
+  {"max-retry-wait", required_argument, NULL, OPT_MAX_RETRY_WAIT},
   {"max_tiles", required_argument, NULL, OPT_MAX_TILES},
   {"max-tiles", required_argument, NULL, OPT_MAX_TILES},
   {"no_id_repair", no_argument, NULL, OPT_NO_ID_REPAIR},
@@ -128,6 +132,7 @@ static void defaults(struct cli_opts *o)
   o->max_tile_bytes = 64LL << 20;
   o->max_tiles = 1000000;
   o->max_age_s = -1;
+  o->max_retry_wait_s = FETCH_DEFAULT_MAX_RETRY_WAIT_S;
 }
 
 /* seconds, or a number with a unit: 90s, 30m, 12h, 7d */
@@ -198,6 +203,11 @@ static enum cli_exit set_option(struct cli_opts *o, int id, const char *name, co
       return usage_error("--%s must be a positive whole number, not '%s'", name, arg);
     o->max_requests = v;
     break;
+  case OPT_MAX_RETRY_WAIT:
+    if(!parse_long(arg, 1, 86400, &v))
+      return usage_error("--%s must be a whole number of seconds from 1 to 86400, not '%s'", name, arg);
+    o->max_retry_wait_s = (unsigned)v;
+    break;
   case OPT_SHARD: {
     unsigned k, n;
     char tail;
@@ -229,6 +239,18 @@ static enum cli_exit set_option(struct cli_opts *o, int id, const char *name, co
   case OPT_VERSION: o->cmd = CLI_CMD_VERSION; break;
   }
   return CLI_OK;
+}
+
+/* An http://, https:// or file:// URL with something after the scheme */
+static bool url_root_ok(const char *u)
+{
+  static const char *const schemes[] = {"http://", "https://", "file://"};
+  for(size_t i = 0; i < sizeof(schemes) / sizeof(schemes[0]); i++) {
+    size_t n = strlen(schemes[i]);
+    if(strncasecmp(u, schemes[i], n) == 0)
+      return u[n] != '\0';
+  }
+  return false;
 }
 
 static const char *name_of(int id)
@@ -272,6 +294,8 @@ enum cli_exit cli_parse(int argc, char **argv, struct cli_opts *o)
     const char *arg = gargv[optind - 1];
     if(c == 'h')
       c = OPT_HELP;
+    if(c == '?' && optopt >= OPT_CACHE) /* a known flag given a value: --only_pano=yes */
+      return usage_error("option --%s takes no value (given '%s')", name_of(optopt), arg);
     if(c == '?')
       return usage_error("unknown option '%s'%s", optopt ? "-" : arg,
                          optopt ? (char[]){(char)optopt, 0} : "");
@@ -299,6 +323,9 @@ enum cli_exit cli_parse(int argc, char **argv, struct cli_opts *o)
   }
   if(o->help)
     return CLI_OK;
+  if(!url_root_ok(o->graph_url))
+    return usage_error("--graph_url (or MAPILLARY_GRAPH_URL) must be an http://, https:// or file:// "
+                       "URL, not '%.200s'%s", o->graph_url, "");
   if(o->cmd == CLI_CMD_ORGANIZATION) {
     if(o->nargs == 0)
       return usage_error("organization needs one or more organization ids%s%s", "", "");

@@ -34,11 +34,19 @@ static void show_progress(void *user, const struct job_stats *st)
   double rate = el > 0 ? st->tiles_done / el : 0;
   double eta = rate > 0 ? (st->tiles_total - st->tiles_done) / rate : 0;
   int pct = st->tiles_total ? (int)(100.0 * st->tiles_done / st->tiles_total) : 100;
+  /* while the server holds us back, the wait is what there is to say */
+  uint64_t now = fetch_now_ms();
+  char when[64];
+  if(st->rate_wait_until > now + 1000)
+    snprintf(when, sizeof(when), "rate limited, waiting %llu s",
+             (unsigned long long)((st->rate_wait_until - now + 999) / 1000));
+  else
+    snprintf(when, sizeof(when), "ETA %.0fs", eta);
   char line[256];
   snprintf(line, sizeof(line),
-           "tiles %zu/%zu (%d%%) | images kept %llu | in flight %d | retries %llu | %.1f tiles/s | ETA %.0fs",
+           "tiles %zu/%zu (%d%%) | images kept %llu | in flight %d | retries %llu | %.1f tiles/s | %s",
            st->tiles_done, st->tiles_total, pct, (unsigned long long)st->images_kept, st->in_flight,
-           (unsigned long long)st->retries, rate, eta);
+           (unsigned long long)st->retries, rate, when);
   if(p->tty) {
     fprintf(stderr, "\r\033[K%s", line);
     p->drawn = true;
@@ -136,7 +144,7 @@ static int print_organizations(const struct cli_opts *co, const struct job_opts 
   bool with_names = o->token && strncmp(co->graph_url, "file://", 7) != 0;
   if(with_names) {
     struct fetch_opts fo = {(int)co->concurrency, (int)co->retries, co->timeout_s, 1 << 20,
-                            o->token, o->backoff_ms};
+                            o->token, o->backoff_ms, co->max_retry_wait_s};
     rc = orgnames_lookup(&fo, co->graph_url, names, rows, &cli_stop_requested, &err);
   }
   if(!rc) {
@@ -209,6 +217,7 @@ static int run_points(struct cli_opts *co)
   o.cache_path = co->cache;
   o.max_age_s = co->max_age_s;
   o.max_requests = (uint64_t)co->max_requests;
+  o.max_retry_wait_s = co->max_retry_wait_s;
   o.dry_run = co->dry_run;
   o.prune_empty = co->prune_empty;
   o.shard_k = co->shard_k;
@@ -225,7 +234,8 @@ static int run_points(struct cli_opts *co)
   bool graph_http = strncmp(co->graph_url, "http://", 7) == 0 || strncmp(co->graph_url, "https://", 8) == 0;
   if(token && *token && graph_http)
     o.token = token; /* for id repair even when tiles come from files */
-  if(is_http) {
+  /* a token written into the template by hand is the tiles' token */
+  if(is_http && !fetch_url_has_token(o.tiles_url)) {
     if(!token || !*token) {
       fprintf(stderr, "mapillary: MAPILLARY_ACCESS_TOKEN is not set; it is needed to fetch %s\n",
               "tiles over http(s)");

@@ -26,7 +26,8 @@ static int run_organization(struct cli_opts *co)
     return CLI_FAILED;
   for(int i = 0; i < co->nargs; i++)
     names[i].id = co->args[i];
-  struct fetch_opts fo = {(int)co->concurrency, (int)co->retries, co->timeout_s, 1 << 20, token, 0};
+  struct fetch_opts fo = {(int)co->concurrency, (int)co->retries, co->timeout_s, 1 << 20, token, 0,
+                          co->max_retry_wait_s};
   const char *backoff = getenv("MAPILLARY_BACKOFF_MS");
   if(backoff)
     fo.backoff_ms = (unsigned)strtoul(backoff, NULL, 10);

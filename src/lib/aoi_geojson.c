@@ -373,6 +373,72 @@ static enum mly_rc gj_ring(struct gj *g, json_t *ring, size_t r, GEOSGeometry **
   return MLY_OK;
 }
 
+/* A polygon of one ring of poly (a copy), or NULL */
+static GEOSGeometry *gj_ring_polygon(struct gj *g, const GEOSGeometry *ring)
+{
+  GEOSGeometry *lr = ring ? GEOSGeom_clone_r(g->ctx, ring) : NULL;
+  GEOSGeometry *p = lr ? GEOSGeom_createPolygon_r(g->ctx, lr, NULL, 0) : NULL;
+  if(lr && !p)
+    GEOSGeom_destroy_r(g->ctx, lr);
+  return p;
+}
+
+/* An invalid polygon with holes: a repair must never add area. Every hole
+ * must lie within the outer ring (a hole outside it would come back as
+ * extra area through MakeValid), and the repaired area may not exceed the
+ * outer ring's area minus the holes' (overlapping holes). Sets *shell_minus
+ * to that area for the check after the repair. */
+static enum mly_rc gj_check_holes(struct gj *g, const GEOSGeometry *poly, double *shell_minus)
+{
+  int nholes = GEOSGetNumInteriorRings_r(g->ctx, poly);
+  GEOSGeometry *shell = gj_ring_polygon(g, GEOSGetExteriorRing_r(g->ctx, poly));
+  GEOSGeometry *vshell = NULL, *rest = NULL;
+  enum mly_rc rc = MLY_OK;
+
+  *shell_minus = -1;
+  if(nholes <= 0) {
+    if(shell)
+      GEOSGeom_destroy_r(g->ctx, shell);
+    return MLY_OK;
+  }
+  /* the outer ring itself may be what is invalid (a bow-tie) */
+  vshell = shell ? GEOSMakeValid_r(g->ctx, shell) : NULL;
+  rest = vshell ? GEOSGeom_clone_r(g->ctx, vshell) : NULL;
+  if(!rest)
+    rc = gj_fail(g, MLY_EGEOS, "%scannot check the polygon's holes: %s", g->path,
+                 mly__aoi_geos_msg(g->set));
+  for(int h = 0; !rc && h < nholes; h++) {
+    GEOSGeometry *hole = gj_ring_polygon(g, GEOSGetInteriorRingN_r(g->ctx, poly, h));
+    GEOSGeometry *vhole = hole ? GEOSMakeValid_r(g->ctx, hole) : NULL;
+    char in = vhole ? GEOSCovers_r(g->ctx, vshell, vhole) : 2;
+    GEOSGeometry *next = in == 1 ? GEOSDifference_r(g->ctx, rest, vhole) : NULL;
+    if(in == 0)
+      rc = gj_fail(g, MLY_EFORMAT, "%sring %d (a hole) is not inside ring 0 (the outer ring): "
+                   "repairing it would add area; fix or remove that ring", g->path, h + 1);
+    else if(in != 1 || !next)
+      rc = gj_fail(g, MLY_EGEOS, "%scannot check ring %d (a hole): %s", g->path, h + 1,
+                   mly__aoi_geos_msg(g->set));
+    else {
+      GEOSGeom_destroy_r(g->ctx, rest);
+      rest = next;
+    }
+    if(hole)
+      GEOSGeom_destroy_r(g->ctx, hole);
+    if(vhole)
+      GEOSGeom_destroy_r(g->ctx, vhole);
+  }
+  if(!rc && GEOSArea_r(g->ctx, rest, shell_minus) != 1)
+    rc = gj_fail(g, MLY_EGEOS, "%scannot measure the polygon: %s", g->path,
+                 mly__aoi_geos_msg(g->set));
+  if(shell)
+    GEOSGeom_destroy_r(g->ctx, shell);
+  if(vshell)
+    GEOSGeom_destroy_r(g->ctx, vshell);
+  if(rest)
+    GEOSGeom_destroy_r(g->ctx, rest);
+  return rc;
+}
+
 /* Make poly valid (taking it over) and add its polygonal part to out */
 static enum mly_rc gj_add_valid(struct gj *g, GEOSGeometry *poly, struct gj_polys *out)
 {
@@ -385,12 +451,26 @@ static enum mly_rc gj_add_valid(struct gj *g, GEOSGeometry *poly, struct gj_poly
                    mly__aoi_geos_msg(g->set));
   }
   /* self-intersecting, bow-tie, spikes...: repair rather than refuse,
-   * since hand-drawn AOIs often have such flaws, and keep the area */
+   * since hand-drawn AOIs often have such flaws, and keep the area; but a
+   * repair never adds area (a hole outside its outer ring is a mistake) */
+  double limit;
+  enum mly_rc hrc = gj_check_holes(g, poly, &limit);
+  if(hrc) {
+    GEOSGeom_destroy_r(g->ctx, poly);
+    return hrc;
+  }
   GEOSGeometry *fixed = GEOSMakeValid_r(g->ctx, poly);
   GEOSGeom_destroy_r(g->ctx, poly);
   if(!fixed)
     return gj_fail(g, MLY_EGEOS, "%scannot repair the invalid polygon: %s", g->path,
                    mly__aoi_geos_msg(g->set));
+  double area = 0;
+  if(limit >= 0 && GEOSArea_r(g->ctx, fixed, &area) == 1 && area > limit * (1 + 1e-9) + 1e-15) {
+    GEOSGeom_destroy_r(g->ctx, fixed);
+    return gj_fail(g, MLY_EFORMAT, "%sholes overlap: repairing the polygon would add area "
+                   "(%.3g square degrees more than its outer ring minus its holes)", g->path,
+                   area - limit);
+  }
   size_t before = out->n;
   enum mly_rc rc = gj_take_polygons(g, fixed, out);
   GEOSGeom_destroy_r(g->ctx, fixed);

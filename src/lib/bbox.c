@@ -173,6 +173,17 @@ enum mly_rc aoi_parse_bbox(const char *text, double out[4], struct mly_err *err)
     return mly_err_set(err, MLY_EFORMAT, "bbox: xMin (%s) and xMax (%s) leave the box no width", q1,
                        q2);
   }
+  /* xMin > xMax crosses the antimeridian; a crossing box as wide as half
+   * the globe or wider is almost always two numbers swapped (10,0,9,1 would
+   * be 359 degrees and some 10^5 tiles) */
+  if(v[0] > v[2] && 360.0 - (v[0] - v[2]) >= 180.0) {
+    bbox_quote(start[0], len[0], q1, sizeof(q1));
+    bbox_quote(start[2], len[2], q2, sizeof(q2));
+    return mly_err_set(err, MLY_EFORMAT,
+                       "bbox: xMin (%s) is greater than xMax (%s): the numbers look swapped (a box "
+                       "across the antimeridian, %g degrees wide, must be narrower than 180)",
+                       q1, q2, 360.0 - (v[0] - v[2]));
+  }
   memcpy(out, v, sizeof(v));
   return MLY_OK;
 }

@@ -20,7 +20,8 @@
 
 #define FETCH_DEFAULT_BACKOFF_MS 500u
 #define FETCH_MAX_BACKOFF_MS 30000u      /* SPEC: exponential backoff, capped */
-#define FETCH_MAX_RETRY_AFTER_MS 600000u /* honour Retry-After up to 10 minutes */
+#define FETCH_RETRY_AFTER_LIMIT_S (400u * 86400u) /* larger Retry-After values read as this */
+#define FETCH_MAX_REDIRECTS 5
 #define FETCH_TICK_MS 100
 #define FETCH_MAX_CONCURRENCY 1024
 #define FETCH_JSON_MAX 65536             /* only small bodies can be API error documents */
@@ -38,6 +39,7 @@ struct buf {
 struct job {
   struct fetch_req req;
   int attempts;
+  int redirects;       /* same-origin redirects followed in this attempt */
   uint64_t due;        /* monotonic ms when a waiting retry may start */
   bool rate_limited;   /* the last cause was an API code 4 */
   bool callee_msg;     /* msg was set by done() with FETCH_RETRY: keep it verbatim */
@@ -108,6 +110,18 @@ static uint64_t now_ms(void)
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+uint64_t fetch_now_ms(void)
+{
+  return now_ms();
+}
+
+/* The longest Retry-After honoured, in ms */
+static uint64_t max_retry_wait_ms(const struct fetch *f)
+{
+  unsigned s = f->opts.max_retry_wait_s ? f->opts.max_retry_wait_s : FETCH_DEFAULT_MAX_RETRY_WAIT_S;
+  return (uint64_t)s * 1000u;
 }
 
 /* xorshift64*: jitter needs no quality beyond "not in lockstep" */
@@ -275,8 +289,8 @@ static uint64_t backoff_ms(struct fetch *f, int attempt, uint64_t retry_after_ms
   /* equal jitter: half fixed so retries never bunch at zero, half random so
    * clients that failed together do not come back together */
   d = d / 2 + rng_next(f) % (d / 2 + 1);
-  if(retry_after_ms > FETCH_MAX_RETRY_AFTER_MS)
-    retry_after_ms = FETCH_MAX_RETRY_AFTER_MS;
+  if(retry_after_ms > max_retry_wait_ms(f))
+    retry_after_ms = max_retry_wait_ms(f);
   return d > retry_after_ms ? d : retry_after_ms;
 }
 
@@ -329,6 +343,22 @@ void fetch_redact(const char *s, char *out, size_t cap)
   out[o] = '\0';
 }
 
+/* True when a query parameter named access_token is in url's query */
+bool fetch_url_has_token(const char *url)
+{
+  static const char key[] = "access_token=";
+  const char *q = url ? strchr(url, '?') : NULL;
+  if(!q)
+    return false;
+  const char *end = q + strcspn(q, "#");
+  for(const char *p = q + 1; p < end; p++) {
+    if((p[-1] == '?' || p[-1] == '&') && (size_t)(end - p) >= sizeof(key) - 1 &&
+       strncasecmp(p, key, sizeof(key) - 1) == 0)
+      return true;
+  }
+  return false;
+}
+
 /* ---- curl callbacks --------------------------------------------------- */
 
 static size_t on_write(char *p, size_t size, size_t nmemb, void *ud)
@@ -363,8 +393,8 @@ static uint64_t retry_after_value(const char *v)
     if(when != -1 && when > now)
       secs = (uint64_t)(when - now);
   }
-  if(secs > FETCH_MAX_RETRY_AFTER_MS / 1000)
-    secs = FETCH_MAX_RETRY_AFTER_MS / 1000;
+  if(secs > FETCH_RETRY_AFTER_LIMIT_S)
+    secs = FETCH_RETRY_AFTER_LIMIT_S;
   return secs * 1000;
 }
 
@@ -436,8 +466,9 @@ static enum mly_rc slot_setup(struct fetch *f, struct slot *s)
   SET(CURLOPT_ERRORBUFFER, s->errbuf);
   SET(CURLOPT_TIMEOUT_MS, timeout);
   SET(CURLOPT_USERAGENT, "mapillary-cli/" MLY_VERSION);
-  SET(CURLOPT_FOLLOWLOCATION, 1L);
-  SET(CURLOPT_MAXREDIRS, 5L);
+  /* redirects are followed by harvest(), to the same origin only: libcurl
+   * would follow to any host with the token in the query */
+  SET(CURLOPT_FOLLOWLOCATION, 0L);
   SET(CURLOPT_TCP_KEEPALIVE, 1L);
 #if LIBCURL_VERSION_NUM >= 0x075500
   /* file:// is ours; curl speaks http(s) only, also on redirects */
@@ -666,8 +697,9 @@ static void classify_http(struct fetch *f, struct slot *s, CURLcode cc, struct o
 
   if(s->toobig) {
     oc->kind = K_TOOBIG;
-    msgf(oc->msg, sizeof(oc->msg), "body above %zu bytes: %s", f->opts.max_body,
-             s->job->req.url);
+    char url[512];
+    fetch_redact(s->job->req.url, url, sizeof(url));
+    msgf(oc->msg, sizeof(oc->msg), "body above %zu bytes: %s", f->opts.max_body, url);
     return;
   }
   if(cc != CURLE_OK) {
@@ -679,8 +711,9 @@ static void classify_http(struct fetch *f, struct slot *s, CURLcode cc, struct o
     case CURLE_OPERATION_TIMEDOUT:
       msgf(oc->msg, sizeof(oc->msg), "timed out after %g s", f->opts.timeout_s);
       break;
-    /* retrying cannot mend these */
-    case CURLE_UNSUPPORTED_PROTOCOL:
+    /* retrying cannot mend these (CURLE_UNSUPPORTED_PROTOCOL is not among
+     * them: with http(s) URLs and no redirects followed by libcurl, it
+     * means a garbled status line, read as HTTP/0.9: transient) */
     case CURLE_URL_MALFORMAT:
     case CURLE_TOO_MANY_REDIRECTS:
     case CURLE_PEER_FAILED_VERIFICATION:
@@ -706,8 +739,10 @@ static void classify_http(struct fetch *f, struct slot *s, CURLcode cc, struct o
     enum mly_rc rc = gunzip(p, n, &f->unz);
     if(rc == MLY_ETOOBIG) {
       oc->kind = K_TOOBIG;
-      msgf(oc->msg, sizeof(oc->msg), "body above %zu bytes once inflated: %s",
-               f->opts.max_body, s->job->req.url);
+      char url[512];
+      fetch_redact(s->job->req.url, url, sizeof(url));
+      msgf(oc->msg, sizeof(oc->msg), "body above %zu bytes once inflated: %s", f->opts.max_body,
+           url);
       return;
     }
     if(rc == MLY_OK) {
@@ -819,7 +854,9 @@ static enum mly_rc classify_file(struct fetch *f, const char *url, struct outcom
   size_t plen = strcspn(p, "?#");
   if(*p != '/' || !pct_decode(p, plen, path, sizeof(path))) {
     oc->kind = K_FAILED;
-    msgf(oc->msg, sizeof(oc->msg), "unusable file url: %s", url);
+    char red[512];
+    fetch_redact(url, red, sizeof(red));
+    msgf(oc->msg, sizeof(oc->msg), "unusable file url: %s", red);
     return MLY_OK;
   }
   int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -969,8 +1006,22 @@ static enum mly_rc settle(struct run *r, struct job *j, struct outcome *oc)
     msgf(j->msg, sizeof(j->msg), "%s", oc->msg);
     j->callee_msg = false;
     j->rate_limited = oc->rate_limited;
+    if(oc->retry_after_ms > max_retry_wait_ms(f)) {
+      /* waiting that long per attempt is no retry: a lasting rate limit */
+      msgf(j->msg, sizeof(j->msg), "%s; the server asks to wait %llu s (Retry-After), more than "
+           "the %llu s allowed (--max_retry_wait)", oc->msg,
+           (unsigned long long)(oc->retry_after_ms / 1000),
+           (unsigned long long)(max_retry_wait_ms(f) / 1000));
+      j->rate_limited = true;
+      final_failure(f, j, &res);
+      deliver(r, j, &res, &v);
+      break;
+    }
     if(j->attempts < f->opts.retries) {
-      queue_retry(f, j, backoff_ms(f, j->attempts, oc->retry_after_ms));
+      uint64_t delay = backoff_ms(f, j->attempts, oc->retry_after_ms);
+      queue_retry(f, j, delay);
+      if(oc->throttle && j->due > f->stats.rate_wait_until)
+        f->stats.rate_wait_until = j->due;
       return MLY_OK;
     }
     final_failure(f, j, &res);
@@ -999,12 +1050,29 @@ static struct slot *free_slot(struct fetch *f)
   return NULL;
 }
 
+/* Give the slot's handle the URL u of job j, with the token added to the
+ * query for FETCH_AUTH_QUERY unless u carries one already */
+static CURLcode set_url(struct fetch *f, struct slot *s, const struct job *j, const char *u)
+{
+  char *url = NULL;
+  if(j->req.auth == FETCH_AUTH_QUERY && !fetch_url_has_token(u)) {
+    size_t n = strlen(u) + strlen(f->token_esc) + sizeof("&access_token=");
+    url = malloc(n);
+    if(!url)
+      return CURLE_OUT_OF_MEMORY;
+    snprintf(url, n, "%s%caccess_token=%s", u, strchr(u, '?') ? '&' : '?', f->token_esc);
+    u = url;
+  }
+  CURLcode cc = curl_easy_setopt(s->easy, CURLOPT_URL, u);
+  wipe_free(url); /* libcurl keeps its own copy */
+  return cc;
+}
+
 /* Start one attempt over HTTP(S); on failure j is freed */
 static enum mly_rc start_http(struct run *r, struct job *j)
 {
   struct fetch *f = r->f;
   struct slot *s = free_slot(f);
-  char *url = NULL;
 
   if(!s) {
     free(j);
@@ -1014,22 +1082,16 @@ static enum mly_rc start_http(struct run *r, struct job *j)
     j->req.auth = FETCH_AUTH_NONE; /* the token goes to Mapillary's hosts only */
   if(j->req.auth != FETCH_AUTH_NONE && !f->token) {
     struct outcome oc = {.kind = K_AUTH};
-    snprintf(oc.msg, sizeof(oc.msg), "no access token for %.200s", j->req.url);
+    char url[256];
+    fetch_redact(j->req.url, url, sizeof(url));
+    snprintf(oc.msg, sizeof(oc.msg), "no access token for %.200s", url);
     return settle(r, j, &oc);
   }
-  const char *u = j->req.url;
-  if(j->req.auth == FETCH_AUTH_QUERY) {
-    size_t n = strlen(u) + strlen(f->token_esc) + sizeof("&access_token=");
-    url = malloc(n);
-    if(!url) {
-      free(j);
-      return MLY_ENOMEM;
-    }
-    snprintf(url, n, "%s%caccess_token=%s", u, strchr(u, '?') ? '&' : '?', f->token_esc);
-    u = url;
+  CURLcode cc = set_url(f, s, j, j->req.url);
+  if(cc == CURLE_OUT_OF_MEMORY) {
+    free(j);
+    return MLY_ENOMEM;
   }
-  CURLcode cc = curl_easy_setopt(s->easy, CURLOPT_URL, u);
-  wipe_free(url); /* libcurl keeps its own copy */
   if(cc == CURLE_OK)
     cc = curl_easy_setopt(s->easy, CURLOPT_HTTPHEADER,
                           j->req.auth == FETCH_AUTH_HEADER ? f->auth_hdr : f->hdr);
@@ -1130,6 +1192,89 @@ static enum mly_rc fill(struct run *r)
   return MLY_OK;
 }
 
+/* scheme://host:port of url (default port filled in); false if unparsable */
+static bool origin_of(const char *url, char *out, size_t cap)
+{
+  CURLU *h = curl_url();
+  char *scheme = NULL, *host = NULL, *port = NULL;
+  bool ok = h && curl_url_set(h, CURLUPART_URL, url, 0) == CURLUE_OK &&
+            curl_url_get(h, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
+            curl_url_get(h, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
+            curl_url_get(h, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) == CURLUE_OK;
+  if(ok) {
+    for(char *c = host; *c; c++)
+      *c = (char)tolower((unsigned char)*c);
+    for(char *c = scheme; *c; c++)
+      *c = (char)tolower((unsigned char)*c);
+    ok = (size_t)snprintf(out, cap, "%s://%s:%s", scheme, host, port) < cap;
+  }
+  curl_free(scheme);
+  curl_free(host);
+  curl_free(port);
+  curl_url_cleanup(h);
+  return ok;
+}
+
+/* A 3xx answer with a Location: follow it on the same slot when it points
+ * to the same scheme, host and port, or when the request carries no token
+ * (*followed), else fill *oc with a failure (a redirect elsewhere is never
+ * followed with a token: it would go with it). oc->kind stays K_OK (0) when
+ * there is no redirect. */
+static enum mly_rc redirect(struct run *r, struct slot *s, CURLcode cc, struct outcome *oc,
+                            bool *followed)
+{
+  struct fetch *f = r->f;
+  struct job *j = s->job;
+  long st = 0;
+  char *loc = NULL;
+
+  if(cc != CURLE_OK || s->toobig)
+    return MLY_OK;
+  curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &st);
+  if(st < 300 || st > 399 ||
+     curl_easy_getinfo(s->easy, CURLINFO_REDIRECT_URL, &loc) != CURLE_OK || !loc)
+    return MLY_OK;
+  char from[512], to[512];
+  bool same = origin_of(j->req.url, from, sizeof(from)) && origin_of(loc, to, sizeof(to)) &&
+              strcmp(from, to) == 0;
+  /* a request that carries no token at all (a CDN file) may go anywhere */
+  bool tokenless = j->req.auth == FETCH_AUTH_NONE && !fetch_url_has_token(j->req.url);
+  oc->http_status = st;
+  if(!same && !tokenless) {
+    char shown[512];
+    if(!origin_of(loc, shown, sizeof(shown)))
+      snprintf(shown, sizeof(shown), "an unreadable location");
+    oc->kind = K_FAILED;
+    msgf(oc->msg, sizeof(oc->msg), "HTTP %ld redirect to another host or port (%s) not "
+         "followed: the token goes to %s only", st, shown, from);
+    return MLY_OK;
+  }
+  if(j->redirects >= FETCH_MAX_REDIRECTS) {
+    oc->kind = K_FAILED;
+    msgf(oc->msg, sizeof(oc->msg), "more than %d redirects", FETCH_MAX_REDIRECTS);
+    return MLY_OK;
+  }
+  char *copy = strdup(loc); /* loc lives only until the next setopt */
+  if(!copy)
+    return MLY_ENOMEM;
+  CURLcode sc = set_url(f, s, j, copy);
+  wipe_free(copy);
+  if(sc != CURLE_OK)
+    return MLY_ENOMEM;
+  j->redirects++;
+  s->body.n = 0;
+  s->toobig = s->nomem = false;
+  s->retry_after_ms = 0;
+  s->encoding[0] = '\0';
+  s->errbuf[0] = '\0';
+  if(curl_multi_add_handle(f->multi, s->easy) != CURLM_OK)
+    return MLY_ENOMEM;
+  f->active++;
+  f->stats.in_flight = f->active;
+  *followed = true;
+  return MLY_OK;
+}
+
 /* Settle every finished transfer */
 static enum mly_rc harvest(struct run *r)
 {
@@ -1152,10 +1297,17 @@ static enum mly_rc harvest(struct run *r)
       return MLY_ENOMEM; /* abort_all frees s->job */
     struct outcome oc;
     memset(&oc, 0, sizeof(oc));
-    classify_http(f, s, cc, &oc);
+    bool followed = false;
+    enum mly_rc rc = redirect(r, s, cc, &oc, &followed);
+    if(rc)
+      return rc;
+    if(followed)
+      continue; /* the slot is busy again */
+    if(oc.kind == K_OK) /* no redirect (K_OK is 0): classify the answer */
+      classify_http(f, s, cc, &oc);
     struct job *j = s->job;
     s->job = NULL;
-    enum mly_rc rc = settle(r, j, &oc);
+    rc = settle(r, j, &oc);
     buf_reset(&s->body);
     buf_reset(&f->unz);
     if(rc)

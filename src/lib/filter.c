@@ -54,10 +54,10 @@ enum mly_rc filter_parse_ids(const char *text, char ***out, size_t *n, struct ml
       return mly_err_set(err, MLY_EFORMAT, "--organization_ids: empty id at item %zu", count + 1);
     }
     for(const char *c = a; c < b; c++)
-      if(!isalnum((unsigned char)*c)) {
+      if(!isdigit((unsigned char)*c)) {
         filter_free_ids(&ids, count);
-        return mly_err_set(err, MLY_EFORMAT, "--organization_ids: invalid character '%c' in item %zu",
-                           *c, count + 1);
+        return mly_err_set(err, MLY_EFORMAT, "--organization_ids: invalid character '%c' in item %zu "
+                           "(ids are decimal digits)", *c, count + 1);
       }
     char **nids = realloc(ids, (count + 1) * sizeof(*nids));
     char *id = nids ? strndup(a, (size_t)(b - a)) : NULL;

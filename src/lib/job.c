@@ -460,6 +460,7 @@ enum mly_rc job_run(const struct job_opts *o, job_progress_fn progress, void *us
     .max_body = o->max_tile_bytes,
     .token = o->token,
     .backoff_ms = o->backoff_ms,
+    .max_retry_wait_s = o->max_retry_wait_s,
   };
   if((rc = fetch_new(&fo, &j.fetch, err)))
     goto out;

@@ -132,6 +132,7 @@ static int src_tick(void *user)
   j->st->retries = fs->retries;
   j->st->bytes = fs->bytes;
   j->st->in_flight = fs->in_flight;
+  j->st->rate_wait_until = fs->rate_wait_until;
   if(j->progress)
     j->progress(j->progress_user, j->st);
   return stop_requested(j);

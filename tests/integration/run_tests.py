@@ -603,6 +603,45 @@ def bad_inputs_fail_cleanly():
 
 
 @case
+def almost_sure_mistakes_are_refused():
+    """Inputs that are almost surely mistakes: status 2, one line saying what,
+    nothing fetched or written (issue 12)."""
+    w, s, e, n = (float(v) for v in SUB.split(","))
+    shell = [[w, s], [e, s], [e, n], [w, n], [w, s]]
+    # a hole outside its shell: MakeValid would turn it into extra area
+    hw, hs, he, hn = BBOX[0] + 0.001, BBOX[1] + 0.001, w - 0.002, s - 0.002
+    hole = [[hw, hs], [hw, hn], [he, hn], [he, hs], [hw, hs]]
+    aoi = os.path.join(workdir(), "hole.geojson")
+    with open(aoi, "w") as f:
+        json.dump({"type": "FeatureCollection", "features": [
+            {"type": "Feature", "id": "lake", "properties": {},
+             "geometry": {"type": "Polygon", "coordinates": [shell, hole]}}]}, f)
+    cases = [
+        (["--input_aoi", "%g,%g,%g,%g" % (e, s, w, n)], "the numbers look swapped"),
+        (["--input_aoi", "10,0,9,1"], "xMin (10) is greater than xMax (9): the numbers look swapped"),
+        (["--input_aoi", aoi], 'feature 0 (id "lake") ring 1 (a hole) is not inside ring 0'),
+        (["--input_aoi", SUB, "--only_pano=yes"], "option --only_pano takes no value"),
+        (["--input_aoi", SUB, "--split-pano=1"], "option --split_pano takes no value"),
+        (["--input_aoi", SUB, "--organization_ids=abc"], "ids are decimal digits"),
+        (["--input_aoi", SUB, "--organization_ids", "1805883732926354,x1"], "in item 2"),
+        (["--input_aoi", SUB, "--graph_url=notaurl"], "--graph_url (or MAPILLARY_GRAPH_URL) must be"),
+        (["--input_aoi", SUB, "--max_retry_wait", "0"], "--max_retry_wait must be"),
+    ]
+    with server(TILESET) as srv:
+        for extra, says in cases:
+            d = workdir()
+            r = run(["get_mapillary_points", "--tiles_url", srv.url] + extra + outs(d))
+            assert r.rc == 2, "%s: %r" % (extra, r)
+            lines = r.err.strip().splitlines()
+            assert len(lines) == 1 and says in lines[0], "%s: %r" % (extra, r.err)
+            assert listing(d) == [], "%s wrote %r" % (extra, listing(d))
+        assert log_entries(srv.log) == [], "a refused input fetched tiles"
+    r = run(["get_mapillary_points", "--input_aoi", SUB, "--tiles_url", file_url(TILESET)] + outs(workdir()),
+            env={"MAPILLARY_GRAPH_URL": "graph.mapillary.com"}, token=False)
+    assert r.rc == 2 and "MAPILLARY_GRAPH_URL" in r.err, r
+
+
+@case
 def sigterm_leaves_no_partial_output():
     d = workdir()
     with server(TILESET, "--latency-ms", "300") as srv:
@@ -726,6 +765,115 @@ def persistent_rate_limit_stops_resumably():
     assert r.rc == 3, r
     assert "remain" in r.err, r.err
     assert [n for n in listing(d) if n.endswith(".geojson")] == []
+
+
+@case
+def long_retry_after_is_capped_and_shown():
+    """A Retry-After above --max_retry_wait (default 120 s) is a lasting rate
+    limit: status 3 at once, saying so; a shorter one is waited for, and the
+    progress says "rate limited, waiting N s" instead of an ETA."""
+    d = workdir()
+    with server(TILESET, "--rate429", "1.0", "--retry-after", "86400") as srv:
+        r = run(["get_mapillary_points", "--input_aoi", SUB, "--tiles_url", srv.url,
+                 "--cache", os.path.join(d, "c.mbtiles")] + outs(d), timeout=60)
+        assert r.rc == 3, r
+        assert "asks to wait 86400 s" in r.err and "120 s" in r.err and "remain" in r.err, r.err
+        n = len(tile_requests(srv.log))
+    assert r.elapsed < 30, r.elapsed
+    assert [x for x in listing(d) if x.endswith(".geojson")] == []
+    with server(TILESET, "--rate429", "1.0", "--retry-after", "5") as srv:
+        r = run(["get_mapillary_points", "--input_aoi", SUB, "--tiles_url", srv.url, "--retries", "2",
+                 "--concurrency", "1", "--progress"] + outs(d), timeout=60)
+    assert r.rc == 3, r
+    waits = [ln for ln in r.err.splitlines() if "rate limited, waiting " in ln]
+    assert waits and "ETA" not in waits[0], r.err
+    # --max_retry_wait lowers the cap
+    with server(TILESET, "--rate429", "1.0", "--retry-after", "5") as srv:
+        r = run(["get_mapillary_points", "--input_aoi", SUB, "--tiles_url", srv.url,
+                 "--max-retry-wait", "4"] + outs(d), timeout=60)
+    assert r.rc == 3 and "asks to wait 5 s" in r.err and "4 s allowed" in r.err, r
+    assert r.elapsed < 4, r.elapsed
+    print("    %d requests before stopping" % n)
+
+
+@case
+def garbled_status_line_is_retried():
+    d = workdir()
+    want = run(["get_mapillary_points", "--input_aoi", SUB, "--tiles_url", file_url(TILESET)] + outs(d, "want_"),
+               token=False)
+    assert want.rc == 0, want
+    with server(TILESET, "--garble-rate", "0.4", "--fault-seed", "3") as srv:
+        r = run(["get_mapillary_points", "--input_aoi", SUB, "--tiles_url", srv.url, "--retries", "10"]
+                + outs(d))
+        garbled = [e for e in log_entries(srv.log) if e.get("fault") == "garble"]
+    assert r.rc == 0, r
+    assert garbled, "the server garbled nothing"
+    for name in ("points.geojson", "seqs.geojson"):
+        assert read(os.path.join(d, name)) == read(os.path.join(d, "want_" + name)), name
+    print("    %d garbled answers retried" % len(garbled))
+
+
+@case
+def token_in_the_template_is_redacted_and_sent_once():
+    """geokit-style templates carry the token by hand: it is never shown and
+    no second access_token is appended."""
+    tpl_q = "?access_token=" + TOKEN
+    with server(TILESET) as srv:
+        for env_token in (True, False):
+            d = workdir()
+            r = run(["get_mapillary_points", "--input_aoi", SUB, "--tiles_url", srv.url + tpl_q,
+                     "--progress"] + outs(d), token=env_token)
+            assert r.rc == 0, r
+        tiles = tile_requests(srv.log)
+        assert tiles and all(e["query"] == "access_token=REDACTED" for e in tiles), \
+            set(e["query"] for e in tiles)
+        # the "body above N bytes" message names the URL: redacted
+        d = workdir()
+        r = run(["get_mapillary_points", "--input_aoi", ",".join(str(v) for v in BBOX),
+                 "--tiles_url", srv.url + tpl_q, "--max_tile_bytes", "2048"] + outs(d), token=False)
+        assert r.rc == 1 and "body above 2048 bytes" in r.err and "access_token=REDACTED" in r.err, r
+    # a file:// template with a token in its query: the message is redacted too
+    r = run(["get_mapillary_points", "--input_aoi", ",".join(str(v) for v in BBOX), "--tiles_url",
+             "file://" + TILESET + "/{z}/{x}/{y}.mvt" + tpl_q, "--max_tile_bytes", "2048"] + outs(workdir()),
+            token=False)
+    assert r.rc == 1, r
+
+
+@case
+def redirects_never_take_the_token_to_another_host():
+    """A redirect to another port is not followed (tiles: the query's token;
+    Graph API: the Authorization header); one to the same host and port is."""
+    d = workdir()
+    want = run(["get_mapillary_points", "--input_aoi", SUB, "--tiles_url", file_url(TILESET)] + outs(d, "want_"),
+               token=False)
+    with server(TILESET) as other:
+        with server(TILESET, "--redirect-to", other.base) as srv:
+            r = run(["get_mapillary_points", "--input_aoi", SUB, "--tiles_url", srv.url] + outs(d))
+            first = log_entries(srv.log)
+        assert r.rc == 1, r
+        assert "redirect to another host or port (http://127.0.0.1:%s) not followed" % \
+            other.base.rsplit(":", 1)[1] in r.err, r.err
+        assert first and first[0]["status"] == 302
+        assert log_entries(other.log) == [], "the redirect was followed: %r" % log_entries(other.log)[:2]
+        # Graph API: the OAuth header is ours (not libcurl's auth): never sent on
+        if IDS is None:
+            make_id_tileset()
+        root = IDS[0]
+        with server(root, "--redirect-to", other.base) as srv:
+            r = run(["get_mapillary_points", "--input_aoi", "-108.57,39.04,-108.52,39.07", "--tiles_url",
+                     file_url(root), "--graph_url", srv.base + "/graph", "--retries", "2"] + outs(d, "g_"))
+            graph = [e for e in log_entries(srv.log) if "image_ids" in e["path"]]
+        assert r.rc == 0 and "not repaired" in r.err, r
+        assert graph and all(e["auth_header"] for e in graph)
+        assert log_entries(other.log) == [], "the Graph redirect was followed: %r" % log_entries(other.log)[:2]
+    # the same host and port: followed, token and all, same bytes
+    with server(TILESET, "--redirect-to", "self") as srv:
+        r = run(["get_mapillary_points", "--input_aoi", SUB, "--tiles_url", srv.url] + outs(d))
+        moved = [e for e in log_entries(srv.log) if e["path"].startswith("/moved/")]
+    assert r.rc == 0, r
+    assert moved and all(e["status"] in (200, 404) for e in moved), moved[:2]
+    for name in ("points.geojson", "seqs.geojson"):
+        assert read(os.path.join(d, name)) == read(os.path.join(d, "want_" + name)), name
 
 
 @case

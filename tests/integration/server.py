@@ -26,6 +26,11 @@ cjpeg for that size (noise, so that 2048 is some 500 KB) with a COM segment
 "mly-test id=ID size=SIZE" after SOI. Faults strike the CDN too
 (--fault-where picks tile, graph, cdn, or all).
 
+With --redirect-to PREFIX every request whose path does not start with
+/moved/ is answered 302 with Location PREFIX/moved<path>?<query> (the query,
+token included, kept as browsers and servers do); PREFIX "self" is this
+server. A second server at PREFIX logs what reaches it.
+
 A tile may carry a permanent override ROOT/{z}/{x}/{y}.status:
     line 1:  STATUS [BODYFILE]      e.g. "500", "204", "403 err190.json"
     line 2+: optional "Header: value" lines sent with the answer
@@ -82,6 +87,10 @@ def parse_args(argv):
                    help="after N successful tile answers, answer 403 code 190 to everything")
     p.add_argument("--gzip-rate", type=float, default=0.0,
                    help="gzip bodies (half with Content-Encoding, half raw)")
+    p.add_argument("--garble-rate", type=float, default=0.0,
+                   help="answer a garbled status line, then close")
+    p.add_argument("--redirect-to", help="302 every request not under /moved/ to PREFIX/moved/...;"
+                   " 'self' for this server")
     p.add_argument("--log", help="JSON-lines request log")
     p.add_argument("--cdn-port-file", help="also serve the image CDN; write its port here")
     p.add_argument("--graph-ids", choices=("ok", "strict", "refuse"), default="ok",
@@ -288,6 +297,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
             rec["slow"] = True
             time.sleep(a.slow_ms / 1000.0)
 
+        if a.redirect_to and not url.path.startswith("/moved/"):
+            prefix = a.redirect_to
+            if prefix == "self":
+                prefix = "http://127.0.0.1:%d" % self.server.server_address[1]
+            loc = prefix + "/moved" + url.path + ("?" + url.query if url.query else "")
+            return self.answer(rec, 302, b"", "text/plain", fault="redirect",
+                               headers=[("Location", loc)])
         if not cdn and a.token is not None and not self.token_ok(tile is not None, q):
             return self.answer(rec, 403, json.dumps(ERR190).encode(), "application/json",
                                fault="bad-token")
@@ -299,7 +315,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if a.fault_where != "all" and where not in a.fault_where.split(","):
             u = 1.0  # no fault here
         edges = [("fail", a.fail_rate), ("429", a.rate429),
-                 ("truncate", a.truncate_rate), ("reset", a.reset_rate)]
+                 ("truncate", a.truncate_rate), ("reset", a.reset_rate),
+                 ("garble", a.garble_rate)]
         fault, acc = None, 0.0
         for name, rate in edges:
             acc += rate
@@ -308,6 +325,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 break
         if fault == "reset":
             return self.reset(rec)
+        if fault == "garble":
+            return self.garble(rec)
         if fault == "fail":
             return self.answer(rec, 500, b"internal error\n", "text/plain", fault="fail")
         if fault == "429":
@@ -383,6 +402,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def graph_answer(self, path, q):
         st = self.server.state
         segs = [s for s in path.split("/") if s]
+        if segs and segs[0] == "moved":
+            segs = segs[1:]
         if segs and segs[0] == "graph":
             segs = segs[1:]
         gdir = os.path.join(st.root, "graph")
@@ -602,6 +623,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if fault == "truncate":
             self.wfile.flush()
             self.close_connection = True
+
+    def garble(self, rec):
+        """A status line no HTTP client can read, then close."""
+        rec.update(status=0, fault="garble", bytes=0)
+        self.server.state.log(rec)
+        self.wfile.write(b"HTPT/1.1 2OO 0K\r\nContent-Length: 0\r\n\r\n")
+        self.wfile.flush()
+        self.close_connection = True
 
     def reset(self, rec):
         rec.update(status=0, fault="reset", bytes=0)

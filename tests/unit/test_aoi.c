@@ -173,6 +173,30 @@ static void test_bbox_xmin_greater_crosses_antimeridian(void **state)
   struct mly_err err = {0};
   assert_int_equal(aoi_parse_bbox("170,-10,-170,10", b, &err), MLY_OK);
   assert_true(b[0] == 170.0 && b[2] == -170.0);
+  /* just under half the globe across it is still a box */
+  assert_int_equal(aoi_parse_bbox("100.5,-10,-80,10", b, &err), MLY_OK);
+  assert_true(b[0] == 100.5 && b[2] == -80.0);
+}
+
+/* Two numbers swapped (10,0,9,1) would read as a 359-degree box across the
+ * antimeridian: a crossing box must be narrower than 180 degrees */
+static void test_bbox_swapped_numbers_are_refused(void **state)
+{
+  (void)state;
+  static const char *const bad[] = {"10,0,9,1", "-108.4,39.0,-108.5,39.1", "100,-10,-80,10",
+                                    "179,0,-1,1"};
+  for(size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    double b[4] = {0};
+    struct mly_err err = {0};
+    assert_int_equal(aoi_parse_bbox(bad[i], b, &err), MLY_EFORMAT);
+    if(!strstr(err.msg, "look swapped") || !strstr(err.msg, "narrower than 180"))
+      fail_msg("message for '%s': %s", bad[i], err.msg);
+  }
+  struct mly_err err = {0};
+  double b[4];
+  assert_int_equal(aoi_parse_bbox("10,0,9,1", b, &err), MLY_EFORMAT);
+  assert_non_null(strstr(err.msg, "xMin (10) is greater than xMax (9)"));
+  assert_non_null(strstr(err.msg, "359 degrees wide"));
 }
 
 static void test_bbox_rejects_bad_text(void **state)
@@ -580,6 +604,43 @@ static void test_field_errors_name_the_feature(void **state)
   }
 }
 
+/* A repair never adds area: a hole outside (or partly outside) its outer
+ * ring, or holes that overlap, are refused naming the feature and ring,
+ * where MakeValid would have turned them into extra area */
+static void test_hole_outside_its_shell_is_refused(void **state)
+{
+  (void)state;
+  static const struct {
+    const char *file, *says;
+  } cases[] = {
+    {"137-bad-hole-outside-shell.geojson",
+     "feature 1 (id \"park\") ring 2 (a hole) is not inside ring 0 (the outer ring)"},
+    {"138-bad-hole-overlapping-shell.geojson", "geometry ring 1 (a hole) is not inside ring 0"},
+    {"139-bad-holes-overlapping.geojson", "holes overlap: repairing the polygon would add area"},
+  };
+  for(size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    char path[512];
+    snprintf(path, sizeof(path), FIXTURES "%s", cases[i].file);
+    struct aoi_set *set = NULL;
+    struct mly_err err = {0};
+    assert_int_equal(aoi_set_load(path, NULL, &set, &err), MLY_EFORMAT);
+    assert_null(set);
+    assert_one_line_message(&err);
+    assert_contains(err.msg, cases[i].says);
+  }
+  /* an invalid outer ring (a bow-tie) with a hole inside one lobe is
+   * repaired as before, the hole kept */
+  struct aoi_set *set = load_text_ok(
+      "{\"type\":\"Polygon\",\"coordinates\":[[[0,0],[2,2],[2,0],[0,2],[0,0]],"
+      "[[0.2,0.8],[0.5,1],[0.2,1.2],[0.2,0.8]]]}", NULL);
+  struct aoi *a = aoi_set_get(set, 0);
+  assert_true(aoi_covers(a, 0.1, 1.0));
+  assert_false(aoi_covers(a, 0.3, 1.0)); /* in the hole */
+  assert_true(aoi_covers(a, 1.8, 1.0));
+  assert_false(aoi_covers(a, 1.0, 1.8));
+  aoi_set_free(&set);
+}
+
 /* ---- point tests ---- */
 
 static void test_covers_bbox_closed(void **state)
@@ -975,6 +1036,7 @@ int main(void)
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_bbox_parses_plain_and_spaced),
     cmocka_unit_test(test_bbox_xmin_greater_crosses_antimeridian),
+    cmocka_unit_test(test_bbox_swapped_numbers_are_refused),
     cmocka_unit_test(test_bbox_rejects_bad_text),
     cmocka_unit_test(test_bbox_message_exact),
     cmocka_unit_test(test_bbox_hostile_text_is_quoted_safely),
@@ -997,6 +1059,7 @@ int main(void)
     cmocka_unit_test(test_covers_polygon_with_hole),
     cmocka_unit_test(test_covers_multipolygon),
     cmocka_unit_test(test_covers_repaired_bowtie),
+    cmocka_unit_test(test_hole_outside_its_shell_is_refused),
     cmocka_unit_test(test_cover_bbox_matches_tile_ranges),
     cmocka_unit_test(test_cover_bbox_touching_tile_included),
     cmocka_unit_test(test_cover_bbox_antimeridian_two_ranges),

@@ -170,12 +170,12 @@ static void test_parse_ids(void **state)
   filter_free_ids(&ids, n);
   assert_null(ids);
 
-  assert_int_equal(filter_parse_ids(" 1, 22 ,333\t,abcXYZ ", &ids, &n, &err), MLY_OK);
+  assert_int_equal(filter_parse_ids(" 1, 22 ,333\t,0987 ", &ids, &n, &err), MLY_OK);
   assert_int_equal(n, 4);
   assert_string_equal(ids[0], "1");
   assert_string_equal(ids[1], "22");
   assert_string_equal(ids[2], "333");
-  assert_string_equal(ids[3], "abcXYZ");
+  assert_string_equal(ids[3], "0987");
   filter_free_ids(&ids, n);
   assert_null(ids);
   /* freeing an empty list is harmless */
@@ -207,6 +207,9 @@ static void test_parse_ids_rejects(void **state)
   parse_ids_bad("1;2", "invalid character ';' in item 1");
   parse_ids_bad("1,2 3", "invalid character ' ' in item 2");
   parse_ids_bad("1,-2", "invalid character '-' in item 2");
+  /* ids are decimal digits: a word is a mistake, not an organization */
+  parse_ids_bad("abc", "invalid character 'a' in item 1 (ids are decimal digits)");
+  parse_ids_bad("1805883732926354,12x", "invalid character 'x' in item 2");
 }
 
 static void test_parsed_ids_drive_the_filter(void **state)
