@@ -58,7 +58,7 @@ static void exercise_repair(const uint64_t *ids, size_t n)
     if(d >= 18446744073709551616.0)
       continue;
     uint64_t got = 0;
-    size_t k = idrepair_resolve(r, (uint64_t)d, &got);
+    size_t k = idrepair_resolve(r, (uint64_t)d, i % 5, &got);
     check(k >= 1 && (double)got == d);
   }
   idrepair_free(&r);

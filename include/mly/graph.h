@@ -123,12 +123,13 @@ void idrepair_free(struct idrepair **r);
  * exactly to uint64. Returns how many exact ids of the sequence have a
  * double equal to (double)rounded:
  *   0      unknown to the sequence: *exact = rounded (keep it; count it)
- *   1      *exact = that id
- *   k > 1  a collision: the candidates are handed out in sequence order,
- *          one per call with the same value (the tile holds one image per
- *          candidate); once all are handed out the last one is repeated.
- *          The caller reports collisions in its summary. */
-size_t idrepair_resolve(struct idrepair *r, uint64_t rounded, uint64_t *exact);
+ *   1      *exact = that id (whatever rank)
+ *   k > 1  a collision: *exact = the rank-th of the candidates in sequence
+ *          order (the image_ids answer's, i.e. capture order), the last one
+ *          for a rank >= k. The caller ranks the images that share the
+ *          double by capture time (SPEC.md "Output") and reports
+ *          collisions in its summary. */
+size_t idrepair_resolve(const struct idrepair *r, uint64_t rounded, size_t rank, uint64_t *exact);
 
 /* Number of distinct exact ids held. */
 size_t idrepair_count(const struct idrepair *r);

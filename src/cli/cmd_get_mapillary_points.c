@@ -103,7 +103,7 @@ static void print_summary(const struct job_stats *st, double seconds, bool repai
             (unsigned long long)st->repair_requests);
   if(st->id_collisions)
     fprintf(stderr, "mapillary: %llu of them matched several exact ids (a collision) and were "
-            "assigned in sequence order\n", (unsigned long long)st->id_collisions);
+            "assigned by capture time\n", (unsigned long long)st->id_collisions);
   if(st->ids_unrepaired)
     fprintf(stderr, "mapillary: %llu image ids arrived as doubles above 2^53, were not repaired and "
             "may be inexact (%s)\n", (unsigned long long)st->ids_unrepaired,

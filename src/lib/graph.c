@@ -491,7 +491,6 @@ struct idrepair_entry {
 
 struct idrepair {
   struct idrepair_entry *e; /* sorted by (key, order) */
-  size_t *handed;           /* at a group's first index: candidates handed out */
   size_t n;
 };
 
@@ -521,8 +520,7 @@ enum mly_rc idrepair_new(const uint64_t *exact, size_t n, struct idrepair **out)
     return MLY_ENOMEM;
   if(n) {
     r->e = malloc(n * sizeof(*r->e));
-    r->handed = calloc(n, sizeof(*r->handed));
-    if(!r->e || !r->handed) {
+    if(!r->e) {
       idrepair_free(&r);
       return MLY_ENOMEM;
     }
@@ -550,7 +548,6 @@ void idrepair_free(struct idrepair **r)
   if(!r || !*r)
     return;
   free((*r)->e);
-  free((*r)->handed);
   free(*r);
   *r = NULL;
 }
@@ -560,7 +557,7 @@ size_t idrepair_count(const struct idrepair *r)
   return r ? r->n : 0;
 }
 
-size_t idrepair_resolve(struct idrepair *r, uint64_t rounded, uint64_t *exact)
+size_t idrepair_resolve(const struct idrepair *r, uint64_t rounded, size_t rank, uint64_t *exact)
 {
   /* compare as doubles: (double)rounded is the tile's double itself, and
    * each key is what the tile would have carried for that exact id */
@@ -580,11 +577,8 @@ size_t idrepair_resolve(struct idrepair *r, uint64_t rounded, uint64_t *exact)
     *exact = rounded;
     return 0;
   }
-  /* group entries are in sequence order; hand out the next, never wrap */
-  size_t next = r->handed[lo];
-  if(next < k)
-    r->handed[lo]++;
-  *exact = r->e[lo + (next < k ? next : k - 1)].exact;
+  /* group entries are in sequence order: the rank-th, never wrapping */
+  *exact = r->e[lo + (rank < k ? rank : k - 1)].exact;
   return k;
 }
 

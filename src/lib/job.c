@@ -295,6 +295,8 @@ static void job_cleanup(struct job *j)
   free(j->rqueue.idx);
   dbuf_cleanup(&j->scratch);
   dbuf_cleanup(&j->scratch2);
+  free(j->held);
+  dbuf_cleanup(&j->held_text);
   for(size_t i = 0; i < j->norgnames; i++)
     free(j->orgnames[i].name);
   free(j->orgnames);
@@ -393,6 +395,7 @@ enum mly_rc job_run(const struct job_opts *o, job_progress_fn progress, void *us
 
   j.org_names = o->organization_names;
   dbuf_init(&j.scratch2, (size_t)UINT32_MAX);
+  dbuf_init(&j.held_text, (size_t)1 << 40);
 
   enum mly_rc rc = check_template(o->tiles_url, err);
   bool graph_ok = o->token && o->graph_url &&
@@ -470,7 +473,7 @@ enum mly_rc job_run(const struct job_opts *o, job_progress_fn progress, void *us
   if((rc = mly__fetch_tiles(&j)))
     goto out;
   let_fetcher_go(&j);
-  if(j.write_outputs)
+  if(j.write_outputs && !(rc = mly__write_held(&j)))
     rc = finish_outputs(&j);
   if(!rc)
     mly__build_reports(&j);

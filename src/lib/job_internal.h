@@ -95,6 +95,19 @@ struct repair {
   struct idrepair *r;
 };
 
+/* A kept image whose rounded id matches several exact ids of its sequence
+ * (a collision), held back until every tile is written: then the images
+ * sharing the double are ranked by capture time and each gets the exact id
+ * of its rank in the Graph API's image_ids order (SPEC.md "Output") */
+struct held {
+  uint32_t area;
+  uint32_t cls;
+  size_t image;       /* one number per image: the areas keeping it share it */
+  struct seq_point p; /* p.id is the rounded id */
+  size_t text_off;    /* in the job's held_text */
+  uint32_t text_len;
+};
+
 /* Name of one organization (indexed by the strtab index of its id) */
 struct orgname_state {
   uint8_t state; /* REPAIR_NONE, _QUEUED, _DONE (name may be NULL: unknown), _FAILED */
@@ -144,6 +157,9 @@ struct job {
   size_t nrepairs;
   struct lookup_queue rqueue;
   struct dbuf scratch;
+  struct held *held;       /* collided images, in tile order */
+  size_t nheld, heldcap, nheld_images;
+  struct dbuf held_text;
   /* --organization_names: per organization state, and those waiting */
   bool org_names;
   struct orgname_state *orgnames;
@@ -158,6 +174,9 @@ enum mly_rc mly__tile_process(struct job *j, size_t ti, const uint8_t *body, siz
 void mly__chunk_reset(struct chunk *c);
 /* job_tiles.c: write every ready chunk at the head of the window, in order */
 enum mly_rc mly__flush_ready(struct job *j) MLY_WARN_UNUSED;
+/* job_tiles.c: once every tile is written, the held collided images, each
+ * with the exact id of its rank by capture time */
+enum mly_rc mly__write_held(struct job *j) MLY_WARN_UNUSED;
 
 /* job_report.c */
 enum mly_rc mly__org_count(struct org_counter *c, uint32_t key) MLY_WARN_UNUSED;

@@ -323,15 +323,17 @@ static enum mly_rc add_org_name(struct job *j, const struct kept *k, const char 
 }
 
 /* The exact id of an image held as a double at or above 2^53, looked up
- * once per image (an image kept by several areas must not take two of a
- * collision's candidates). Returns the number of candidates, 0 when the id
- * stays as held. */
+ * once per image (and counted once, whatever the areas keeping it).
+ * Returns the number of candidates, 0 when the id stays as held; with
+ * more than one (a collision) *exact is only the first of them: the image
+ * is held back and gets its own once the images sharing the double are
+ * ranked by capture time (mly__write_held). */
 static size_t resolve_id(struct job *j, const struct kept *k, uint64_t *exact)
 {
   struct job_stats *st = j->st;
   st->inexact_ids++;
   struct repair *r = j->repair && k->p.seq != NO_SEQ ? &j->repairs[k->p.seq] : NULL;
-  size_t candidates = r && r->state == REPAIR_DONE ? idrepair_resolve(r->r, k->p.id, exact) : 0;
+  size_t candidates = r && r->state == REPAIR_DONE ? idrepair_resolve(r->r, k->p.id, 0, exact) : 0;
   if(candidates == 0)
     st->ids_unrepaired++;
   else {
@@ -379,10 +381,52 @@ static enum mly_rc repair_id(struct job *j, struct kept *k, uint64_t exact, cons
   return MLY_OK;
 }
 
-/* The key of a kept image in the duplicate check */
+/* The key of a kept image in the duplicate check: its id, sequence and
+ * position (SPEC.md "Output": two images whose ids a double cannot tell
+ * apart are two images unless they also share sequence and position).
+ * The tag is the sequence; the position's exact coordinates (their packed
+ * text) are mixed into the 64-bit id, so a copy in a neighbour's buffer,
+ * decoded to the same coordinates, meets its original, and two distinct
+ * images meet only through a 64-bit coincidence of the mix. */
 static uint32_t seen_tag(const struct kept *k)
 {
   return k->p.seq | (k->p.flags & SEQP_ID_STR ? STR_ID_TAG : 0);
+}
+
+static uint64_t mix64(uint64_t h)
+{
+  h ^= h >> 31;
+  h *= 0x7fb5d329728ea185ULL;
+  h ^= h >> 27;
+  h *= 0x81dadef4bc2dd44dULL;
+  h ^= h >> 33;
+  return h;
+}
+
+static uint64_t seen_id(const struct kept *k)
+{
+  uint64_t forms = (uint64_t)k->p.lon_form << 8 | k->p.lat_form;
+  return k->p.id ^ mix64(k->p.lon ^ mix64(k->p.lat + forms * 0x9e3779b97f4a7c15ULL));
+}
+
+/* Hold a kept image of a collision back (its text copied) */
+static enum mly_rc hold(struct job *j, const struct kept *k, int cls, const char *text, size_t len)
+{
+  if(j->nheld == j->heldcap) {
+    size_t cap = j->heldcap ? j->heldcap * 2 : 64;
+    struct held *nh = realloc(j->held, cap * sizeof(*nh));
+    if(!nh)
+      return mly_err_set(j->err, MLY_ENOMEM, "out of memory");
+    j->held = nh;
+    j->heldcap = cap;
+  }
+  size_t off = j->held_text.n;
+  if(dbuf_add(&j->held_text, text, len))
+    return mly_err_set(j->err, MLY_ENOMEM, "out of memory");
+  j->held[j->nheld++] = (struct held){.area = k->area, .cls = (uint32_t)cls,
+                                      .image = j->nheld_images - 1, .p = k->p, .text_off = off,
+                                      .text_len = (uint32_t)len};
+  return MLY_OK;
 }
 
 /* Kept images looked at this far ahead have their duplicate-check slots
@@ -395,8 +439,9 @@ static void prefetch_seen(const struct job *j, const struct kept *k)
   if(!(k->p.flags & SEQP_ID_KNOWN))
     return;
   const struct area_out *ar = &j->areas[k->area];
-  idset_prefetch(ar->seen_cur, k->p.id, seen_tag(k));
-  idset_prefetch(ar->seen_prev, k->p.id, seen_tag(k));
+  uint64_t id = seen_id(k);
+  idset_prefetch(ar->seen_cur, id, seen_tag(k));
+  idset_prefetch(ar->seen_prev, id, seen_tag(k));
 }
 
 /* Write the chunk of tile `head` to the outputs, in order */
@@ -444,9 +489,11 @@ static enum mly_rc flush_chunk(struct job *j, struct chunk *c)
     size_t text_len = k->text_len;
     if(k->inexact) {
       /* the areas keeping one image share its text and come one after another */
-      if(i == 0 || k->text_off != c->kept[i - 1].text_off)
+      if(i == 0 || k->text_off != c->kept[i - 1].text_off) {
         candidates = resolve_id(j, k, &exact);
-      if(candidates && (rc = repair_id(j, k, exact, &text, &text_len)))
+        j->nheld_images += candidates > 1;
+      }
+      if(candidates == 1 && (rc = repair_id(j, k, exact, &text, &text_len)))
         return rc;
     }
     if(j->org_names && k->p.org && (rc = add_org_name(j, k, &text, &text_len)))
@@ -454,9 +501,10 @@ static enum mly_rc flush_chunk(struct job *j, struct chunk *c)
     if(k->p.flags & SEQP_ID_KNOWN) {
       bool added;
       uint32_t tag = seen_tag(k);
-      if((rc = idset_add(ar->seen_cur, k->p.id, tag, &added)))
+      uint64_t id = seen_id(k);
+      if((rc = idset_add(ar->seen_cur, id, tag, &added)))
         return mly_err_set(j->err, rc, "out of memory");
-      added = added && !idset_has(ar->seen_prev, k->p.id, tag);
+      added = added && !idset_has(ar->seen_prev, id, tag);
       if(!added) {
         st->duplicates++;
         continue;
@@ -464,8 +512,13 @@ static enum mly_rc flush_chunk(struct job *j, struct chunk *c)
     }
     bool pano = k->p.flags & SEQP_PANO;
     int cls = ar->nclasses == 2 && !pano ? 1 : 0;
+    if(k->inexact && candidates > 1 && j->write_outputs) {
+      /* a collision: written once its rank by capture time is known */
+      if((rc = hold(j, k, cls, text, text_len)))
+        return rc;
+    }
     /* a shard or count-only run writes nothing */
-    if(j->write_outputs && (rc = outfile_feature(&ar->points[cls], text, text_len, j->err)))
+    else if(j->write_outputs && (rc = outfile_feature(&ar->points[cls], text, text_len, j->err)))
       return rc;
     st->images_kept++;
     st->panoramas += pano;
@@ -475,10 +528,82 @@ static enum mly_rc flush_chunk(struct job *j, struct chunk *c)
       ar->rep.without_org++;
     else if((rc = mly__org_count(&ar->orgs, k->p.org)))
       return mly_err_set(j->err, rc, "out of memory");
-    if(j->write_outputs && k->p.seq != NO_SEQ && (rc = seq_add(ar->seqb[cls], &k->p)))
+    if(j->write_outputs && k->p.seq != NO_SEQ && !(k->inexact && candidates > 1) &&
+       (rc = seq_add(ar->seqb[cls], &k->p)))
       return seq_add_error(ar->seqb[cls], j->err);
   }
   return MLY_OK;
+}
+
+/* Ranking of held images: by sequence and rounded id (one collision group),
+ * then capture time (unknown first, as sequences order them), then tile
+ * order (the image number) */
+struct held_rank {
+  uint32_t seq;
+  bool known;
+  uint64_t id;
+  int64_t t;
+  size_t image;
+};
+
+static int held_rank_cmp(const void *a, const void *b)
+{
+  const struct held_rank *x = a, *y = b;
+  if(x->seq != y->seq)
+    return x->seq < y->seq ? -1 : 1;
+  if(x->id != y->id)
+    return x->id < y->id ? -1 : 1;
+  if(x->known != y->known)
+    return x->known ? 1 : -1;
+  if(x->t != y->t)
+    return x->t < y->t ? -1 : 1;
+  return x->image < y->image ? -1 : x->image > y->image;
+}
+
+enum mly_rc mly__write_held(struct job *j)
+{
+  if(!j->nheld)
+    return MLY_OK;
+  struct held_rank *keys = calloc(j->nheld_images, sizeof(*keys));
+  size_t *rank = calloc(j->nheld_images, sizeof(*rank));
+  enum mly_rc rc = MLY_OK;
+  if(!keys || !rank) {
+    rc = mly_err_set(j->err, MLY_ENOMEM, "out of memory");
+    goto out;
+  }
+  /* the areas keeping one image hold it one after another */
+  size_t n = 0;
+  for(size_t i = 0; i < j->nheld; i++) {
+    const struct held *h = &j->held[i];
+    if(i && h->image == j->held[i - 1].image)
+      continue;
+    keys[n++] = (struct held_rank){h->p.seq, (h->p.flags & SEQP_CAPTURED_KNOWN) != 0, h->p.id,
+                                   h->p.captured_at, h->image};
+  }
+  qsort(keys, n, sizeof(*keys), held_rank_cmp);
+  for(size_t i = 0, r = 0; i < n; i++) {
+    r = i && keys[i].seq == keys[i - 1].seq && keys[i].id == keys[i - 1].id ? r + 1 : 0;
+    rank[keys[i].image] = r;
+  }
+  for(size_t i = 0; i < j->nheld && !rc; i++) {
+    const struct held *h = &j->held[i];
+    struct area_out *ar = &j->areas[h->area];
+    struct kept k = {.area = h->area, .p = h->p};
+    uint64_t exact;
+    idrepair_resolve(j->repairs[h->p.seq].r, h->p.id, rank[h->image], &exact);
+    const char *text = j->held_text.p + h->text_off;
+    size_t len = h->text_len;
+    if((rc = repair_id(j, &k, exact, &text, &len)))
+      break;
+    if((rc = outfile_feature(&ar->points[h->cls], text, len, j->err)))
+      break;
+    if((rc = seq_add(ar->seqb[h->cls], &k.p)))
+      rc = seq_add_error(ar->seqb[h->cls], j->err);
+  }
+out:
+  free(keys);
+  free(rank);
+  return rc;
 }
 
 enum mly_rc mly__flush_ready(struct job *j)

@@ -490,16 +490,41 @@ def oversized_tile_is_an_error_naming_it():
     assert listing(d) == []
 
 
+def write_image_tile(root, z, x, y, images):
+    """A tile z/x/y whose image layer holds images, each a dict with px, py
+    (pixels of this tile: outside 0..4096 is its buffer), id (a double when
+    it is above 2^53, as the live tiles send it), sequence_id, captured_at."""
+    sys.path.insert(0, os.path.join(ARGS.source, "tools"))
+    sys.dont_write_bytecode = True
+    import mvtgen
+    layer = mvtgen.Layer("image", 4096)
+    for fid, im in enumerate(images):
+        idv = mvtgen.Value("double", float(im["id"])) if im["id"] >= 2 ** 53 else mvtgen.Value("uint", im["id"])
+        props = [("captured_at", mvtgen.Value("uint", im["captured_at"])),
+                 ("compass_angle", mvtgen.Value("double", 90.0)), ("id", idv),
+                 ("is_pano", mvtgen.Value.boolean(False)),
+                 ("sequence_id", mvtgen.Value.string(im["sequence_id"]))]
+        layer.add_feature(mvtgen.POINT, [9, mvtgen.zigzag(im["px"]), mvtgen.zigzag(im["py"])], props, fid)
+    os.makedirs(os.path.join(root, str(z), str(x)), exist_ok=True)
+    with open(os.path.join(root, str(z), str(x), "%d.mvt" % y), "wb") as f:
+        f.write(mvtgen.encode_tile([layer]))
+
+
 @case
 def duplicate_image_in_two_tiles_is_written_once():
     root = os.path.join(workdir(), "tiles")
     shutil.copytree(TILESET, root)
     tiles = sorted(t["tile"] for t in TRUTH["tiles"])
     a, b = tiles[0], tiles[1]
-    # tile b also holds every image of tile a, now in b's buffer area
-    za, xa, ya = a.split("/")
-    zb, xb, yb = b.split("/")
-    shutil.copy(os.path.join(root, za, xa, ya + ".mvt"), os.path.join(root, zb, xb, yb + ".mvt"))
+    # tile b holds every image of tile a again, in b's buffer (the same
+    # spot on the ground: pixels shifted by the tiles' offset)
+    za, xa, ya = (int(v) for v in a.split("/"))
+    zb, xb, yb = (int(v) for v in b.split("/"))
+    copies = [dict(px=im["px"] + (xa - xb) * 4096, py=im["py"] + (ya - yb) * 4096,
+                   id=int(im["id"]), sequence_id=im["sequence_id"], captured_at=im["captured_at"])
+              for im in TRUTH["images"] if im["tile"] == a and im["id"] and im["captured_at"] is not None]
+    assert len(copies) > 10
+    write_image_tile(root, zb, xb, yb, copies)
     d = workdir()
     r = run(["get_mapillary_points", "--input_aoi", ",".join(str(v) for v in BBOX),
              "--tiles_url", file_url(root)] + outs(d), token=False)
@@ -507,6 +532,79 @@ def duplicate_image_in_two_tiles_is_written_once():
     ids = [f["properties"].get("id") for f in geojson(os.path.join(d, "points.geojson"))]
     known = [i for i in ids if i is not None]
     assert len(known) == len(set(known)), "an id was written twice"
+    # every copy whose original was kept is dropped
+    originals = {(im["id"], round(im["lon"], 9), round(im["lat"], 9)) for im in TRUTH["images"]
+                 if im["tile"] == a and im["id"] and im["captured_at"] is not None}
+    kept = sum(1 for f in geojson(os.path.join(d, "points.geojson")) if key_of(f) in originals)
+    assert kept > 10 and "%d duplicate images dropped" % kept in r.err, (kept, r.err)
+
+
+def collision_tiles(root):
+    """Two images of one sequence whose exact ids round to one double (above
+    2^54 doubles are 4 apart), in two tiles; the later capture comes first in
+    tile order. Returns (bbox, the earlier's exact id, the later's, the double)."""
+    x, y = 3251, 6258
+    early, late = 26774514888887985, 26774514888887983   # both read as ...984
+    assert float(early) == float(late)
+    held = int(float(early))
+    write_image_tile(root, 14, x, y, [
+        dict(px=1000, py=1000, id=held, sequence_id="seqcollide", captured_at=1_600_000_200_000),
+        dict(px=2000, py=1000, id=1000001, sequence_id="seqcollide", captured_at=1_600_000_300_000),
+        # the same image in this tile's buffer towards x+1: a duplicate
+        dict(px=4096 + 500, py=1000, id=held, sequence_id="seqcollide", captured_at=1_600_000_100_000)])
+    write_image_tile(root, 14, x + 1, y, [
+        dict(px=500, py=1000, id=held, sequence_id="seqcollide", captured_at=1_600_000_100_000)])
+    w, n = mvtgen_lonlat(14, x, y, 0, 0)
+    e, s = mvtgen_lonlat(14, x + 2, y + 1, 0, 0)
+    return "%.9f,%.9f,%.9f,%.9f" % (w, s, e, n), early, late, held
+
+
+def mvtgen_lonlat(z, x, y, px, py):
+    sys.path.insert(0, os.path.join(ARGS.source, "tools"))
+    import mvtgen
+    return mvtgen.pixel_to_lonlat(z, x, y, px, py, 4096)
+
+
+@case
+def images_whose_ids_a_double_cannot_tell_apart_are_two_images():
+    """Same image means same id, sequence and position: two images of one
+    sequence with one double for an id are both kept (no repair here), the
+    buffer copy of one of them is dropped."""
+    root = os.path.join(workdir(), "tiles")
+    bbox, early, late, held = collision_tiles(root)
+    d = workdir()
+    r = run(["get_mapillary_points", "--input_aoi", bbox, "--tiles_url", file_url(root)] + outs(d),
+            token=False)
+    assert r.rc == 0, r
+    pts = geojson(os.path.join(d, "points.geojson"))
+    ids = sorted(f["properties"]["id"] for f in pts)
+    assert ids == sorted([str(held), str(held), "1000001"]), ids
+    assert "1 duplicate images dropped" in r.err, r.err
+    seqs = geojson(os.path.join(d, "seqs.geojson"))
+    assert len(seqs) == 1 and seqs[0]["properties"]["total_points"] == 3, seqs
+
+
+@case
+def collided_ids_are_handed_out_by_capture_time():
+    """With repair, the earlier capture gets the exact id that comes first in
+    the Graph API's image_ids answer, whatever the tile order."""
+    root = os.path.join(workdir(), "tiles")
+    bbox, early, late, held = collision_tiles(root)
+    os.makedirs(os.path.join(root, "graph", "image_ids"))
+    with open(os.path.join(root, "graph", "image_ids", "seqcollide.json"), "w") as f:
+        json.dump({"data": [{"id": str(i)} for i in (early, late, 1000001)]}, f)
+    d = workdir()
+    with server(root) as srv:
+        r = run(["get_mapillary_points", "--input_aoi", bbox, "--tiles_url", file_url(root),
+                 "--graph_url", srv.base + "/graph"] + outs(d))
+    assert r.rc == 0, r
+    by_time = {f["properties"]["captured_at"]: f["properties"]["id"]
+               for f in geojson(os.path.join(d, "points.geojson"))}
+    assert by_time == {1_600_000_100_000: str(early), 1_600_000_200_000: str(late),
+                       1_600_000_300_000: "1000001"}, by_time
+    seqs = geojson(os.path.join(d, "seqs.geojson"))
+    assert seqs[0]["properties"]["images_id"] == "%d,%d,1000001" % (early, late), seqs[0]["properties"]
+    assert "matched several exact ids (a collision) and were assigned by capture time" in r.err, r.err
 
 
 BAD_INPUTS = [

@@ -373,13 +373,13 @@ static void test_documented_case_resolves_back(void **state)
   struct idrepair *r = repair_of(seq, 3);
   assert_int_equal(idrepair_count(r), 3);
   uint64_t got = 0;
-  assert_int_equal(idrepair_resolve(r, UINT64_C(26774514888887984), &got), 1);
+  assert_int_equal(idrepair_resolve(r, UINT64_C(26774514888887984), 0, &got), 1);
   assert_true(got == exact);
-  /* a unique match is handed out again and again (the same image met twice) */
-  assert_int_equal(idrepair_resolve(r, UINT64_C(26774514888887984), &got), 1);
+  /* a unique match whatever the rank (the same image met twice) */
+  assert_int_equal(idrepair_resolve(r, UINT64_C(26774514888887984), 3, &got), 1);
   assert_true(got == exact);
   /* small ids resolve to themselves */
-  assert_int_equal(idrepair_resolve(r, 100, &got), 1);
+  assert_int_equal(idrepair_resolve(r, 100, 0, &got), 1);
   assert_true(got == 100);
   idrepair_free(&r);
   assert_null(r);
@@ -399,19 +399,20 @@ static void test_collision_handed_out_in_sequence_order(void **state)
     assert_true((double)seq[i] == (i == 1 ? (double)base : (double)(base + 4)));
   struct idrepair *r = repair_of(seq, 5);
   uint64_t got = 0;
-  assert_int_equal(idrepair_resolve(r, base + 4, &got), 4);
-  assert_true(got == base + 6);
-  assert_int_equal(idrepair_resolve(r, base + 4, &got), 4);
-  assert_true(got == base + 3);
-  assert_int_equal(idrepair_resolve(r, base + 4, &got), 4);
+  /* the rank-th in sequence order, whatever order they are asked in */
+  assert_int_equal(idrepair_resolve(r, base + 4, 2, &got), 4);
   assert_true(got == base + 2);
-  assert_int_equal(idrepair_resolve(r, base + 4, &got), 4);
+  assert_int_equal(idrepair_resolve(r, base + 4, 0, &got), 4);
+  assert_true(got == base + 6);
+  assert_int_equal(idrepair_resolve(r, base + 4, 1, &got), 4);
+  assert_true(got == base + 3);
+  assert_int_equal(idrepair_resolve(r, base + 4, 3, &got), 4);
   assert_true(got == base + 5);
-  /* exhausted: the last one again, never wrapping to the first */
-  assert_int_equal(idrepair_resolve(r, base + 4, &got), 4);
+  /* beyond the candidates: the last one, never wrapping to the first */
+  assert_int_equal(idrepair_resolve(r, base + 4, 4, &got), 4);
   assert_true(got == base + 5);
   /* the other group is independent */
-  assert_int_equal(idrepair_resolve(r, base, &got), 1);
+  assert_int_equal(idrepair_resolve(r, base, 0, &got), 1);
   assert_true(got == base + 1);
   idrepair_free(&r);
 }
@@ -425,9 +426,9 @@ static void test_two_way_collision_and_duplicates(void **state)
   /* the repeated id is one image */
   assert_int_equal(idrepair_count(r), 2);
   uint64_t got = 0;
-  assert_int_equal(idrepair_resolve(r, P53, &got), 2);
+  assert_int_equal(idrepair_resolve(r, P53, 0, &got), 2);
   assert_true(got == P53 + 1);
-  assert_int_equal(idrepair_resolve(r, P53, &got), 2);
+  assert_int_equal(idrepair_resolve(r, P53, 1, &got), 2);
   assert_true(got == P53);
   idrepair_free(&r);
 }
@@ -438,15 +439,15 @@ static void test_unknown_rounded_id_gives_zero(void **state)
   uint64_t seq[] = {UINT64_C(26774514888887982), UINT64_C(40000000000000001)};
   struct idrepair *r = repair_of(seq, 2);
   uint64_t got = 1;
-  assert_int_equal(idrepair_resolve(r, UINT64_C(26774514888887988), &got), 0);
+  assert_int_equal(idrepair_resolve(r, UINT64_C(26774514888887988), 0, &got), 0);
   assert_true(got == UINT64_C(26774514888887988));
-  assert_int_equal(idrepair_resolve(r, 0, &got), 0);
-  assert_int_equal(idrepair_resolve(r, UINT64_MAX, &got), 0);
+  assert_int_equal(idrepair_resolve(r, 0, 0, &got), 0);
+  assert_int_equal(idrepair_resolve(r, UINT64_MAX, 0, &got), 0);
   idrepair_free(&r);
   /* an empty sequence knows nothing */
   r = repair_of(NULL, 0);
   assert_int_equal(idrepair_count(r), 0);
-  assert_int_equal(idrepair_resolve(r, UINT64_C(26774514888887984), &got), 0);
+  assert_int_equal(idrepair_resolve(r, UINT64_C(26774514888887984), 0, &got), 0);
   idrepair_free(&r);
 }
 
@@ -501,7 +502,7 @@ static void test_property_random_ids_resolve_back(void **state)
     unique++;
     uint64_t rounded = (uint64_t)(double)ids[i], got = 0;
     assert_true(idrepair_needed(rounded));
-    assert_int_equal(idrepair_resolve(r, rounded, &got), 1);
+    assert_int_equal(idrepair_resolve(r, rounded, 0, &got), 1);
     assert_true(got == ids[i]);
   }
   assert_true(unique > N - 10);
@@ -534,13 +535,13 @@ static void test_property_dense_ids_each_handed_out_once(void **state)
   struct idrepair *r = repair_of(ids, N);
   size_t collided = 0;
   for(size_t i = 0; i < N; i++) {
-    size_t k = idrepair_resolve(r, (uint64_t)(double)ids[i], &got[i]);
-    assert_true(k >= 1);
-    collided += k > 1;
-    /* got[i] is the first id in sequence order with this double not yet given */
+    /* the images of one double ranked in sequence order */
     size_t rank = 0;
     for(size_t j = 0; j < i; j++)
       rank += (double)ids[j] == (double)ids[i];
+    size_t k = idrepair_resolve(r, (uint64_t)(double)ids[i], rank, &got[i]);
+    assert_true(k >= 1);
+    collided += k > 1;
     size_t seen = 0, want = SIZE_MAX;
     for(size_t j = 0; j < N && want == SIZE_MAX; j++)
       if((double)ids[j] == (double)ids[i] && seen++ == rank)
