@@ -6,8 +6,11 @@
 Usually started by bench/run.sh, which builds first. Inputs are made by
 bench/mkdata.py under bench/data/ (skipped when already there). Every
 table row carries the command that reproduces it, to be run from the
-repository root. Times of the tool are taken from the child's rusage
-(wait4), the same numbers /usr/bin/time prints.
+repository root. Times and peak RSS of the tool are taken from the child's
+rusage (wait4), the same numbers /usr/bin/time prints, through
+bench/maxrss.c: a small process forks each measured child, so its peak RSS
+is its own, not the high-water mark of this Python process (which generates
+data in-process: a child it forked itself reported 200 MB for every size).
 
 The targets (SPEC "Where it must go" and the benchmark issue) are printed
 as PASS/MISS beside each figure: they are there to compare against, and a
@@ -61,19 +64,39 @@ class Result:
         self.requests = int(m.group(1)) if m else None
 
 
+_MAXRSS = None
+
+
+def maxrss_tool():
+    """bench/maxrss.c, compiled once into bench/data"""
+    global _MAXRSS
+    if _MAXRSS is None:
+        os.makedirs(DATA, exist_ok=True)
+        exe = os.path.join(DATA, "maxrss")
+        src = os.path.join(HERE, "maxrss.c")
+        if not os.path.exists(exe) or os.path.getmtime(exe) < os.path.getmtime(src):
+            subprocess.run([os.environ.get("CC", "cc"), "-O2", "-o", exe, src], check=True)
+        _MAXRSS = exe
+    return _MAXRSS
+
+
 def run(argv, env=None, check=True):
-    """Run argv to completion; its stdout is discarded."""
+    """Run argv to completion; its stdout is discarded. Peak RSS and CPU
+    times are the child's own (bench/maxrss.c forks it)."""
     full_env = dict(os.environ)
     full_env.update(env or {})
+    report = os.path.join(DATA, "maxrss.%d.txt" % os.getpid())
     t0 = time.monotonic()
-    p = subprocess.Popen(argv, env=full_env, stdout=subprocess.DEVNULL,
-                         stderr=subprocess.PIPE, cwd=REPO)
+    p = subprocess.Popen([maxrss_tool(), report] + list(argv), env=full_env,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=REPO)
     err = p.stderr.read().decode("utf-8", "replace")
     p.stderr.close()
-    _, status, ru = os.wait4(p.pid, 0)
+    p.wait()
     wall = time.monotonic() - t0
-    p.returncode = os.waitstatus_to_exitcode(status)
-    res = Result(wall, ru.ru_utime, ru.ru_stime, ru.ru_maxrss, p.returncode, err)
+    with open(report) as f:
+        rss_kb, user, sys_ = f.read().split()
+    os.unlink(report)
+    res = Result(wall, float(user), float(sys_), int(rss_kb), p.returncode, err)
     if check and res.rc != 0:
         sys.exit("bench: %s exited %d:\n%s" % (argv[0], res.rc, err.strip()[-2000:]))
     return res
