@@ -1087,6 +1087,7 @@ static enum mly_rc start_http(struct run *r, struct job *j)
     snprintf(oc.msg, sizeof(oc.msg), "no access token for %.200s", url);
     return settle(r, j, &oc);
   }
+  j->redirects = 0;
   CURLcode cc = set_url(f, s, j, j->req.url);
   if(cc == CURLE_OUT_OF_MEMORY) {
     free(j);

@@ -1196,6 +1196,22 @@ static void test_fetch_new_rejects_bad_options(void **state)
   fetch_free(NULL);
 }
 
+/* A token written into a template by hand is found (no second one is
+ * appended); a parameter merely ending in access_token, or one in the
+ * fragment or path, is not it */
+static void test_fetch_url_has_token(void **state)
+{
+  (void)state;
+  assert_true(fetch_url_has_token("https://h/14/1/2?access_token=MLY|123|abc"));
+  assert_true(fetch_url_has_token("https://h/14/1/2?x=1&access_token=MLY%7C1"));
+  assert_true(fetch_url_has_token("https://h/14/1/2?ACCESS_TOKEN=t#f"));
+  assert_false(fetch_url_has_token("https://h/14/1/2"));
+  assert_false(fetch_url_has_token("https://h/14/1/2?my_access_token=t"));
+  assert_false(fetch_url_has_token("https://h/access_token=t/1/2"));
+  assert_false(fetch_url_has_token("https://h/1/2?x=1#access_token=t"));
+  assert_false(fetch_url_has_token(NULL));
+}
+
 static void test_fetch_redact(void **state)
 {
   char out[256];
@@ -1231,6 +1247,7 @@ int main(void)
   signal(SIGPIPE, SIG_IGN);
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_fetch_redact),
+    cmocka_unit_test(test_fetch_url_has_token),
     cmocka_unit_test(test_fetch_new_rejects_bad_options),
     cmocka_unit_test_setup_teardown(test_fetch_delivers_each_body_once_at_concurrency_16, setup,
                                     teardown),
