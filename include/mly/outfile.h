@@ -87,7 +87,8 @@ enum outfmt {
   OUTFMT_GEOJSON = 0, /* FeatureCollection: the default */
   OUTFMT_GEOJSONL,    /* one Feature per line */
   OUTFMT_GEOJSONSEQ,  /* RFC 8142: RS, Feature, LF */
-  OUTFMT_CSV          /* RFC 4180 with a header */
+  OUTFMT_CSV,         /* RFC 4180 with a header */
+  OUTFMT_RAW          /* the caller's bytes as given (outfile_open_raw only) */
 };
 
 /* What the file holds: only CSV's header depends on it */
@@ -193,6 +194,11 @@ enum mly_rc outfile_open_as(struct outfile *o, const char *path, enum outfile_ki
 /* outfile_open_as(o, path, OUTFILE_POINTS, err): points, or a GeoJSON-like
  * sequences file (whose header does not depend on the kind) */
 enum mly_rc outfile_open(struct outfile *o, const char *path, struct mly_err *err) MLY_WARN_UNUSED;
+/* Start an output of bytes that are not features (an HTML page): no header,
+ * separator or footer, whatever the extension; each outfile_feature call
+ * appends its bytes as they are. Complete or absent like any other. */
+enum mly_rc outfile_open_raw(struct outfile *o, const char *path, struct mly_err *err)
+    MLY_WARN_UNUSED;
 /* Append one Feature's (CSV: one record's) text, without separator */
 enum mly_rc outfile_feature(struct outfile *o, const char *text, size_t n, struct mly_err *err)
     MLY_WARN_UNUSED;

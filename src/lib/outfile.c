@@ -78,6 +78,7 @@ const char *outfile_format_ext(enum outfmt fmt)
   case OUTFMT_GEOJSONL: return ".geojsonl";
   case OUTFMT_GEOJSONSEQ: return ".geojsons";
   case OUTFMT_CSV: return ".csv";
+  case OUTFMT_RAW: return "";
   case OUTFMT_GEOJSON: break;
   }
   return ".geojson";
@@ -89,6 +90,7 @@ const char *outfile_format_name(enum outfmt fmt)
   case OUTFMT_GEOJSONL: return "GeoJSONL";
   case OUTFMT_GEOJSONSEQ: return "GeoJSON text sequence";
   case OUTFMT_CSV: return "CSV";
+  case OUTFMT_RAW: return "raw";
   case OUTFMT_GEOJSON: break;
   }
   return "GeoJSON";
@@ -421,18 +423,19 @@ static const char *header_of(enum outfmt fmt, enum outfile_kind kind)
     return kind == OUTFILE_SEQUENCES ? OUTFILE_CSV_SEQUENCES_HEADER CRLF
                                      : OUTFILE_CSV_POINTS_HEADER CRLF;
   case OUTFMT_GEOJSONL:
-  case OUTFMT_GEOJSONSEQ: break;
+  case OUTFMT_GEOJSONSEQ:
+  case OUTFMT_RAW: break;
   }
   return "";
 }
 
-enum mly_rc outfile_open_as(struct outfile *o, const char *path, enum outfile_kind kind,
-                            struct mly_err *err)
+static enum mly_rc open_with(struct outfile *o, const char *path, enum outfile_kind kind,
+                             bool raw, struct mly_err *err)
 {
   memset(o, 0, sizeof(*o));
   o->to_stdout = is_stdout(path);
   /* standard output carries the default, self-delimiting collection */
-  o->fmt = o->to_stdout ? OUTFMT_GEOJSON : outfile_format_for(path);
+  o->fmt = raw ? OUTFMT_RAW : o->to_stdout ? OUTFMT_GEOJSON : outfile_format_for(path);
   o->kind = kind;
   /* a symlink is followed: its target is the file replaced */
   struct stat lst;
@@ -463,6 +466,17 @@ enum mly_rc outfile_open_as(struct outfile *o, const char *path, enum outfile_ki
     return MLY_EIO;
   }
   return MLY_OK;
+}
+
+enum mly_rc outfile_open_as(struct outfile *o, const char *path, enum outfile_kind kind,
+                            struct mly_err *err)
+{
+  return open_with(o, path, kind, false, err);
+}
+
+enum mly_rc outfile_open_raw(struct outfile *o, const char *path, struct mly_err *err)
+{
+  return open_with(o, path, OUTFILE_POINTS, true, err);
 }
 
 enum mly_rc outfile_open(struct outfile *o, const char *path, struct mly_err *err)
@@ -519,6 +533,7 @@ enum mly_rc outfile_feature(struct outfile *o, const char *text, size_t n, struc
     after = "\n";
     break;
   case OUTFMT_CSV: after = CRLF; break;
+  case OUTFMT_RAW: break;
   }
   if(fputs(before, o->fp) == EOF || fwrite(text, 1, n, o->fp) != n || fputs(after, o->fp) == EOF)
     return mly_err_set(err, MLY_EIO, "cannot write '%s': %s", shown(o), strerror(errno));

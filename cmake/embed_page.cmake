@@ -1,0 +1,30 @@
+# embed_page.cmake -- cmake -DIN=page.html -DOUT=page.c -DNAME=prefix -P embed_page.cmake
+# Writes the page as two C byte arrays, the text before and after its one
+# data marker @MLY_REVIEW_DATA@ (NAME_head, NAME_tail, with their lengths),
+# so the template stays a readable file in the source tree. A template
+# without exactly one marker fails the build.
+file(READ "${IN}" hex HEX)
+string(HEX "@MLY_REVIEW_DATA@" marker)
+string(FIND "${hex}" "${marker}" at)
+string(FIND "${hex}" "${marker}" last REVERSE)
+math(EXPR odd "${at} % 2")
+if(at LESS 0 OR NOT at EQUAL last OR odd)
+  message(FATAL_ERROR "${IN}: the data marker must appear exactly once")
+endif()
+string(LENGTH "${marker}" mlen)
+math(EXPR after "${at} + ${mlen}")
+string(SUBSTRING "${hex}" 0 ${at} head)
+string(SUBSTRING "${hex}" ${after} -1 tail)
+function(c_array var hexstr out)
+  string(LENGTH "${hexstr}" n)
+  math(EXPR bytes "${n} / 2")
+  string(REGEX REPLACE "([0-9a-f][0-9a-f])" "0x\\1," body "${hexstr}")
+  # 16 bytes a line (CMake's regular expressions have no {n})
+  string(REPEAT "0x[0-9a-f][0-9a-f]," 16 line)
+  string(REGEX REPLACE "(${line})" "\\1\n  " body "${body}")
+  set(${out} "const unsigned char ${var}[] = {\n  ${body}0x00};\nconst size_t ${var}_len = ${bytes};\n" PARENT_SCOPE)
+endfunction()
+c_array(${NAME}_head "${head}" head_c)
+c_array(${NAME}_tail "${tail}" tail_c)
+file(WRITE "${OUT}.tmp" "/* generated from ${IN} by embed_page.cmake: do not edit */\n#include <stddef.h>\n${head_c}${tail_c}")
+file(RENAME "${OUT}.tmp" "${OUT}")
