@@ -67,6 +67,11 @@ int cli_parse_legacy(int argc, char **argv, struct cli_opts *co, char ***largv_o
 /* The exit status of a failure rc: usage (2) when nothing was started */
 int cli_exit_for(enum mly_rc rc, bool started);
 
+/* The review page of the sequences in input, written to page (cmd_review.c;
+ * also for create_custom_sequences --review_html). The exit status, after
+ * printing any error (and, unless quiet, a summary) to stderr. */
+int cli_review_write(const char *input, const char *page, bool quiet);
+
 /* Set by SIGINT/SIGTERM: the running command stops cleanly (status 3) */
 extern volatile sig_atomic_t cli_stop_requested;
 

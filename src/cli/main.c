@@ -46,6 +46,8 @@ int cmd_get_mapillary_points(int argc, char **argv);
 int cmd_organizations(int argc, char **argv);
 int cmd_organization(int argc, char **argv);
 int cmd_merge_cache(int argc, char **argv);
+int cmd_review(int argc, char **argv);
+extern const struct cli_spec cli_review_spec;
 
 /* The commands: `mapillary --help` lists them in this order */
 static const struct cli_cmd commands[] = {
@@ -54,6 +56,7 @@ static const struct cli_cmd commands[] = {
   {"organizations", cmd_organizations, "organization ids in an area with image counts and names", NULL},
   {"organization", cmd_organization, "the name of each organization id", NULL},
   {"merge_cache", cmd_merge_cache, "merge the tile caches of --shard runs into one", NULL},
+  {"review", cmd_review, "a page to keep or drop sequences by their review images", &cli_review_spec},
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))

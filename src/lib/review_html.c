@@ -1,6 +1,7 @@
 /* review_html.c -- the review page: the built-in template with the sequences' JSON inside */
 #include "mly/review_html.h"
 #include "mly/featread.h"
+#include "mly/featwrite.h"
 #include "mly/jsonw.h"
 #include "mly/outfile.h"
 
@@ -148,18 +149,12 @@ enum mly_rc review_html_open(struct review_html **out, const char *path, const c
   return MLY_OK;
 }
 
-/* One Feature's JSON text into b */
+/* One Feature's JSON text into b: as featwrite writes it (numbers and
+ * coordinates as get_mapillary_points wrote them), so what the page saves
+ * is what it was given */
 static enum mly_rc feature_text(struct dbuf *b, const json_t *properties, const json_t *geometry)
 {
-  /* Until featread's feature_write_geojson is there: jansson, with reals
-   * in 17 digits (they parse back to the same doubles) */
-  json_t *f = json_pack("{s:s, s:O, s:O}", "type", "Feature", "properties", properties,
-                        "geometry", geometry ? geometry : json_null());
-  char *s = f ? json_dumps(f, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17)) : NULL;
-  enum mly_rc rc = s ? dbuf_adds(b, s) : MLY_ENOMEM;
-  free(s);
-  json_decref(f);
-  return rc;
+  return feature_write_geojson(b, properties, geometry);
 }
 
 enum mly_rc review_html_add(struct review_html *r, const json_t *properties,

@@ -1800,6 +1800,77 @@ def a_full_disk_at_the_cache_is_an_io_failure():
         subprocess.run(["umount", full], capture_output=True)
 
 
+def review_data(path):
+    """The sequences' JSON inside a review page"""
+    text = read(path).decode()
+    start = '<script id="mly-data" type="application/json">'
+    i = text.index(start) + len(start)
+    return json.loads(text[i:text.index("</script>", i)])
+
+
+@case
+def review_page_of_real_sequences():
+    # the page holds get_mapillary_points' sequences as they were written
+    d = workdir()
+    src = ["--input_aoi", SUB, "--tiles_url", file_url(TILESET), "--quiet"]
+    r = run(["get_mapillary_points"] + src + outs(d), token=False)
+    assert r.rc == 0, r
+    seqs = os.path.join(d, "seqs.geojson")
+    page = os.path.join(d, "new", "review.html")
+    r = run(["review", "--geojson_input", seqs, "--review_html", page], token=False)
+    n = len(geojson(seqs))
+    assert r.rc == 0 and r.out == "", r
+    assert "%d sequences to review, %d without review images" % (n, n) in r.err, r
+    assert "create_custom_sequences adds them" in r.err, r
+    data = review_data(page)
+    assert data["features"] == geojson(seqs) and data["source"] == "seqs.geojson", data["source"]
+    assert len(data["key"]) == 24
+    # rewritten from the same input: the same bytes (and so the same key)
+    first = read(page)
+    r = run(["review", "--geojson-input=" + seqs, "--review-html", page, "--quiet"], token=False)
+    assert r.rc == 0 and r.err == "" and read(page) == first, r
+    # other formats of the same sequences: the same features
+    r = run(["get_mapillary_points"] + src + ["--output_file_point", os.path.join(d, "p.csv"),
+             "--output_file_sequence", os.path.join(d, "s.geojsonl")], token=False)
+    assert r.rc == 0, r
+    r = run(["review", "--geojson_input", os.path.join(d, "s.geojsonl"), "--review_html",
+             os.path.join(d, "l.html"), "--quiet"], token=False)
+    assert r.rc == 0, r
+    assert review_data(os.path.join(d, "l.html"))["features"] == data["features"]
+    # the chained form: the sequences of the part before
+    d2 = workdir()
+    r = run(["get_mapillary_points"] + src + outs(d2) +
+            ["review", "--geojson_input", os.path.join(d2, "seqs.geojson"), "--review_html",
+             os.path.join(d2, "r.html"), "--quiet"], token=False)
+    assert r.rc == 0 and review_data(os.path.join(d2, "r.html"))["features"] == data["features"], r
+
+
+@case
+def review_bad_inputs_leave_the_page_alone():
+    d = workdir()
+    page = os.path.join(d, "review.html")
+    with open(page, "w") as f:
+        f.write("old page")
+    cases = [
+        (["--geojson_input", os.path.join(d, "missing.geojson")], "missing.geojson"),
+        (["--geojson_input", page], "is the input file"),
+        ([], "--geojson_input"),
+        (["--geojson_input", os.path.join(d, "bad.geojson")], "bad.geojson"),
+        (["--geojson_input", os.path.join(d, "bad.geojson"), "--frobnicate"], "--frobnicate"),
+    ]
+    with open(os.path.join(d, "bad.geojson"), "w") as f:
+        f.write('{"type":"FeatureCollection","features":[{"type":"Feature","properties":{},'
+                '"geometry":null},{"type":"Feat')
+    for args, said in cases:
+        r = run(["review"] + args + ["--review_html", page], token=False)
+        assert r.rc == 2 and said in r.err and len(r.err.strip().splitlines()) == 1, (args, r)
+        assert read(page) == b"old page" and listing(d) == ["bad.geojson", "review.html"], listing(d)
+    # a folder that cannot be made
+    r = run(["review", "--geojson_input", os.path.join(d, "bad.geojson"), "--review_html",
+             os.path.join(page, "x.html")], token=False)
+    assert r.rc == 2 and len(r.err.strip().splitlines()) == 1, r
+
+
 # ------------------------------------------------------------------- main
 
 def main():
