@@ -7,14 +7,14 @@
 
 # Options of get_mapillary_points that take a value, in the underscore
 # spelling (the dashed one is derived). Those that name a file come first.
-_mapillary_file_opts="input_aoi output_file_point output_file_sequence cache"
+_mapillary_file_opts="input_aoi output_file_point output_file_sequence cache geojson_input review_html"
 _mapillary_value_opts="$_mapillary_file_opts field_name timestamp_from timestamp_to
   organization_ids tiles_url graph_url concurrency retries timeout max_tile_bytes max_tiles
   max_age max_requests max_retry_wait shard"
 _mapillary_flag_opts="only_pano split_pano dry_run prune_empty no_id_repair organization_names
   quiet progress help"
 
-_mapillary_commands="get_mapillary_points organizations organization merge_cache"
+_mapillary_commands="get_mapillary_points organizations organization merge_cache review"
 
 # Both spellings of each name: --name and --na-me
 _mapillary_spellings()
@@ -115,6 +115,9 @@ _mapillary()
         return 0
       fi
       words="--cache= --help --quiet"
+      ;;
+    review)
+      words="--geojson_input= --geojson-input= --review_html= --review-html= --quiet --progress --help"
       ;;
     organization)
       # then organization ids: nothing to guess
