@@ -1,10 +1,10 @@
 /* cmd_review.c -- review --geojson_input=<sequences> [--review_html=<page>]: the review page */
 #include "cli_args.h"
 #include "mly/featread.h"
+#include "mly/paths.h"
 #include "mly/review_html.h"
 
 #include <string.h>
-#include <sys/stat.h>
 
 struct review_opts {
   const char *geojson_input;
@@ -42,14 +42,6 @@ static bool has_images(const json_t *properties)
   return false;
 }
 
-/* The page must not replace its own input (paths compared as files) */
-static bool same_file(const char *a, const char *b)
-{
-  struct stat sa, sb;
-  return strcmp(a, "-") && strcmp(b, "-") && stat(a, &sa) == 0 && stat(b, &sb) == 0 &&
-         sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
-}
-
 int cli_review_write(const char *input, const char *page, bool quiet)
 {
   struct mly_err err = {0};
@@ -57,11 +49,14 @@ int cli_review_write(const char *input, const char *page, bool quiet)
   struct review_html *r = NULL;
   uint64_t without = 0;
   int status = CLI_OK;
-  if(same_file(input, page)) {
-    fprintf(stderr, "mapillary: --review_html '%s' is the input file\n", page);
-    return CLI_USAGE;
+  /* the page must not replace its own input (paths compared as files) */
+  const struct paths_use uses[] = {{input, "--geojson_input", false}, {page, "--review_html", true}};
+  enum mly_rc rc = paths_check_distinct(uses, 2, &err);
+  if(rc) {
+    status = rc == MLY_EINVAL ? CLI_USAGE : CLI_FAILED;
+    goto out;
   }
-  enum mly_rc rc = featread_open(input, &in, &err);
+  rc = featread_open(input, &in, &err);
   if(rc) {
     status = rc == MLY_ENOMEM ? CLI_FAILED : CLI_USAGE;
     goto out;

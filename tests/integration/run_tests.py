@@ -1853,7 +1853,7 @@ def review_bad_inputs_leave_the_page_alone():
         f.write("old page")
     cases = [
         (["--geojson_input", os.path.join(d, "missing.geojson")], "missing.geojson"),
-        (["--geojson_input", page], "is the input file"),
+        (["--geojson_input", page], "the same file"),
         ([], "--geojson_input"),
         (["--geojson_input", os.path.join(d, "bad.geojson")], "bad.geojson"),
         (["--geojson_input", os.path.join(d, "bad.geojson"), "--frobnicate"], "--frobnicate"),
