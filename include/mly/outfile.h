@@ -52,8 +52,10 @@
  * swapped with the file it replaces (renameat2 RENAME_EXCHANGE), so that
  * should one of them fail, the ones before are swapped back and every
  * output path is left as it was; only when all are in place are the
- * replaced files removed. (On a file system without RENAME_EXCHANGE a plain
- * rename is used, which cannot be undone.)
+ * replaced files removed. (On a file system without RENAME_EXCHANGE the
+ * old file first gets a second name, a hard link beside it named like our
+ * temp files, and is renamed back from it; only where hard links fail too
+ * is a plain rename used, which cannot be undone.)
  *
  * Temp files of killed runs: each temp file holds an flock for as long as
  * its run may need it. Opening an output removes, in its folder, every file
@@ -154,7 +156,12 @@ struct outfile {
   int placed;
   bool has_old;
   int old_fd;
+  char *bak_path; /* without RENAME_EXCHANGE: the replaced file's second name */
 };
+
+/* For tests: publish as on a file system without RENAME_EXCHANGE (the old
+ * file is kept under a second name, a hard link, to be renamed back) */
+extern bool outfile_no_exchange;
 
 /* A replaced output at least this large is let go by a helper thread */
 #define OUTFILE_RELEASE_MIN (1u << 20)

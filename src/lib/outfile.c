@@ -679,9 +679,46 @@ enum {
   PLACED_NONE = 0,
   PLACED_NEW,      /* renamed onto a free path: undone by renaming it back */
   PLACED_SWAPPED,  /* exchanged with the file replaced, now under the temp name */
-  PLACED_REPLACED, /* renamed over the old file (no RENAME_EXCHANGE): cannot be undone */
+  PLACED_BACKED,   /* no RENAME_EXCHANGE: renamed over the old file, which
+                    * keeps a second name (bak_path) to be renamed back */
+  PLACED_REPLACED, /* renamed over the old file, which has no other name (no
+                    * RENAME_EXCHANGE, no hard links): cannot be undone */
   PLACED_COPIED    /* written through */
 };
+
+bool outfile_no_exchange;
+
+/* A second name for the file at path, beside it and named like our temp
+ * files (".<name>.mly-tmp-XXXXXX"), so that one left by a killed run is
+ * swept: the name, or NULL when no link could be made */
+static char *link_aside(const char *path)
+{
+  char *dir = dir_of(path), *base = base_of(path);
+  size_t n = (dir ? strlen(dir) : 0) + (base ? strlen(base) : 0) + 32;
+  char *name = dir && base ? malloc(n) : NULL;
+  static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+  uint64_t x = (uint64_t)getpid() * 0x9e3779b97f4a7c15ULL ^ (uint64_t)(uintptr_t)&n;
+  bool made = false;
+  for(int tries = 0; name && !made && tries < 100; tries++) {
+    char sfx[7];
+    for(int i = 0; i < 6; i++) {
+      x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+      sfx[i] = abc[(x >> 33) % 62];
+    }
+    sfx[6] = '\0';
+    snprintf(name, n, "%s/.%s" OUTFILE_TMP_TAG "%s", dir, base, sfx);
+    made = link(path, name) == 0;
+    if(!made && errno != EEXIST)
+      break;
+  }
+  free(dir);
+  free(base);
+  if(!made) {
+    free(name);
+    name = NULL;
+  }
+  return name;
+}
 
 /* A written-through target opened for writing: a character device or a
  * FIFO (which waits for its reader) is opened, a socket connected to */
@@ -765,23 +802,36 @@ static enum mly_rc put_in_place(struct outfile *o, struct mly_err *err)
       o->old_fd = old;
       o->has_old = true;
     }
-    if(renameat2(AT_FDCWD, o->tmp_path, AT_FDCWD, o->final_path, RENAME_EXCHANGE) == 0) {
+    if(!outfile_no_exchange &&
+       renameat2(AT_FDCWD, o->tmp_path, AT_FDCWD, o->final_path, RENAME_EXCHANGE) == 0) {
       o->placed = PLACED_SWAPPED;
       return MLY_OK;
     }
-    if(cannot_swap(errno)) {
+    if(outfile_no_exchange || cannot_swap(errno)) {
+      /* no swapping here: the old file keeps a second name (locked
+       * through old_fd like a swapped one) to be renamed back */
+      o->bak_path = link_aside(o->final_path);
       if(rename(o->tmp_path, o->final_path) == 0) {
-        o->placed = PLACED_REPLACED;
+        o->placed = o->bak_path ? PLACED_BACKED : PLACED_REPLACED;
         return MLY_OK;
       }
+      int e = errno;
+      if(o->bak_path) {
+        (void)unlink(o->bak_path);
+        free(o->bak_path);
+        o->bak_path = NULL;
+      }
+      errno = e;
     }
     if(errno != ENOENT)
       return mly_err_set(err, MLY_EIO, "cannot rename onto '%s': %s", o->final_path,
                          strerror(errno));
     /* gone meanwhile: a free path */
   }
-  int rc = renameat2(AT_FDCWD, o->tmp_path, AT_FDCWD, o->final_path, RENAME_NOREPLACE);
-  if(rc != 0 && cannot_swap(errno))
+  int rc = outfile_no_exchange ? -1
+                               : renameat2(AT_FDCWD, o->tmp_path, AT_FDCWD, o->final_path,
+                                           RENAME_NOREPLACE);
+  if(outfile_no_exchange || (rc != 0 && cannot_swap(errno)))
     rc = rename(o->tmp_path, o->final_path);
   if(rc != 0)
     return mly_err_set(err, MLY_EIO, "cannot rename onto '%s': %s", o->final_path,
@@ -798,6 +848,10 @@ static void take_back(struct outfile *o)
     (void)renameat2(AT_FDCWD, o->tmp_path, AT_FDCWD, o->final_path, RENAME_EXCHANGE);
   else if(o->placed == PLACED_NEW)
     (void)rename(o->final_path, o->tmp_path);
+  else if(o->placed == PLACED_BACKED) /* ours loses its last name: closing frees it */
+    (void)rename(o->bak_path, o->final_path);
+  free(o->bak_path);
+  o->bak_path = NULL;
   if(o->placed != PLACED_COPIED)
     o->placed = PLACED_NONE;
   if(o->has_old) {
@@ -829,6 +883,10 @@ static void commit(struct outfile *o)
 {
   if(o->placed == PLACED_SWAPPED)
     (void)unlink(o->tmp_path); /* the old file, under our temp name now */
+  if(o->placed == PLACED_BACKED)
+    (void)unlink(o->bak_path); /* the old file's second name */
+  free(o->bak_path);
+  o->bak_path = NULL;
   free(o->tmp_path);
   o->tmp_path = NULL;
   if(o->has_old) {
@@ -910,6 +968,8 @@ void outfile_abort(struct outfile *o)
     o->has_old = false;
   }
   free_made(o, true);
+  free(o->bak_path);
+  o->bak_path = NULL;
   free(o->final_path);
   o->final_path = NULL;
   free(o->iobuf); /* after fclose: stdio no longer uses it */

@@ -1050,9 +1050,8 @@ static void ready(struct outfile *o, const char *path)
 /* Publishing a set: all of it, or none of it. The last file's rename is
  * made to fail (its temp file taken away); the files renamed before it
  * are put back: the one that replaced a file and the one that was new */
-static void test_publish_all_or_nothing(void **state)
+static void publish_all_or_nothing(const char *dir)
 {
-  const char *dir = *state;
   char *a = join(dir, "a.geojson"), *b = join(dir, "b.geojson"), *c = join(dir, "c.geojson");
   write_file(a, "old a");
   write_file(c, "old c");
@@ -1096,6 +1095,20 @@ static void test_publish_all_or_nothing(void **state)
   free(a);
   free(b);
   free(c);
+}
+
+static void test_publish_all_or_nothing(void **state)
+{
+  publish_all_or_nothing(*state);
+}
+
+/* The same where RENAME_EXCHANGE is missing: the old files are kept under a
+ * second name and renamed back */
+static void test_publish_all_or_nothing_without_exchange(void **state)
+{
+  outfile_no_exchange = true;
+  publish_all_or_nothing(*state);
+  outfile_no_exchange = false;
 }
 
 /* A target that cannot be replaced is found by open (before a run's first
@@ -1290,6 +1303,8 @@ int main(void)
 #endif
     cmocka_unit_test_setup_teardown(test_publish_replacing_a_large_file, setup_dir, teardown_dir),
     cmocka_unit_test_setup_teardown(test_publish_all_or_nothing, setup_dir, teardown_dir),
+    cmocka_unit_test_setup_teardown(test_publish_all_or_nothing_without_exchange, setup_dir,
+                                    teardown_dir),
     cmocka_unit_test_setup_teardown(test_targets_checked_before_any_rename, setup_dir, teardown_dir),
     cmocka_unit_test_setup_teardown(test_sweep_takes_only_stale_temp_files, setup_dir, teardown_dir),
     cmocka_unit_test_setup_teardown(test_abort_removes_the_folders_it_made, setup_dir, teardown_dir),
