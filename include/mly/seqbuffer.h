@@ -1,0 +1,87 @@
+/* seqbuffer.h -- sequence lines buffered into polygons that do not overlap
+ * (the work of simplify_sequence)
+ *
+ * Each sequence line is buffered (round caps and joins, 16 segments a
+ * quarter circle, as geokit's shapely did). Then, with the sequences
+ * ranked longest first (ties: sequence_id, then input order):
+ *   1. a buffer that lies within another sequence's buffer is dropped
+ *      (of two equal buffers, the lower-ranked one);
+ *   2. each remaining buffer loses what the higher-ranked remaining buffers
+ *      cover, so no two results overlap and together they cover what all
+ *      the buffers covered; one clipped away entirely is dropped.
+ * Both steps test a buffer only against the buffers whose bounding boxes
+ * meet its own (a GEOS STRtree, prepared geometries), never every pair.
+ *
+ * Width in degrees (geokit's unit: the buffer is made in lon/lat) or in
+ * metres (made in a local metric projection around the line's centre, see
+ * localproj.h, and brought back to lon/lat). Each result's `area` is in
+ * the width's unit squared: degrees^2, or m^2 measured in that projection.
+ *
+ * A seqbuffer owns its GEOS context: use it from one thread. Results are
+ * the same bytes run after run for the same input. */
+#ifndef MLY_SEQBUFFER_H
+#define MLY_SEQBUFFER_H
+
+#include <jansson.h>
+#include "mly/common.h"
+
+struct feature;
+
+struct seqbuffer_width {
+  double value; /* > 0 */
+  bool metres;  /* false: degrees */
+};
+
+/* Parse a --buffer value: a number is degrees ("0.0001"), a number with
+ * the unit m is metres ("12m", "12 m", "12.5M"). MLY_EINVAL with a
+ * message when text is not a finite positive number (with or without m). */
+enum mly_rc seqbuffer_parse_width(const char *text, struct seqbuffer_width *out,
+                                  struct mly_err *err) MLY_WARN_UNUSED;
+
+struct seqbuffer_stats {
+  uint64_t read;        /* features handed to seqbuffer_add */
+  uint64_t not_line;    /* skipped: null geometry, not a (Multi)LineString, or empty */
+  uint64_t degenerate;  /* skipped: a line of one distinct position */
+  uint64_t contained;   /* buffers dropped: within another buffer */
+  uint64_t covered;     /* buffers dropped: clipped away by longer ones */
+  uint64_t clipped;     /* results that lost some area to longer ones */
+  uint64_t results;     /* polygons left (seqbuffer_count) */
+};
+
+struct seqbuffer;
+
+/* NULL when out of memory or GEOS cannot start */
+struct seqbuffer *seqbuffer_new(const struct seqbuffer_width *w);
+void seqbuffer_free(struct seqbuffer **b);
+
+/* Buffer one feature's line and keep it with its properties (a reference
+ * is taken). LineString and MultiLineString are buffered; anything else is
+ * counted and skipped (stats), as is a line whose positions are all one.
+ * The feature's `length` property (a number) ranks it; without one, the
+ * line's length in metres does. MLY_EFORMAT (message naming the feature
+ * by its 0-based index) when a position is not 2 or 3 finite numbers or a
+ * latitude is outside [-90, 90]; MLY_ENOMEM; MLY_EGEOS. */
+enum mly_rc seqbuffer_add(struct seqbuffer *b, const struct feature *f, struct mly_err *err)
+    MLY_WARN_UNUSED;
+
+/* Called now and then while seqbuffer_run works: step 1 or 2, buffers done
+ * in that step, of total */
+typedef void (*seqbuffer_progress_fn)(void *user, int step, size_t done, size_t total);
+
+/* Drop and clip (steps 1 and 2 above). Once; seqbuffer_add may not follow. */
+enum mly_rc seqbuffer_run(struct seqbuffer *b, seqbuffer_progress_fn progress, void *user,
+                          struct mly_err *err) MLY_WARN_UNUSED;
+
+/* Results after seqbuffer_run, in rank order (longest first) */
+size_t seqbuffer_count(const struct seqbuffer *b);
+
+/* Result i: *properties (borrowed, valid until seqbuffer_free) are the
+ * feature's properties with `area` set; *geometry (OUT: a new reference)
+ * is a GeoJSON Polygon or MultiPolygon with RFC 7946 winding (exterior
+ * rings counterclockwise). MLY_ENOMEM, MLY_EINVAL when i is out of range. */
+enum mly_rc seqbuffer_result(struct seqbuffer *b, size_t i, json_t **properties,
+                             json_t **geometry, struct mly_err *err) MLY_WARN_UNUSED;
+
+void seqbuffer_get_stats(const struct seqbuffer *b, struct seqbuffer_stats *out);
+
+#endif
