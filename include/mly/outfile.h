@@ -97,8 +97,9 @@ enum outfmt {
 enum outfile_kind {
   OUTFILE_POINTS = 0,
   OUTFILE_SEQUENCES,
-  OUTFILE_FEATURES  /* a workflow command's features: the CSV columns follow the
+  OUTFILE_FEATURES, /* a workflow command's features: the CSV columns follow the
                      * first feature (featwrite.h), which writes the header */
+  OUTFILE_REVIEW_SEQUENCES /* sequences with create_custom_sequences' review images */
 };
 
 /* CSV header lines (without the CRLF). Unknown values are empty cells;
@@ -112,6 +113,8 @@ enum outfile_kind {
 #define OUTFILE_CSV_SEQUENCES_HEADER                                                        \
   "sequence_id,is_pano,organization_id,total_points,captured_at_start,captured_at_end,"     \
   "images_id,wkt"
+/* Sequences with their review images (create_custom_sequences) */
+#define OUTFILE_CSV_REVIEW_SEQUENCES_HEADER OUTFILE_CSV_SEQUENCES_HEADER ",custom_url,custom_urls"
 
 struct outfile {
   char *iobuf;       /* stdio buffer: 1 MiB, so writes reach the kernel in large calls */

@@ -92,4 +92,26 @@ void seq_presort(struct seq_builder *b);
 enum mly_rc seq_write(struct seq_builder *b, struct outfile *out, size_t *nseq,
                       struct mly_err *err) MLY_WARN_UNUSED;
 
+/* A sequence's vertices v[0..n), in vertex order (n >= 2) */
+typedef enum mly_rc (*seq_each_fn)(void *user, const struct seq_point *v, size_t n,
+                                   struct mly_err *err);
+
+/* Call fn once for every sequence seq_write would write (two or more
+ * images), in an order of the builder's (the same for the same points),
+ * without writing anything; fn's failure ends the visit and is returned.
+ * With runs on disk, MLY_EIO as seq_write. For a command that must learn
+ * something about every sequence before writing them (create_custom_sequences
+ * asks the Graph API about some of their images). */
+enum mly_rc seq_visit(struct seq_builder *b, seq_each_fn fn, void *user, struct mly_err *err)
+    MLY_WARN_UNUSED;
+
+/* Text seq_write adds to each sequence after its own properties: fn
+ * appends to t `,"name":value` members for the GeoJSON formats, `,cell`
+ * fields for CSV (csv true), whose header must then name those columns
+ * (outfile_open_as with OUTFILE_REVIEW_SEQUENCES). NULL fn: nothing added
+ * (the default). */
+typedef enum mly_rc (*seq_extra_fn)(void *user, const struct seq_point *v, size_t n, bool csv,
+                                    struct dbuf *t);
+void seq_set_extra(struct seq_builder *b, seq_extra_fn fn, void *user);
+
 #endif

@@ -420,8 +420,9 @@ static const char *header_of(enum outfmt fmt, enum outfile_kind kind)
   case OUTFMT_CSV:
     if(kind == OUTFILE_FEATURES)
       return ""; /* featwrite.h: the header comes with the first feature */
-    return kind == OUTFILE_SEQUENCES ? OUTFILE_CSV_SEQUENCES_HEADER CRLF
-                                     : OUTFILE_CSV_POINTS_HEADER CRLF;
+    return kind == OUTFILE_SEQUENCES          ? OUTFILE_CSV_SEQUENCES_HEADER CRLF
+           : kind == OUTFILE_REVIEW_SEQUENCES ? OUTFILE_CSV_REVIEW_SEQUENCES_HEADER CRLF
+                                              : OUTFILE_CSV_POINTS_HEADER CRLF;
   case OUTFMT_GEOJSONL:
   case OUTFMT_GEOJSONSEQ:
   case OUTFMT_RAW: break;

@@ -44,6 +44,8 @@ struct seq_builder {
   struct run *runs;      /* levels never increase from first to last */
   size_t nruns, runs_cap;
   struct mly_err add_err; /* the last failed seq_add */
+  seq_extra_fn extra;     /* properties added to each sequence, or NULL */
+  void *extra_user;
 };
 
 struct seq_builder *seq_new(const struct strtab *strings)
@@ -65,6 +67,12 @@ void seq_free(struct seq_builder **bp)
   free(b->pts);
   free(b);
   *bp = NULL;
+}
+
+void seq_set_extra(struct seq_builder *b, seq_extra_fn fn, void *user)
+{
+  b->extra = fn;
+  b->extra_user = user;
 }
 
 void seq_set_memory_limit(struct seq_builder *b, size_t max_points)
@@ -402,9 +410,10 @@ static enum mly_rc add_positions(struct dbuf *t, const struct seq_point *v, size
   return MLY_OK;
 }
 
-static enum mly_rc write_sequence(struct dbuf *t, struct dbuf *tmp, const struct strtab *strings,
+static enum mly_rc write_sequence(struct dbuf *t, struct dbuf *tmp, const struct seq_builder *b,
                                   const struct seq_point *v, size_t n)
 {
+  const struct strtab *strings = b->strings;
   char num[JSONW_NUM_MAX];
   size_t len;
   enum mly_rc rc;
@@ -442,15 +451,18 @@ static enum mly_rc write_sequence(struct dbuf *t, struct dbuf *tmp, const struct
   }
   if((rc = ADD_LIT(t, ",\"images_id\":")) || (rc = add_images_id(t, tmp, strings, v, n)))
     return rc;
+  if(b->extra && (rc = b->extra(b->extra_user, v, n, false, t)))
+    return rc;
   return ADD_LIT(t, "}}");
 }
 
 /* One CSV record (OUTFILE_CSV_SEQUENCES_HEADER): the same values as the
  * GeoJSON properties, then the line as WKT */
 static enum mly_rc write_sequence_csv(struct dbuf *t, struct dbuf *tmp,
-                                      const struct strtab *strings, const struct seq_point *v,
+                                      const struct seq_builder *b, const struct seq_point *v,
                                       size_t n)
 {
+  const struct strtab *strings = b->strings;
   char num[JSONW_NUM_MAX];
   size_t len;
   enum mly_rc rc;
@@ -492,16 +504,18 @@ static enum mly_rc write_sequence_csv(struct dbuf *t, struct dbuf *tmp,
     return rc;
   if((rc = add_positions(t, v, n, "", " ", "", ", ")) || (rc = ADD_LIT(t, ")")))
     return rc;
-  return outfile_csv_quote_from(t, start);
+  if((rc = outfile_csv_quote_from(t, start)))
+    return rc;
+  return b->extra ? b->extra(b->extra_user, v, n, true, t) : MLY_OK;
 }
 
 /* The text of one sequence in out's format */
 static enum mly_rc sequence_text(const struct outfile *out, struct dbuf *text, struct dbuf *tmp,
-                                 const struct strtab *strings, const struct seq_point *v,
+                                 const struct seq_builder *b, const struct seq_point *v,
                                  size_t n, struct mly_err *err)
 {
-  enum mly_rc rc = out->fmt == OUTFMT_CSV ? write_sequence_csv(text, tmp, strings, v, n)
-                                          : write_sequence(text, tmp, strings, v, n);
+  enum mly_rc rc = out->fmt == OUTFMT_CSV ? write_sequence_csv(text, tmp, b, v, n)
+                                          : write_sequence(text, tmp, b, v, n);
   if(rc)
     mly_err_set(err, rc, "cannot build sequence text: %s", mly_strerror(rc));
   return rc;
@@ -872,10 +886,10 @@ static int qcmp_span(const void *pa, const void *pb, void *ctx)
   return cmp_vertex(&o->pts[a->first], &o->pts[b->first], o->strings);
 }
 
-/* Every point is in memory: sort them, find the sequences, sort those by
- * their first vertex and write them */
-static enum mly_rc write_in_memory(struct seq_builder *b, struct outfile *out, size_t *nseq,
-                                   struct mly_err *err)
+/* Sort the points in memory and find the sequences of two or more images:
+ * *spans_out (OUT, free it) in point order */
+static enum mly_rc find_spans(struct seq_builder *b, struct span **spans_out, size_t *nspans_out,
+                              struct mly_err *err)
 {
   sort_points(b);
 
@@ -902,6 +916,21 @@ static enum mly_rc write_in_memory(struct seq_builder *b, struct outfile *out, s
     }
     i = j;
   }
+  *spans_out = spans;
+  *nspans_out = nspans;
+  return MLY_OK;
+}
+
+/* Every point is in memory: sort them, find the sequences, sort those by
+ * their first vertex and write them */
+static enum mly_rc write_in_memory(struct seq_builder *b, struct outfile *out, size_t *nseq,
+                                   struct mly_err *err)
+{
+  struct span *spans;
+  size_t nspans;
+  enum mly_rc rc = find_spans(b, &spans, &nspans, err);
+  if(rc)
+    return rc;
   struct span_order order = {b->pts, b->strings};
   if(nspans > 1)
     qsort_r(spans, nspans, sizeof(*spans), qcmp_span, &order);
@@ -909,10 +938,9 @@ static enum mly_rc write_in_memory(struct seq_builder *b, struct outfile *out, s
   struct dbuf text, tmp;
   dbuf_init(&text, SIZE_MAX / 2);
   dbuf_init(&tmp, SIZE_MAX / 2);
-  enum mly_rc rc = MLY_OK;
   for(size_t r = 0; r < nspans && !rc; r++) {
     const struct seq_point *v = b->pts + spans[r].first;
-    rc = sequence_text(out, &text, &tmp, b->strings, v, spans[r].count, err);
+    rc = sequence_text(out, &text, &tmp, b, v, spans[r].count, err);
     if(!rc)
       rc = outfile_feature(out, text.p, text.n, err);
   }
@@ -959,11 +987,18 @@ struct stage {
   struct dbuf text, tmp;
 };
 
-/* Stage the text of the sequence v[0..n) */
-static enum mly_rc stage_sequence(struct stage *st, const struct outfile *out,
-                                  const struct strtab *strings, const struct seq_point *v,
-                                  size_t n, struct mly_err *err)
+struct stage_to {
+  struct stage *st;
+  const struct outfile *out;
+  const struct seq_builder *b;
+};
+
+/* Stage the text of the sequence v[0..n) (a seq_each_fn) */
+static enum mly_rc stage_sequence(void *user, const struct seq_point *v, size_t n,
+                                  struct mly_err *err)
 {
+  struct stage_to *to = user;
+  struct stage *st = to->st;
   if(st->n == st->cap) {
     size_t cap = st->cap ? st->cap * 2 : 256;
     struct staged *ns = realloc(st->s, cap * sizeof(*ns));
@@ -972,7 +1007,7 @@ static enum mly_rc stage_sequence(struct stage *st, const struct outfile *out,
     st->s = ns;
     st->cap = cap;
   }
-  enum mly_rc rc = sequence_text(out, &st->text, &st->tmp, strings, v, n, err);
+  enum mly_rc rc = sequence_text(to->out, &st->text, &st->tmp, to->b, v, n, err);
   if(rc)
     return rc;
   struct staged *s = &st->s[st->n];
@@ -989,9 +1024,9 @@ static enum mly_rc stage_sequence(struct stage *st, const struct outfile *out,
 }
 
 /* Merge the runs: each sequence arrives whole and in vertex order, one at
- * a time, in b->pts; stage each with two or more images */
-static enum mly_rc stage_all(struct seq_builder *b, struct stage *st, const struct outfile *out,
-                             struct mly_err *err)
+ * a time, in b->pts; hand each with two or more images to fn */
+static enum mly_rc each_from_runs(struct seq_builder *b, seq_each_fn fn, void *user,
+                                  struct mly_err *err)
 {
   struct merger m;
   enum mly_rc rc = merger_open(&m, b->runs, b->nruns, b->strings, err);
@@ -1005,7 +1040,7 @@ static enum mly_rc stage_all(struct seq_builder *b, struct stage *st, const stru
       break;
     if(done || (nv && p.seq != b->pts[0].seq)) {
       if(nv >= 2)
-        rc = stage_sequence(st, out, b->strings, b->pts, nv, err);
+        rc = fn(user, b->pts, nv, err);
       nv = 0;
       if(rc || done)
         break;
@@ -1026,8 +1061,6 @@ static enum mly_rc stage_all(struct seq_builder *b, struct stage *st, const stru
     b->pts[nv++] = p;
   }
   merger_close(&m);
-  if(!rc)
-    rc = wfile_flush(&st->w, err);
   return rc;
 }
 
@@ -1066,7 +1099,10 @@ static enum mly_rc write_from_runs(struct seq_builder *b, struct outfile *out, s
   dbuf_init(&st.text, SIZE_MAX / 2);
   dbuf_init(&st.tmp, SIZE_MAX / 2);
   if(!(rc = wfile_open(&st.w, err))) {
-    rc = stage_all(b, &st, out, err);
+    struct stage_to to = {&st, out, b};
+    rc = each_from_runs(b, stage_sequence, &to, err);
+    if(!rc)
+      rc = wfile_flush(&st.w, err);
     if(!rc)
       rc = copy_staged(&st, b->strings, out, err);
     wfile_close(&st.w, false);
@@ -1084,10 +1120,26 @@ enum mly_rc seq_write(struct seq_builder *b, struct outfile *out, size_t *nseq,
 {
   *nseq = 0;
   /* a CSV header names the columns: points' would not fit these records */
-  if(out->fmt == OUTFMT_CSV && out->kind != OUTFILE_SEQUENCES)
+  if(out->fmt == OUTFMT_CSV && out->kind != OUTFILE_SEQUENCES &&
+     out->kind != OUTFILE_REVIEW_SEQUENCES)
     return mly_err_set(err, MLY_EINVAL, "'%s' was not opened for sequences",
                        out->final_path ? out->final_path : "");
   if(b->nruns)
     return write_from_runs(b, out, nseq, err);
   return write_in_memory(b, out, nseq, err);
+}
+
+enum mly_rc seq_visit(struct seq_builder *b, seq_each_fn fn, void *user, struct mly_err *err)
+{
+  if(b->nruns) {
+    enum mly_rc rc = spill(b, err);
+    return rc ? rc : each_from_runs(b, fn, user, err);
+  }
+  struct span *spans;
+  size_t nspans;
+  enum mly_rc rc = find_spans(b, &spans, &nspans, err);
+  for(size_t r = 0; !rc && r < nspans; r++)
+    rc = fn(user, b->pts + spans[r].first, spans[r].count, err);
+  free(spans);
+  return rc;
 }

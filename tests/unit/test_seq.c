@@ -1218,6 +1218,134 @@ static void test_spill_write_error_is_eio(void **state)
   assert_int_equal(seq_point_count(f->b), 100);
 }
 
+/* ---- extra properties and the visit ---------------------------------------- */
+
+/* An extra hook: each sequence's vertex count and first id, as a GeoJSON
+ * member or a CSV cell */
+static enum mly_rc extra_count(void *user, const struct seq_point *v, size_t n, bool csv,
+                               struct dbuf *t)
+{
+  (*(size_t *)user)++;
+  char text[64];
+  int k = csv ? snprintf(text, sizeof(text), ",%zu-%llu", n, (unsigned long long)v[0].id)
+              : snprintf(text, sizeof(text), ",\"x\":\"%zu-%llu\"", n,
+                         (unsigned long long)v[0].id);
+  return dbuf_add(t, text, (size_t)k);
+}
+
+static void test_extra_properties_follow_the_own(void **state)
+{
+  struct fix *f = *state;
+  add_two_sequences(f);
+  size_t calls = 0, nseq, n;
+  seq_set_extra(f->b, extra_count, &calls);
+  char *text = write_as(f, "s.geojsonl", &nseq, &n);
+  assert_int_equal(calls, 2);
+  const char *s = strstr(text, "\"images_id\":\"1,2\",\"x\":\"2-1\"}}\n");
+  assert_non_null(s);
+  free(text);
+  char path[700];
+  snprintf(path, sizeof(path), "%s/r.csv", f->dir);
+  struct outfile o;
+  struct mly_err err = {0};
+  assert_int_equal(outfile_open_as(&o, path, OUTFILE_REVIEW_SEQUENCES, &err), MLY_OK);
+  assert_int_equal(seq_write(f->b, &o, &nseq, &err), MLY_OK);
+  assert_int_equal(outfile_close(&o, &err), MLY_OK);
+  assert_int_equal(outfile_publish(&o, &err), MLY_OK);
+  outfile_abort(&o);
+  text = slurp(path);
+  unlink(path);
+  assert_non_null(strstr(text, "images_id,wkt,custom_url,custom_urls\r\n"));
+  assert_non_null(strstr(text, "4.0000000)\",2-1\r\n"));
+  free(text);
+  seq_set_extra(f->b, NULL, NULL); /* back to the plain text */
+  text = write_as(f, "s.geojsonl", &nseq, &n);
+  assert_text(text, n, FEAT_T "\n" FEAT_S "\n");
+  free(text);
+}
+
+struct visit_log {
+  size_t sequences, points;
+  char sig[64][32]; /* per sequence: its name and vertex ordinals' sum */
+};
+
+static enum mly_rc visit_one(void *user, const struct seq_point *v, size_t n, struct mly_err *err)
+{
+  (void)err;
+  struct visit_log *log = user;
+  assert_true(n >= 2);
+  for(size_t i = 1; i < n; i++)
+    assert_true(v[i].seq == v[0].seq);
+  uint64_t sum = 0;
+  for(size_t i = 0; i < n; i++)
+    sum += v[i].ordinal * (i + 1); /* order matters */
+  if(log->sequences < 64)
+    snprintf(log->sig[log->sequences], sizeof(log->sig[0]), "%u:%llu", v[0].seq,
+             (unsigned long long)sum);
+  log->sequences++;
+  log->points += n;
+  return MLY_OK;
+}
+
+static int cmp_sig(const void *a, const void *b)
+{
+  return strcmp(a, b);
+}
+
+/* The visit meets every sequence written, each whole and in vertex order,
+ * the same in memory and from runs on disk, and leaves the output as it was */
+static void test_visit_sees_what_write_writes(void **state)
+{
+  struct fix *f = *state;
+  size_t n;
+  struct seq_point *v = random_points(f, 7, &n);
+  struct visit_log mem = {0}, disk = {0};
+  struct mly_err err = {0};
+  feed(f, 0, v, n);
+  size_t nseq, len;
+  char *before = write_as(f, "a.geojsonl", &nseq, &len);
+  assert_int_equal(seq_visit(f->b, visit_one, &mem, &err), MLY_OK);
+  assert_int_equal(mem.sequences, nseq);
+  size_t len2, nseq2;
+  char *after = write_as(f, "b.geojsonl", &nseq2, &len2);
+  assert_same_bytes(after, len2, before, len, 0, "after a visit");
+  free(after);
+  feed(f, 97, v, n);
+  assert_int_equal(seq_visit(f->b, visit_one, &disk, &err), MLY_OK);
+  assert_int_equal(disk.sequences, mem.sequences);
+  assert_int_equal(disk.points, mem.points);
+  size_t k = mem.sequences < 64 ? mem.sequences : 64;
+  qsort(mem.sig, k, sizeof(mem.sig[0]), cmp_sig);
+  qsort(disk.sig, k, sizeof(disk.sig[0]), cmp_sig);
+  if(mem.sequences <= 64)
+    for(size_t i = 0; i < k; i++)
+      assert_string_equal(mem.sig[i], disk.sig[i]);
+  after = write_as(f, "c.geojsonl", &nseq2, &len2);
+  assert_same_bytes(after, len2, before, len, 97, "after a visit from runs");
+  free(after);
+  free(before);
+  free(v);
+}
+
+static enum mly_rc visit_fail(void *user, const struct seq_point *v, size_t n, struct mly_err *err)
+{
+  (void)v;
+  (void)n;
+  (*(size_t *)user)++;
+  return mly_err_set(err, MLY_EHTTP, "stop here");
+}
+
+static void test_visit_stops_at_a_failure(void **state)
+{
+  struct fix *f = *state;
+  add_two_sequences(f);
+  size_t calls = 0;
+  struct mly_err err = {0};
+  assert_int_equal(seq_visit(f->b, visit_fail, &calls, &err), MLY_EHTTP);
+  assert_int_equal(calls, 1);
+  assert_string_equal(err.msg, "stop here");
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -1249,6 +1377,9 @@ int main(void)
     T(test_spill_missing_tmpdir_fails_with_eio),
     T(test_spill_write_fails_when_tmpdir_vanishes),
     T(test_spill_write_error_is_eio),
+    T(test_extra_properties_follow_the_own),
+    T(test_visit_sees_what_write_writes),
+    T(test_visit_stops_at_a_failure),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
