@@ -1,0 +1,225 @@
+/* custseq.c -- sequences from points, with evenly spread review images */
+#include "mly/custseq.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "mly/dbuf.h"
+#include "mly/featread.h"
+#include "mly/jsonw.h"
+#include "mly/seq.h"
+#include "mly/seqfeat.h"
+#include "mly/strtab.h"
+
+struct custseq {
+  struct strtab *strings;
+  struct seq_builder *seq;
+  uint64_t *ids;   /* picked ids: all of them while picking, then distinct, ascending */
+  size_t nids, capids;
+  char **urls;     /* per distinct id: its URL or NULL */
+  bool picked;
+  struct dbuf tmp; /* custom_urls of one sequence */
+  struct custseq_stats st;
+};
+
+struct custseq *custseq_new(size_t max_points)
+{
+  struct custseq *c = calloc(1, sizeof(*c));
+  if(!c)
+    return NULL;
+  c->strings = strtab_new();
+  c->seq = c->strings ? seq_new(c->strings) : NULL;
+  if(!c->seq) {
+    strtab_free(&c->strings);
+    free(c);
+    return NULL;
+  }
+  seq_set_memory_limit(c->seq, max_points);
+  dbuf_init(&c->tmp, 1u << 20);
+  return c;
+}
+
+void custseq_free(struct custseq **pc)
+{
+  struct custseq *c = pc ? *pc : NULL;
+  if(!c)
+    return;
+  seq_free(&c->seq);
+  strtab_free(&c->strings);
+  if(c->urls)
+    for(size_t i = 0; i < c->nids; i++)
+      free(c->urls[i]);
+  free(c->urls);
+  free(c->ids);
+  dbuf_cleanup(&c->tmp);
+  free(c);
+  *pc = NULL;
+}
+
+enum mly_rc custseq_add(struct custseq *c, const struct feature *f, struct mly_err *err)
+{
+  if(c->picked)
+    return mly_err_set(err, MLY_EINVAL, "custseq_add after custseq_pick");
+  struct seq_point p;
+  enum seqfeat_what what;
+  enum mly_rc rc = seqfeat_point(c->strings, f, &p, &what, err);
+  if(rc)
+    return rc;
+  c->st.read++;
+  if(what == SEQFEAT_NOT_POINT) {
+    c->st.not_point++;
+    return MLY_OK;
+  }
+  if(what == SEQFEAT_NO_SEQUENCE) {
+    c->st.no_sequence++;
+    return MLY_OK;
+  }
+  if(seq_add(c->seq, &p))
+    return seq_add_error(c->seq, err);
+  return MLY_OK;
+}
+
+/* The review images of the sequence v[0..n): up to CUSTSEQ_PICKS vertex
+ * indexes into at (OUT), in order; returns how many */
+static size_t picks(const struct seq_point *v, size_t n, size_t at[CUSTSEQ_PICKS])
+{
+  size_t m = 0;
+  for(size_t i = 0; i < n; i++)
+    m += (v[i].flags & (SEQP_ID_KNOWN | SEQP_ID_STR)) == SEQP_ID_KNOWN;
+  size_t want[CUSTSEQ_PICKS], nw = m < CUSTSEQ_PICKS ? m : CUSTSEQ_PICKS;
+  for(size_t k = 0; k < nw; k++)
+    /* round(k (m - 1) / 4) with integers: distinct for m > 5 */
+    want[k] = m <= CUSTSEQ_PICKS ? k : (2 * k * (m - 1) + (CUSTSEQ_PICKS - 1)) /
+                                           (2 * (CUSTSEQ_PICKS - 1));
+  size_t got = 0, j = 0;
+  for(size_t i = 0; i < n && got < nw; i++) {
+    if((v[i].flags & (SEQP_ID_KNOWN | SEQP_ID_STR)) != SEQP_ID_KNOWN)
+      continue;
+    if(j == want[got])
+      at[got++] = i;
+    j++;
+  }
+  return got;
+}
+
+static enum mly_rc pick_one(void *user, const struct seq_point *v, size_t n, struct mly_err *err)
+{
+  struct custseq *c = user;
+  size_t at[CUSTSEQ_PICKS], k = picks(v, n, at);
+  c->st.sequences++;
+  if(c->nids + k > c->capids) {
+    size_t cap = c->capids ? 2 * c->capids : 1024;
+    uint64_t *ids = realloc(c->ids, cap * sizeof(*ids));
+    if(!ids)
+      return mly_err_set(err, MLY_ENOMEM, "out of memory for the review images");
+    c->ids = ids;
+    c->capids = cap;
+  }
+  for(size_t i = 0; i < k; i++)
+    c->ids[c->nids++] = v[at[i]].id;
+  return MLY_OK;
+}
+
+static int cmp_u64(const void *pa, const void *pb)
+{
+  uint64_t a = *(const uint64_t *)pa, b = *(const uint64_t *)pb;
+  return (a > b) - (a < b);
+}
+
+enum mly_rc custseq_pick(struct custseq *c, const uint64_t **ids, size_t *n, struct mly_err *err)
+{
+  if(c->picked)
+    return mly_err_set(err, MLY_EINVAL, "custseq_pick called twice");
+  c->picked = true;
+  enum mly_rc rc = seq_visit(c->seq, pick_one, c, err);
+  if(rc)
+    return rc;
+  if(c->nids > 1)
+    qsort(c->ids, c->nids, sizeof(*c->ids), cmp_u64);
+  size_t o = 0;
+  for(size_t i = 0; i < c->nids; i++)
+    if(!o || c->ids[o - 1] != c->ids[i])
+      c->ids[o++] = c->ids[i];
+  c->nids = o;
+  c->urls = calloc(o ? o : 1, sizeof(*c->urls));
+  if(!c->urls)
+    return mly_err_set(err, MLY_ENOMEM, "out of memory for the review images");
+  c->st.ids = o;
+  *ids = c->ids;
+  *n = o;
+  return MLY_OK;
+}
+
+enum mly_rc custseq_set_url(struct custseq *c, size_t i, const char *url)
+{
+  if(!c->urls || i >= c->nids || !url)
+    return MLY_EINVAL;
+  char *copy = strdup(url);
+  if(!copy)
+    return MLY_ENOMEM;
+  if(!c->urls[i])
+    c->st.urls++;
+  free(c->urls[i]);
+  c->urls[i] = copy;
+  return MLY_OK;
+}
+
+/* The URL of image id, or NULL */
+static const char *url_of(const struct custseq *c, uint64_t id)
+{
+  const uint64_t *at = c->nids ? bsearch(&id, c->ids, c->nids, sizeof(id), cmp_u64) : NULL;
+  return at ? c->urls[at - c->ids] : NULL;
+}
+
+#define ADD_LIT(b, s) dbuf_add(b, s, sizeof(s) - 1)
+
+/* seq_set_extra's hook: custom_url and custom_urls of the sequence */
+static enum mly_rc extra(void *user, const struct seq_point *v, size_t n, bool csv,
+                         struct dbuf *t)
+{
+  struct custseq *c = user;
+  size_t at[CUSTSEQ_PICKS], k = picks(v, n, at);
+  const char *first = NULL;
+  enum mly_rc rc = MLY_OK;
+  dbuf_reset(&c->tmp);
+  for(size_t i = 0; i < k && !rc; i++) {
+    const char *u = url_of(c, v[at[i]].id);
+    if(!u)
+      continue;
+    if(!first)
+      first = u;
+    else if(!(rc = c->tmp.n ? ADD_LIT(&c->tmp, ",") : MLY_OK))
+      rc = dbuf_add(&c->tmp, u, strlen(u));
+  }
+  if(rc)
+    return rc;
+  if(first)
+    c->st.with_review++;
+  const char *url = first ? first : "";
+  const char *urls = c->tmp.n ? c->tmp.p : "";
+  if(csv) {
+    if((rc = ADD_LIT(t, ",")) || (rc = outfile_csv_field(t, url, strlen(url))) ||
+       (rc = ADD_LIT(t, ",")))
+      return rc;
+    return outfile_csv_field(t, urls, c->tmp.n);
+  }
+  if((rc = ADD_LIT(t, ",\"custom_url\":")) || (rc = jsonw_string(t, url, strlen(url))) ||
+     (rc = ADD_LIT(t, ",\"custom_urls\":")))
+    return rc;
+  return jsonw_string(t, urls, c->tmp.n);
+}
+
+enum mly_rc custseq_write(struct custseq *c, struct outfile *out, size_t *nseq,
+                          struct mly_err *err)
+{
+  if(!c->picked)
+    return mly_err_set(err, MLY_EINVAL, "custseq_write before custseq_pick");
+  seq_set_extra(c->seq, extra, c);
+  c->st.with_review = 0;
+  return seq_write(c->seq, out, nseq, err);
+}
+
+void custseq_get_stats(const struct custseq *c, struct custseq_stats *out)
+{
+  *out = c->st;
+}
