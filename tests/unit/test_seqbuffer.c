@@ -252,6 +252,28 @@ static void test_metres_and_degrees(void **state)
   GEOS_finish_r(ctx);
 }
 
+/* In metres, a part of a road lies within the whole road's buffer, in
+ * one projection cell or across two (the whole road's centre at lon 1.0
+ * is in the cell of 1.5, the part's at 0.97 in the cell of 0.5) */
+static void test_metres_part_of_a_road_is_within(void **state)
+{
+  (void)state;
+  const char *parts[] = {"[[0.3,0.2],[0.4,0.2]]", "[[0.95,0.2],[0.99,0.2]]"};
+  for(int k = 0; k < 2; k++) {
+    struct seqbuffer_width w = {.value = 12.0, .metres = true};
+    struct seqbuffer *b = seqbuffer_new(&w);
+    add_line(b, 0, "part", "", parts[k]);
+    add_line(b, 1, "whole", "", k ? "[[0.9,0.2],[1.1,0.2]]" : "[[0.1,0.2],[0.9,0.2]]");
+    run(b);
+    struct seqbuffer_stats st;
+    seqbuffer_get_stats(b, &st);
+    assert_int_equal(st.contained, 1);
+    assert_int_equal(seqbuffer_count(b), 1);
+    assert_string_equal(result_seq(b, 0), "whole");
+    seqbuffer_free(&b);
+  }
+}
+
 /* Exterior rings counterclockwise, holes clockwise (RFC 7946 3.1.6) */
 static double ring_signed_area(const json_t *ring)
 {
@@ -375,6 +397,7 @@ int main(void)
     cmocka_unit_test(test_ties_go_by_sequence_id),
     cmocka_unit_test(test_equal_buffers_keep_one),
     cmocka_unit_test(test_metres_and_degrees),
+    cmocka_unit_test(test_metres_part_of_a_road_is_within),
     cmocka_unit_test(test_winding_and_holes),
     cmocka_unit_test(test_skipped_and_broken),
     cmocka_unit_test(test_repeatable_and_disjoint),
