@@ -1873,6 +1873,199 @@ def review_bad_inputs_leave_the_page_alone():
 
 # ------------------------------------------------------------------- main
 
+# ------------------------------------------------- simplify_sequence
+
+def ring_has(ring, x, y):
+    inside = False
+    n = len(ring)
+    for i in range(n - 1):
+        x1, y1 = ring[i][0], ring[i][1]
+        x2, y2 = ring[i + 1][0], ring[i + 1][1]
+        if (y1 > y) != (y2 > y) and x < x1 + (y - y1) * (x2 - x1) / (y2 - y1):
+            inside = not inside
+    return inside
+
+
+def polygon_parts(geom):
+    assert geom["type"] in ("Polygon", "MultiPolygon"), geom["type"]
+    return [geom["coordinates"]] if geom["type"] == "Polygon" else geom["coordinates"]
+
+
+def geom_has(geom, x, y):
+    for rings in polygon_parts(geom):
+        if ring_has(rings[0], x, y) and not any(ring_has(h, x, y) for h in rings[1:]):
+            return True
+    return False
+
+
+def geom_bbox(geom):
+    xs = [p[0] for rings in polygon_parts(geom) for p in rings[0]]
+    ys = [p[1] for rings in polygon_parts(geom) for p in rings[0]]
+    return min(xs), min(ys), max(xs), max(ys)
+
+
+def seg_dist(px, py, ax, ay, bx, by):
+    dx, dy = bx - ax, by - ay
+    t = 0.0 if dx == dy == 0 else max(0.0, min(1.0, ((px - ax) * dx + (py - ay) * dy) / (dx * dx + dy * dy)))
+    return math.hypot(px - ax - t * dx, py - ay - t * dy)
+
+
+def line_dist(coords, x, y):
+    return min(seg_dist(x, y, *coords[i], *coords[i + 1]) for i in range(len(coords) - 1))
+
+
+def check_cover(lines, polys, w, samples=700, seed=5):
+    """Points near the lines are in exactly one polygon, points far from
+    them in none, and no point is in two: the polygons tile the buffers
+    (w in degrees)"""
+    import random
+    rnd = random.Random(seed)
+    boxes = [geom_bbox(g) for g in polys]
+    near = far = 0
+    for _ in range(samples):
+        c = rnd.choice(lines)
+        vx, vy = rnd.choice(c)
+        a, r = rnd.uniform(0, 2 * math.pi), rnd.uniform(0, 1.6 * w)
+        x, y = vx + r * math.cos(a), vy + r * math.sin(a)
+        d = min((line_dist(l, x, y) for l in lines
+                 if min(p[0] for p in l) - 2 * w <= x <= max(p[0] for p in l) + 2 * w), default=9.0)
+        hits = sum(1 for g, b in zip(polys, boxes)
+                   if b[0] <= x <= b[2] and b[1] <= y <= b[3] and geom_has(g, x, y))
+        assert hits <= 1, "a point in %d polygons" % hits
+        if d < 0.97 * w:
+            assert hits == 1, "a point %.3g w from a line is in no polygon" % (d / w)
+            near += 1
+        elif d > 1.01 * w:
+            assert hits == 0, "a point %.3g w from every line is in a polygon" % (d / w)
+            far += 1
+    assert near > samples / 4 and far > 10, (near, far)
+
+
+def sequences_file(d):
+    bbox = ",".join(str(v) for v in BBOX)
+    r = run(["get_mapillary_points", "--input_aoi", bbox, "--tiles_url", file_url(TILESET), "--quiet"]
+            + outs(d), token=False)
+    assert r.rc == 0, r
+    return os.path.join(d, "seqs.geojson")
+
+
+def line_length_m(coords):
+    out = 0.0
+    for (x1, y1), (x2, y2) in zip(coords, coords[1:]):
+        p1, p2 = math.radians(y1), math.radians(y2)
+        h = math.sin((p2 - p1) / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(math.radians(x2 - x1) / 2) ** 2
+        out += 2 * 6371008.8 * math.asin(math.sqrt(h))
+    return out
+
+
+@case
+def simplify_sequence_tiles_the_buffers_longest_first():
+    d = workdir()
+    seqs_path = sequences_file(d)
+    seqs = geojson(seqs_path)
+    out = os.path.join(d, "simple.geojson")
+    w = 0.0003
+    r = run(["simplify_sequence", "--geojson_input", seqs_path, "--buffer", str(w), "--geojson_out", out],
+            token=False)
+    assert r.rc == 0, r
+    assert "polygons written" in r.err and "degrees^2" in r.err, r
+    polys = geojson(out)
+    assert 2 <= len(polys) <= len(seqs), (len(polys), len(seqs))
+    by_id = {f["properties"]["sequence_id"]: f for f in seqs}
+    # every sequence's properties, plus area; longest (metres) first
+    lengths = []
+    for f in polys:
+        p = f["properties"]
+        src = by_id[p["sequence_id"]]["properties"]
+        assert {k: v for k, v in p.items() if k != "area"} == src
+        assert list(p)[-1] == "area" and p["area"] > 0
+        lengths.append(line_length_m(by_id[p["sequence_id"]]["geometry"]["coordinates"]))
+    assert lengths == sorted(lengths, reverse=True), "not longest first"
+    check_cover([f["geometry"]["coordinates"] for f in seqs], [f["geometry"] for f in polys], w)
+    # the same bytes again; the same features in the other formats
+    again = os.path.join(d, "again.geojson")
+    r = run(["simplify-sequence", "--geojson-input=" + seqs_path, "--buffer=" + str(w),
+             "--geojson-out=" + again, "--quiet"], token=False)
+    assert r.rc == 0 and r.err == "", r
+    assert read(out) == read(again)
+    lines = os.path.join(d, "simple.geojsonl")
+    r = run(["simplify_sequence", "--geojson_input", seqs_path, "--buffer", str(w), "--geojson_out", lines,
+             "--quiet"], token=False)
+    assert r.rc == 0, r
+    text = read(out).decode()
+    assert read(lines).decode() == "".join(l.rstrip(",") + "\n" for l in text.splitlines()[1:-1])
+
+
+@case
+def simplify_sequence_metres_and_the_length_property():
+    d = workdir()
+    seqs = geojson(sequences_file(d))
+    # a road and a part of it, a crossing street; `length` ranks as
+    # merge_sequences writes it: the crossing one says it is longest
+    feats = [
+        {"type": "Feature", "properties": {"sequence_id": "road", "length": 900.0},
+         "geometry": {"type": "LineString", "coordinates": [[-108.56, 39.05], [-108.55, 39.05]]}},
+        {"type": "Feature", "properties": {"sequence_id": "part", "length": 300.0},
+         "geometry": {"type": "LineString", "coordinates": [[-108.557, 39.05], [-108.554, 39.05]]}},
+        {"type": "Feature", "properties": {"sequence_id": "cross", "length": 5000.0},
+         "geometry": {"type": "MultiLineString", "coordinates": [[[-108.555, 39.049], [-108.555, 39.051]]]}},
+    ]
+    src = os.path.join(d, "in.geojsonl")
+    with open(src, "w") as f:
+        for x in feats:
+            f.write(json.dumps(x) + "\n")
+    out = os.path.join(d, "out.geojson")
+    r = run(["simplify_sequence", "--geojson_input", src, "--buffer", "12m", "--geojson_out", out], token=False)
+    assert r.rc == 0, r
+    assert "1 buffers within another dropped" in r.err and "m^2" in r.err, r
+    polys = geojson(out)
+    assert [f["properties"]["sequence_id"] for f in polys] == ["cross", "road"]
+    cross, road = polys
+    # cross keeps its whole buffer: 24 m x 222 m and two half discs
+    assert abs(cross["properties"]["area"] - (24 * 222.4 + math.pi * 144)) < 30, cross["properties"]
+    # road: 24 m x 864 m and two half discs, less cross's 24 x 24 m
+    want = 24 * 864.5 + math.pi * 144 - 24 * 24
+    assert abs(road["properties"]["area"] - want) < 40, (road["properties"], want)
+    # 12 m is 0.000108 degrees of latitude there
+    assert abs((geom_bbox(road["geometry"])[3] - 39.05) * 111030 - 12) < 0.05
+
+
+@case
+def simplify_sequence_bad_input_changes_nothing():
+    d = workdir()
+    seqs_path = sequences_file(d)
+    out = os.path.join(d, "kept.geojson")
+    with open(out, "w") as f:
+        f.write("old")
+    cases = [
+        (["--geojson_input", os.path.join(d, "missing.geojson"), "--buffer", "1"], "missing.geojson"),
+        (["--geojson_input", seqs_path, "--buffer", "0"], "--buffer"),
+        (["--geojson_input", seqs_path, "--buffer", "12km"], "--buffer"),
+        (["--geojson_input", seqs_path], "--buffer"),
+    ]
+    broken = os.path.join(d, "broken.geojson")
+    with open(broken, "w") as f:
+        f.write('{"type":"FeatureCollection","features":[{"type":"Feature","properties":{},'
+                '"geometry":{"type":"LineString","coordinates":[[1,2],[1,"x"]]}}]}')
+    cases.append((["--geojson_input", broken, "--buffer", "1"], "feature 0"))
+    for args, word in cases:
+        r = run(["simplify_sequence"] + args + ["--geojson_out", out], token=False)
+        assert r.rc == 2 and word in r.err and len(r.err.strip().splitlines()) == 1, (args, r)
+        assert read(out) == b"old" and sorted(listing(d)) == sorted(["kept.geojson", "broken.geojson",
+                                                                      "points.geojson", "seqs.geojson"]), listing(d)
+    # standard input and output; chained after get_mapillary_points
+    r = run(["simplify_sequence", "--geojson_input", "-", "--buffer", "0.0003", "--geojson_out", "-"],
+            stdin=open(seqs_path).read(), token=False)
+    assert r.rc == 0 and json.loads(r.out)["features"], r
+    d2 = workdir()
+    bbox = ",".join(str(v) for v in BBOX)
+    r = run(["get_mapillary_points", "--input_aoi", bbox, "--tiles_url", file_url(TILESET), "--quiet"] + outs(d2)
+            + ["simplify_sequence", "--geojson_input", os.path.join(d2, "seqs.geojson"), "--buffer", "0.0003",
+               "--geojson_out", os.path.join(d2, "simple.geojson"), "--quiet"], token=False)
+    assert r.rc == 0, r
+    assert json.loads(read(os.path.join(d2, "simple.geojson")))["features"]
+
+
 def main():
     global ARGS
     ap = argparse.ArgumentParser()
