@@ -48,6 +48,8 @@ int cmd_organization(int argc, char **argv);
 int cmd_merge_cache(int argc, char **argv);
 int cmd_review(int argc, char **argv);
 extern const struct cli_spec cli_review_spec;
+int cmd_simplify_sequence(int argc, char **argv);
+extern const struct cli_spec cmd_simplify_sequence_spec;
 
 /* The commands: `mapillary --help` lists them in this order */
 static const struct cli_cmd commands[] = {
@@ -57,6 +59,8 @@ static const struct cli_cmd commands[] = {
   {"organization", cmd_organization, "the name of each organization id", NULL},
   {"merge_cache", cmd_merge_cache, "merge the tile caches of --shard runs into one", NULL},
   {"review", cmd_review, "a page to keep or drop sequences by their review images", &cli_review_spec},
+  {"simplify_sequence", cmd_simplify_sequence,
+   "sequence lines to buffers that do not overlap, longest first", &cmd_simplify_sequence_spec},
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))

@@ -95,11 +95,8 @@ enum mly_rc seqfeat_point(struct strtab *strings, const struct feature *f, struc
     *what = SEQFEAT_NOT_POINT;
     return MLY_OK;
   }
-  const json_t *c = json_object_get(g, "coordinates");
-  const json_t *jx = json_array_get(c, 0), *jy = json_array_get(c, 1);
-  double x = json_number_value(jx), y = json_number_value(jy);
-  if(!json_is_number(jx) || !json_is_number(jy) || !(x >= -180.0 && x <= 180.0) ||
-     !(y >= -90.0 && y <= 90.0))
+  double x, y;
+  if(!feature_position(json_object_get(g, "coordinates"), &x, &y))
     return mly_err_set(err, MLY_EFORMAT, "feature %llu: the point's coordinates are not a "
                        "longitude and a latitude", (unsigned long long)f->index);
   char buf[32];
