@@ -156,15 +156,10 @@ static enum mly_rc sb_positions(struct seqbuffer *b, const json_t *coords, uint6
     b->capxy = 2 * k;
   }
   for(size_t i = 0; i < k; i++) {
-    const json_t *p = json_array_get(coords, i);
-    const json_t *jx = json_array_get(p, 0), *jy = json_array_get(p, 1);
-    if(!json_is_array(p) || !json_is_number(jx) || !json_is_number(jy))
-      return mly_err_set(err, MLY_EFORMAT, "feature %llu: position %zu is not an array of "
-                         "numbers", (unsigned long long)index, i);
-    double x = json_number_value(jx), y = json_number_value(jy);
-    if(!(x >= -180.0 && x <= 180.0) || !(y >= -90.0 && y <= 90.0))
-      return mly_err_set(err, MLY_EFORMAT, "feature %llu: position %zu (%.10g, %.10g) is "
-                         "outside [-180, 180] x [-90, 90]", (unsigned long long)index, i, x, y);
+    double x, y;
+    if(!feature_position(json_array_get(coords, i), &x, &y))
+      return mly_err_set(err, MLY_EFORMAT, "feature %llu: position %zu is not a longitude and a "
+                         "latitude", (unsigned long long)index, i);
     b->xy[2 * i] = x;
     b->xy[2 * i + 1] = y;
   }
