@@ -92,17 +92,18 @@ void seq_presort(struct seq_builder *b);
 enum mly_rc seq_write(struct seq_builder *b, struct outfile *out, size_t *nseq,
                       struct mly_err *err) MLY_WARN_UNUSED;
 
-/* A sequence's vertices v[0..n), in vertex order (n >= 2) */
-typedef enum mly_rc (*seq_each_fn)(void *user, const struct seq_point *v, size_t n,
-                                   struct mly_err *err);
-
-/* Call fn once for every sequence seq_write would write (two or more
- * images), in an order of the builder's (the same for the same points),
- * without writing anything; fn's failure ends the visit and is returned.
- * With runs on disk, MLY_EIO as seq_write. For a command that must learn
+/* Hand every sequence (one or more points) to fn: v[0..n) its points in
+ * vertex order (captured_at, then id, then order of arrival), the
+ * sequences in an order of their ids' string-table indexes. The same
+ * memory and disk bounds as seq_write: a sequence is in memory only while
+ * fn has it (v is valid only during the call). fn's failure stops the walk
+ * and is returned. Nothing is written; the builder may be walked again
+ * after, written, or take more points. For a command that must learn
  * something about every sequence before writing them (create_custom_sequences
  * asks the Graph API about some of their images). */
-enum mly_rc seq_visit(struct seq_builder *b, seq_each_fn fn, void *user, struct mly_err *err)
+typedef enum mly_rc (*seq_each_fn)(void *user, const struct seq_point *v, size_t n,
+                                   struct mly_err *err);
+enum mly_rc seq_each(struct seq_builder *b, seq_each_fn fn, void *user, struct mly_err *err)
     MLY_WARN_UNUSED;
 
 /* Text seq_write adds to each sequence after its own properties: fn

@@ -105,6 +105,8 @@ static size_t picks(const struct seq_point *v, size_t n, size_t at[CUSTSEQ_PICKS
 static enum mly_rc pick_one(void *user, const struct seq_point *v, size_t n, struct mly_err *err)
 {
   struct custseq *c = user;
+  if(n < 2)
+    return MLY_OK; /* not a sequence seq_write writes */
   size_t at[CUSTSEQ_PICKS], k = picks(v, n, at);
   c->st.sequences++;
   if(c->nids + k > c->capids) {
@@ -131,7 +133,7 @@ enum mly_rc custseq_pick(struct custseq *c, const uint64_t **ids, size_t *n, str
   if(c->picked)
     return mly_err_set(err, MLY_EINVAL, "custseq_pick called twice");
   c->picked = true;
-  enum mly_rc rc = seq_visit(c->seq, pick_one, c, err);
+  enum mly_rc rc = seq_each(c->seq, pick_one, c, err);
   if(rc)
     return rc;
   if(c->nids > 1)

@@ -886,21 +886,21 @@ static int qcmp_span(const void *pa, const void *pb, void *ctx)
   return cmp_vertex(&o->pts[a->first], &o->pts[b->first], o->strings);
 }
 
-/* Sort the points in memory and find the sequences of two or more images:
- * *spans_out (OUT, free it) in point order */
-static enum mly_rc find_spans(struct seq_builder *b, struct span **spans_out, size_t *nspans_out,
-                              struct mly_err *err)
+/* Sort the points in memory and find the sequences of at least min
+ * images: *spans_out (OUT, free it) in point order */
+static enum mly_rc find_spans(struct seq_builder *b, size_t min, struct span **spans_out,
+                              size_t *nspans_out, struct mly_err *err)
 {
   sort_points(b);
 
-  /* spans of one sequence with two or more images */
+  /* spans of one sequence with min or more images */
   struct span *spans = NULL;
   size_t nspans = 0, cap = 0;
   for(size_t i = 0; i < b->n;) {
     size_t j = i + 1;
     while(j < b->n && b->pts[j].seq == b->pts[i].seq)
       j++;
-    if(j - i >= 2) {
+    if(j - i >= min) {
       if(nspans == cap) {
         cap = cap ? cap * 2 : 256;
         struct span *ns = realloc(spans, cap * sizeof(*ns));
@@ -928,7 +928,7 @@ static enum mly_rc write_in_memory(struct seq_builder *b, struct outfile *out, s
 {
   struct span *spans;
   size_t nspans;
-  enum mly_rc rc = find_spans(b, &spans, &nspans, err);
+  enum mly_rc rc = find_spans(b, 2, &spans, &nspans, err);
   if(rc)
     return rc;
   struct span_order order = {b->pts, b->strings};
@@ -1024,8 +1024,8 @@ static enum mly_rc stage_sequence(void *user, const struct seq_point *v, size_t 
 }
 
 /* Merge the runs: each sequence arrives whole and in vertex order, one at
- * a time, in b->pts; hand each with two or more images to fn */
-static enum mly_rc each_from_runs(struct seq_builder *b, seq_each_fn fn, void *user,
+ * a time, in b->pts; hand each with min or more images to fn */
+static enum mly_rc each_from_runs(struct seq_builder *b, size_t min, seq_each_fn fn, void *user,
                                   struct mly_err *err)
 {
   struct merger m;
@@ -1039,7 +1039,7 @@ static enum mly_rc each_from_runs(struct seq_builder *b, seq_each_fn fn, void *u
     if((rc = merger_next(&m, &p, &done, err)))
       break;
     if(done || (nv && p.seq != b->pts[0].seq)) {
-      if(nv >= 2)
+      if(nv >= min)
         rc = fn(user, b->pts, nv, err);
       nv = 0;
       if(rc || done)
@@ -1100,7 +1100,7 @@ static enum mly_rc write_from_runs(struct seq_builder *b, struct outfile *out, s
   dbuf_init(&st.tmp, SIZE_MAX / 2);
   if(!(rc = wfile_open(&st.w, err))) {
     struct stage_to to = {&st, out, b};
-    rc = each_from_runs(b, stage_sequence, &to, err);
+    rc = each_from_runs(b, 2, stage_sequence, &to, err);
     if(!rc)
       rc = wfile_flush(&st.w, err);
     if(!rc)
@@ -1129,15 +1129,15 @@ enum mly_rc seq_write(struct seq_builder *b, struct outfile *out, size_t *nseq,
   return write_in_memory(b, out, nseq, err);
 }
 
-enum mly_rc seq_visit(struct seq_builder *b, seq_each_fn fn, void *user, struct mly_err *err)
+enum mly_rc seq_each(struct seq_builder *b, seq_each_fn fn, void *user, struct mly_err *err)
 {
   if(b->nruns) {
     enum mly_rc rc = spill(b, err);
-    return rc ? rc : each_from_runs(b, fn, user, err);
+    return rc ? rc : each_from_runs(b, 1, fn, user, err);
   }
   struct span *spans;
   size_t nspans;
-  enum mly_rc rc = find_spans(b, &spans, &nspans, err);
+  enum mly_rc rc = find_spans(b, 1, &spans, &nspans, err);
   for(size_t r = 0; !rc && r < nspans; r++)
     rc = fn(user, b->pts + spans[r].first, spans[r].count, err);
   free(spans);
