@@ -14,7 +14,13 @@ _mapillary_value_opts="$_mapillary_file_opts field_name timestamp_from timestamp
 _mapillary_flag_opts="only_pano split_pano dry_run prune_empty no_id_repair organization_names
   quiet progress help"
 
-_mapillary_commands="get_mapillary_points organizations organization merge_cache review"
+_mapillary_commands="get_mapillary_points organizations organization merge_cache review
+  simplify_sequence"
+
+# The workflow commands' options: file options, other value options, flags
+_mapillary_wf_file_opts="geojson_input geojson_out"
+_mapillary_wf_value_opts="buffer"
+_mapillary_wf_flag_opts="quiet progress help"
 
 # Both spellings of each name: --name and --na-me
 _mapillary_spellings()
@@ -31,7 +37,7 @@ _mapillary_is_file_opt()
 {
   local o=${1#--}
   o=${o//-/_}
-  [[ " $_mapillary_file_opts " == *" $o "* ]]
+  [[ " $_mapillary_file_opts $_mapillary_wf_file_opts " == *" $o "* ]]
 }
 
 # Whether option $1 takes a value
@@ -40,7 +46,7 @@ _mapillary_takes_value()
   local o=${1#--}
   o=${o//-/_}
   local v
-  for v in $_mapillary_value_opts; do
+  for v in $_mapillary_value_opts $_mapillary_wf_file_opts $_mapillary_wf_value_opts; do
     [[ $v == "$o" ]] && return 0
   done
   return 1
@@ -118,6 +124,16 @@ _mapillary()
       ;;
     review)
       words="--geojson_input= --geojson-input= --review_html= --review-html= --quiet --progress --help"
+      ;;
+    simplify_sequence|simplify-sequence)
+      local v
+      words=$(
+        for v in $_mapillary_wf_file_opts $_mapillary_wf_value_opts; do
+          _mapillary_spellings "$v" | sed 's/$/=/'
+        done
+        # shellcheck disable=SC2086
+        _mapillary_spellings $_mapillary_wf_flag_opts
+      )
       ;;
     organization)
       # then organization ids: nothing to guess
