@@ -4,7 +4,8 @@ set -euo pipefail
 PKGS=(build-essential cmake ninja-build pkg-config python3
       libcurl4-openssl-dev libjansson-dev libgeos-dev zlib1g-dev libsqlite3-dev libcmocka-dev
       sqlite3
-      gdal-bin clang libclang-rt-14-dev man-db groff-base valgrind
+      gdal-bin libgdal-dev postgresql-15 postgresql-15-postgis-3
+      clang libclang-rt-14-dev man-db groff-base valgrind
       libjpeg-turbo-progs)  # cjpeg: the test server's real JPEGs
 missing=()
 for p in "${PKGS[@]}"; do

@@ -24,6 +24,20 @@
  *                      from feature_write (featwrite.h); no features: an
  *                      empty file.
  *
+ *   OUTFMT_GPKG        .gpkg: GeoPackage, one layer named after the file
+ *   OUTFMT_FGB         .fgb: FlatGeobuf
+ *   OUTFMT_PG          a path starting "PG:": the rest is a libpq connection
+ *                      string (GDAL's convention); the features go to a
+ *                      PostGIS table (outfile_open_table), which appears
+ *                      only complete: loaded as a new table in one
+ *                      transaction that publish commits after dropping the
+ *                      old table and renaming the new one in its place.
+ *                      The three are written through GDAL by the module
+ *                      gdalmod.h loads on demand: their Feature text is the
+ *                      GeoJSON one, spooled as GeoJSONL and converted at
+ *                      close with typed fields (strings, 64-bit integers,
+ *                      reals, booleans) and a spatial index.
+ *
  * Feature (record) text handed to outfile_feature never holds the separator:
  * the outfile adds the one its format needs. The Feature text of the three
  * GeoJSON formats is the same (image_write_geojson), so a caller only asks
@@ -90,8 +104,18 @@ enum outfmt {
   OUTFMT_GEOJSONL,    /* one Feature per line */
   OUTFMT_GEOJSONSEQ,  /* RFC 8142: RS, Feature, LF */
   OUTFMT_CSV,         /* RFC 4180 with a header */
-  OUTFMT_RAW          /* the caller's bytes as given (outfile_open_raw only) */
+  OUTFMT_RAW,         /* the caller's bytes as given (outfile_open_raw only) */
+  OUTFMT_GPKG,        /* GeoPackage, through GDAL */
+  OUTFMT_FGB,         /* FlatGeobuf, through GDAL */
+  OUTFMT_PG           /* a PostGIS table, through GDAL */
 };
+
+/* The path prefix of a PostGIS destination, and the default tables */
+#define OUTFILE_PG_PREFIX "PG:"
+#define OUTFILE_PG_POINTS_TABLE "mapillary_points"
+#define OUTFILE_PG_SEQUENCES_TABLE "mapillary_sequences"
+/* Longest table name: the load's table adds a suffix within PostgreSQL's 63 */
+#define OUTFILE_PG_TABLE_MAX 40
 
 /* What the file holds: only CSV's header depends on it */
 enum outfile_kind {
@@ -160,6 +184,12 @@ struct outfile {
   bool has_old;
   int old_fd;
   char *bak_path; /* without RENAME_EXCHANGE: the replaced file's second name */
+  /* GDAL formats (outfile_gdal.c): the features are spooled as GeoJSONL
+   * to fp (tmp_path; PostGIS: unlinked in the temporary folder) and
+   * converted at close */
+  bool spooled;
+  char *table;            /* PostGIS: the table */
+  struct gdalmod_pg *pg;  /* PostGIS: the load that publish commits */
 };
 
 /* For tests: publish as on a file system without RENAME_EXCHANGE (the old
@@ -201,6 +231,18 @@ enum mly_rc outfile_prepare_dir(const char *path, struct mly_err *err) MLY_WARN_
  * abort. */
 enum mly_rc outfile_open_as(struct outfile *o, const char *path, enum outfile_kind kind,
                             struct mly_err *err) MLY_WARN_UNUSED;
+/* outfile_open_as for a path that may be a PostGIS destination: table is
+ * its table (NULL: OUTFILE_PG_POINTS_TABLE or OUTFILE_PG_SEQUENCES_TABLE by
+ * kind); ignored for files. A GDAL format loads the module here, and a
+ * PostGIS destination is connected to once, so that neither fails after
+ * the run's first request. */
+enum mly_rc outfile_open_table(struct outfile *o, const char *path, const char *table,
+                               enum outfile_kind kind, struct mly_err *err) MLY_WARN_UNUSED;
+/* true when path names a PostGIS destination ("PG:...") */
+bool outfile_is_pg(const char *path);
+/* true when name is a table name a PostGIS destination takes: a letter or
+ * '_', then letters, digits and '_', at most OUTFILE_PG_TABLE_MAX bytes */
+bool outfile_pg_table_ok(const char *name);
 /* outfile_open_as(o, path, OUTFILE_POINTS, err): points, or a GeoJSON-like
  * sequences file (whose header does not depend on the kind) */
 enum mly_rc outfile_open(struct outfile *o, const char *path, struct mly_err *err) MLY_WARN_UNUSED;

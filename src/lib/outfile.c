@@ -1,6 +1,7 @@
 /* outfile.c -- complete-or-absent output files (temp file + rename), GeoJSON or CSV */
 #include "mly/outfile.h"
 #include "mly/jsonw.h"
+#include "outfile_gdal.h"
 
 #define OUTFILE_IOBUF (1 << 20)
 
@@ -40,6 +41,8 @@ static const struct {
   {".jsonl", OUTFMT_GEOJSONL},
   {".geojsons", OUTFMT_GEOJSONSEQ},
   {".csv", OUTFMT_CSV},
+  {".gpkg", OUTFMT_GPKG},
+  {".fgb", OUTFMT_FGB},
 };
 
 #define NKNOWN (sizeof(known_exts) / sizeof(known_exts[0]))
@@ -60,8 +63,27 @@ static int known_index(const char *path)
   return -1;
 }
 
+bool outfile_is_pg(const char *path)
+{
+  return strncmp(path, OUTFILE_PG_PREFIX, strlen(OUTFILE_PG_PREFIX)) == 0;
+}
+
+bool outfile_pg_table_ok(const char *name)
+{
+  size_t n = strlen(name);
+  if(n == 0 || n > OUTFILE_PG_TABLE_MAX || (name[0] >= '0' && name[0] <= '9'))
+    return false;
+  for(size_t i = 0; i < n; i++)
+    if(!(name[i] == '_' || (name[i] >= 'a' && name[i] <= 'z') ||
+         (name[i] >= 'A' && name[i] <= 'Z') || (name[i] >= '0' && name[i] <= '9')))
+      return false;
+  return true;
+}
+
 enum outfmt outfile_format_for(const char *path)
 {
+  if(outfile_is_pg(path))
+    return OUTFMT_PG;
   int i = known_index(path);
   return i < 0 ? OUTFMT_GEOJSON : known_exts[i].fmt;
 }
@@ -79,6 +101,9 @@ const char *outfile_format_ext(enum outfmt fmt)
   case OUTFMT_GEOJSONSEQ: return ".geojsons";
   case OUTFMT_CSV: return ".csv";
   case OUTFMT_RAW: return "";
+  case OUTFMT_GPKG: return ".gpkg";
+  case OUTFMT_FGB: return ".fgb";
+  case OUTFMT_PG:
   case OUTFMT_GEOJSON: break;
   }
   return ".geojson";
@@ -91,6 +116,9 @@ const char *outfile_format_name(enum outfmt fmt)
   case OUTFMT_GEOJSONSEQ: return "GeoJSON text sequence";
   case OUTFMT_CSV: return "CSV";
   case OUTFMT_RAW: return "raw";
+  case OUTFMT_GPKG: return "GeoPackage";
+  case OUTFMT_FGB: return "FlatGeobuf";
+  case OUTFMT_PG: return "PostGIS";
   case OUTFMT_GEOJSON: break;
   }
   return "GeoJSON";
@@ -177,10 +205,11 @@ static bool is_through(mode_t m)
   return S_ISCHR(m) || S_ISFIFO(m) || S_ISSOCK(m);
 }
 
-/* The output's name in messages */
+/* The output's name in messages (a PostGIS destination: its table, never
+ * the connection string, which may hold a password) */
 static const char *shown(const struct outfile *o)
 {
-  return o->to_stdout ? "standard output" : o->final_path;
+  return o->to_stdout ? "standard output" : o->fmt == OUTFMT_PG ? o->table : o->final_path;
 }
 
 /* Everything known to stop a rename onto path, where a regular file st is:
@@ -254,8 +283,8 @@ static enum mly_rc check_tmp_dir(struct mly_err *err)
 static enum mly_rc prepare(const char *path, struct made *m, bool *through, struct mly_err *err)
 {
   *through = false;
-  if(is_stdout(path))
-    return check_tmp_dir(err); /* nothing to create */
+  if(is_stdout(path) || outfile_is_pg(path))
+    return check_tmp_dir(err); /* nothing to create: a spool in the temporary folder */
   /* "", "out/" or "out/." name no file: the final rename would fail only
    * after every request was made, so refuse them here */
   const char *slash = strrchr(path, '/');
@@ -288,7 +317,8 @@ enum mly_rc outfile_prepare_dir(const char *path, struct mly_err *err)
 {
   bool through;
   struct stat lst;
-  if(!is_stdout(path) && lstat(path, &lst) == 0 && S_ISLNK(lst.st_mode)) {
+  if(!is_stdout(path) && !outfile_is_pg(path) && lstat(path, &lst) == 0 &&
+     S_ISLNK(lst.st_mode)) {
     char *real = realpath(path, NULL);
     if(!real)
       return mly_err_set(err, MLY_EIO, "output path '%s' is a symlink that leads nowhere", path);
@@ -301,10 +331,19 @@ enum mly_rc outfile_prepare_dir(const char *path, struct mly_err *err)
 
 /* ---- temp files of runs that are gone ---------------------------------------- */
 
-/* ".<name>.mly-tmp-XXXXXX", X a letter or digit (mkstemp's alphabet) */
+/* ".<name>.mly-tmp-XXXXXX", X a letter or digit (mkstemp's alphabet),
+ * then for a GDAL format's converted file its extension (outfile_gdal.c) */
 static bool is_tmp_name(const char *name)
 {
   size_t n = strlen(name), tag = strlen(OUTFILE_TMP_TAG);
+  static const char *const gdal_exts[] = {".gpkg", ".fgb"};
+  for(size_t i = 0; i < sizeof(gdal_exts) / sizeof(gdal_exts[0]); i++) {
+    size_t e = strlen(gdal_exts[i]);
+    if(n > e && strcmp(name + n - e, gdal_exts[i]) == 0) {
+      n -= e;
+      break;
+    }
+  }
   if(name[0] != '.' || n < 1 + 1 + tag + 6)
     return false;
   if(strncmp(name + n - 6 - tag, OUTFILE_TMP_TAG, tag) != 0)
@@ -346,8 +385,9 @@ size_t outfile_sweep_stale(const char *dir)
 
 /* ---- writing -------------------------------------------------------------- */
 
-/* Standard output's temp file: unlinked at once, so a killed run leaves
- * nothing in the temporary folder; publish reads it back through fp. */
+/* Standard output's temp file (and a PostGIS destination's spool):
+ * unlinked at once, so a killed run leaves nothing in the temporary
+ * folder; publish reads it back through fp. */
 static enum mly_rc open_stdout_tmp(struct outfile *o, struct mly_err *err)
 {
   const char *dir = tmp_dir();
@@ -426,12 +466,15 @@ static const char *header_of(enum outfmt fmt, enum outfile_kind kind)
   case OUTFMT_GEOJSONL:
   case OUTFMT_GEOJSONSEQ:
   case OUTFMT_RAW: break;
+  case OUTFMT_GPKG:
+  case OUTFMT_FGB:
+  case OUTFMT_PG: break;
   }
   return "";
 }
 
-static enum mly_rc open_with(struct outfile *o, const char *path, enum outfile_kind kind,
-                             bool raw, struct mly_err *err)
+static enum mly_rc open_with(struct outfile *o, const char *path, const char *table,
+                             enum outfile_kind kind, bool raw, struct mly_err *err)
 {
   memset(o, 0, sizeof(*o));
   o->to_stdout = is_stdout(path);
@@ -439,8 +482,9 @@ static enum mly_rc open_with(struct outfile *o, const char *path, enum outfile_k
   o->fmt = raw ? OUTFMT_RAW : o->to_stdout ? OUTFMT_GEOJSON : outfile_format_for(path);
   o->kind = kind;
   /* a symlink is followed: its target is the file replaced */
+  o->spooled = o->fmt == OUTFMT_GPKG || o->fmt == OUTFMT_FGB || o->fmt == OUTFMT_PG;
   struct stat lst;
-  if(!o->to_stdout && lstat(path, &lst) == 0 && S_ISLNK(lst.st_mode)) {
+  if(!o->to_stdout && !o->spooled && lstat(path, &lst) == 0 && S_ISLNK(lst.st_mode)) {
     o->final_path = realpath(path, NULL);
     if(!o->final_path)
       return mly_err_set(err, MLY_EIO, "output path '%s' is a symlink that leads nowhere", path);
@@ -450,8 +494,14 @@ static enum mly_rc open_with(struct outfile *o, const char *path, enum outfile_k
   struct made m = {&o->made_dirs, &o->nmade};
   enum mly_rc rc = prepare(o->final_path, &m, &o->copied, err);
   o->copied |= o->to_stdout;
+  if(!rc && o->spooled && o->copied)
+    rc = mly_err_set(err, MLY_EIO, "output path '%s' is a stream: a %s file is written only "
+                     "to a regular file", path, outfile_format_name(o->fmt));
+  if(!rc && o->spooled)
+    rc = outfile_gdal_open(o, table, err); /* the module, and the database, now */
   if(!rc)
-    rc = o->copied ? open_stdout_tmp(o, err) : open_beside(o, o->final_path, err);
+    rc = o->copied || o->fmt == OUTFMT_PG ? open_stdout_tmp(o, err)
+                                          : open_beside(o, o->final_path, err);
   if(rc) {
     outfile_abort(o);
     return rc;
@@ -472,12 +522,18 @@ static enum mly_rc open_with(struct outfile *o, const char *path, enum outfile_k
 enum mly_rc outfile_open_as(struct outfile *o, const char *path, enum outfile_kind kind,
                             struct mly_err *err)
 {
-  return open_with(o, path, kind, false, err);
+  return open_with(o, path, NULL, kind, false, err);
+}
+
+enum mly_rc outfile_open_table(struct outfile *o, const char *path, const char *table,
+                               enum outfile_kind kind, struct mly_err *err)
+{
+  return open_with(o, path, table, kind, false, err);
 }
 
 enum mly_rc outfile_open_raw(struct outfile *o, const char *path, struct mly_err *err)
 {
-  return open_with(o, path, OUTFILE_POINTS, true, err);
+  return open_with(o, path, NULL, OUTFILE_POINTS, true, err);
 }
 
 enum mly_rc outfile_open(struct outfile *o, const char *path, struct mly_err *err)
@@ -494,7 +550,7 @@ static void start_writeback(struct outfile *o, uint64_t upto, bool all)
 {
 #if defined(__linux__) && defined(SYNC_FILE_RANGE_WRITE)
   upto &= ~(uint64_t)4095;
-  if(o->copied || !o->fp || (!all && upto <= o->wb_start))
+  if(o->spooled || o->copied || !o->fp || (!all && upto <= o->wb_start))
     return;
   /* nbytes 0: through the end of the file */
   int fd = fileno(o->fp);
@@ -528,7 +584,10 @@ enum mly_rc outfile_feature(struct outfile *o, const char *text, size_t n, struc
   const char *before = "", *after = "";
   switch(o->fmt) {
   case OUTFMT_GEOJSON: before = o->features ? ",\n" : "\n"; break;
-  case OUTFMT_GEOJSONL: after = "\n"; break;
+  case OUTFMT_GEOJSONL:
+  case OUTFMT_GPKG: /* spooled as GeoJSONL */
+  case OUTFMT_FGB:
+  case OUTFMT_PG: after = "\n"; break;
   case OUTFMT_GEOJSONSEQ:
     before = RS;
     after = "\n";
@@ -605,8 +664,8 @@ enum mly_rc outfile_finish(struct outfile *o, struct mly_err *err)
     o->finish_errno = errno ? errno : EIO;
     return finish_failed(o, o->finish_errno, err);
   }
-  if(o->copied)
-    return MLY_OK; /* read back by publish, never synced */
+  if(o->copied || o->spooled)
+    return MLY_OK; /* read back by publish or close, never synced */
   o->sync_fd = fileno(o->fp);
   o->sync_errno = 0;
   if(pthread_create(&o->syncer, NULL, sync_main, o) == 0)
@@ -635,6 +694,13 @@ enum mly_rc outfile_close(struct outfile *o, struct mly_err *err)
     /* kept open: publish reads it back (it has no name to reopen) */
     o->closed = true;
     return MLY_OK;
+  }
+  if(o->spooled) {
+    /* converted into the file publish renames (or the table it commits) */
+    rc = outfile_gdal_close(o, err);
+    if(!rc)
+      o->closed = true;
+    return rc;
   }
   int e;
   if(o->syncing)
@@ -916,7 +982,7 @@ enum mly_rc outfile_publish_all(struct outfile *const *files, size_t n, struct m
     if(!o->closed || o->placed)
       return mly_err_set(err, MLY_EINVAL, "'%s' is not ready to publish", shown(o));
     bool through;
-    if(o->copied)
+    if(o->copied || o->fmt == OUTFMT_PG)
       continue;
     enum mly_rc rc = check_target(o->final_path, &through, err);
     if(!rc && through)
@@ -928,8 +994,12 @@ enum mly_rc outfile_publish_all(struct outfile *const *files, size_t n, struct m
   /* the renames, which can be undone, then the copies, which cannot */
   enum mly_rc rc = MLY_OK;
   for(size_t i = 0; i < n && !rc; i++)
-    if(!files[i]->copied)
+    if(!files[i]->copied && files[i]->fmt != OUTFMT_PG)
       rc = put_in_place(files[i], err);
+  /* then the PostGIS commits, which cannot be undone either */
+  for(size_t i = 0; i < n && !rc; i++)
+    if(files[i]->fmt == OUTFMT_PG && !(rc = outfile_gdal_publish(files[i], err)))
+      files[i]->placed = PLACED_COPIED;
   for(size_t i = 0; i < n && !rc; i++)
     if(files[i]->copied)
       rc = copy_out(files[i], err);
@@ -971,6 +1041,7 @@ void outfile_abort(struct outfile *o)
   free_made(o, true);
   free(o->bak_path);
   o->bak_path = NULL;
+  outfile_gdal_abort(o);
   free(o->final_path);
   o->final_path = NULL;
   free(o->iobuf); /* after fclose: stdio no longer uses it */

@@ -8,6 +8,16 @@ trap 'rm -rf "$prefix"' EXIT
 cmake --install "$build" --prefix "$prefix" >/dev/null
 "$prefix/bin/mapillary" --version | grep -q '^mapillary [0-9]'
 test -s "$prefix/share/bash-completion/completions/mapillary"
+# the GDAL module is found relative to the installed binary
+if [ -e "$build/libmly_gdal.so" ]; then
+  src=$(cd "$(dirname "$0")/../.." && pwd)
+  test -s "$prefix/lib/mapillary/libmly_gdal.so"
+  (cd "$prefix" && env -u MLY_GDAL_MODULE "$prefix/bin/mapillary" get_mapillary_points --quiet \
+    --input_aoi="$src/examples/aoi.geojson" --no_id_repair \
+    --tiles_url="file://$src/examples/tiles/{z}/{x}/{y}.mvt" \
+    --output_file_point=p.gpkg --output_file_sequence=s.fgb)
+  ogrinfo -ro -so "$prefix/p.gpkg" | grep -q "p (Point)"
+fi
 page="$prefix/share/man/man1/mapillary.1"
 test -s "$page"
 if ! command -v man >/dev/null; then
