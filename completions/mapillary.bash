@@ -10,7 +10,7 @@
 _mapillary_file_opts="input_aoi output_file_point output_file_sequence cache geojson_input review_html"
 _mapillary_value_opts="$_mapillary_file_opts field_name timestamp_from timestamp_to
   organization_ids tiles_url graph_url concurrency retries timeout max_tile_bytes max_tiles
-  max_age max_requests max_retry_wait shard"
+  max_age max_requests max_retry_wait shard table_point table_sequence"
 _mapillary_flag_opts="only_pano split_pano dry_run prune_empty no_id_repair organization_names
   quiet progress help"
 

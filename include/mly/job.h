@@ -23,6 +23,11 @@ struct job_opts {
   bool split_pano;
   const char *out_points;
   const char *out_sequences;
+  /* a PostGIS destination's table ("PG:" outputs, outfile.h); NULL: the
+   * defaults. With --field_name or --split_pano the table takes the
+   * value and class as a file name would: <value>_<table>__pano */
+  const char *table_points;
+  const char *table_sequences;
   const char *tiles_url;      /* template with {z} {x} {y} */
   const char *token;          /* NULL when not needed (file://) */
   int concurrency;

@@ -31,6 +31,7 @@ struct cli_opts {
   bool only_pano, split_pano, quiet, progress;
   const char *organization_ids;
   const char *output_file_point, *output_file_sequence;
+  const char *table_point, *table_sequence; /* PostGIS destinations' tables */
   const char *tiles_url, *graph_url;
   long concurrency, retries;
   double timeout_s;

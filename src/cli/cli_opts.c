@@ -1,5 +1,6 @@
 /* cli_opts.c -- argv to struct cli_opts: seed spellings, dashed spellings, space forms */
 #include "cli.h"
+#include "mly/outfile.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -33,6 +34,8 @@ enum opt_id {
   OPT_QUIET,
   OPT_RETRIES,
   OPT_SPLIT_PANO,
+  OPT_TABLE_POINT,
+  OPT_TABLE_SEQUENCE,
   OPT_TILES_URL,
   OPT_TIMEOUT,
   OPT_TIMESTAMP_FROM,
@@ -83,6 +86,10 @@ static const struct option long_opts[] = {
   {"shard", required_argument, NULL, OPT_SHARD},
   {"split_pano", no_argument, NULL, OPT_SPLIT_PANO},
   {"split-pano", no_argument, NULL, OPT_SPLIT_PANO},
+  {"table_point", required_argument, NULL, OPT_TABLE_POINT},
+  {"table-point", required_argument, NULL, OPT_TABLE_POINT},
+  {"table_sequence", required_argument, NULL, OPT_TABLE_SEQUENCE},
+  {"table-sequence", required_argument, NULL, OPT_TABLE_SEQUENCE},
   {"tiles_url", required_argument, NULL, OPT_TILES_URL},
   {"tiles-url", required_argument, NULL, OPT_TILES_URL},
   {"timeout", required_argument, NULL, OPT_TIMEOUT},
@@ -232,6 +239,13 @@ static enum cli_exit set_option(struct cli_opts *o, int id, const char *name, co
   case OPT_PROGRESS: o->progress = true; break;
   case OPT_QUIET: o->quiet = true; break;
   case OPT_SPLIT_PANO: o->split_pano = true; break;
+  case OPT_TABLE_POINT:
+  case OPT_TABLE_SEQUENCE:
+    if(!outfile_pg_table_ok(arg))
+      return usage_error("--%s must be a plain table name (a letter or '_', then letters, "
+                         "digits, '_'; at most 40), not '%s'", name, arg);
+    *(id == OPT_TABLE_POINT ? &o->table_point : &o->table_sequence) = arg;
+    break;
   case OPT_TILES_URL: o->tiles_url = arg; break;
   case OPT_TIMESTAMP_FROM: o->timestamp_from = arg; break;
   case OPT_TIMESTAMP_TO: o->timestamp_to = arg; break;

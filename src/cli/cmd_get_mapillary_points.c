@@ -207,6 +207,8 @@ static int run_points(struct cli_opts *co)
   o.split_pano = co->split_pano;
   o.out_points = co->output_file_point;
   o.out_sequences = co->output_file_sequence;
+  o.table_points = co->table_point;
+  o.table_sequences = co->table_sequence;
   o.tiles_url = co->tiles_url;
   o.concurrency = (int)co->concurrency;
   o.retries = (int)co->retries;

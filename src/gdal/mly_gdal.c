@@ -1,7 +1,9 @@
-/* mly_gdal.c -- libmly_gdal.so: GeoPackage, FlatGeobuf and PostGIS through
- * GDAL's C API, loaded by the binary only when such a format is asked for
- * (see include/mly/gdalmod.h for the contract) */
+/* mly_gdal.c -- libmly_gdal.so: GeoPackage and FlatGeobuf through GDAL's C
+ * API (PostGIS through libpq's COPY: pgload.c), loaded by the binary only
+ * when such a format is asked for (see include/mly/gdalmod.h) */
 #include "mly/gdalmod.h"
+#include "spool.h"
+#include "pgload.h"
 
 #include <cpl_conv.h>
 #include <cpl_error.h>
@@ -42,217 +44,6 @@ static enum mly_rc gdal_err(struct mly_err *err, const char *what)
 {
   const char *m = CPLGetLastErrorMsg();
   return mly_err_set(err, MLY_EIO, "%s%s%s", what, m && *m ? ": " : "", m ? m : "");
-}
-
-/* ---- schema --------------------------------------------------------------- */
-
-enum ftype { FT_NONE = 0, FT_BOOL, FT_INT, FT_REAL, FT_STRING, FT_JSON };
-
-struct field {
-  char *name;
-  enum ftype t;
-};
-
-struct schema {
-  struct field *f;
-  size_t n, cap;
-  OGRwkbGeometryType gtype;
-  bool gseen;
-};
-
-static const struct field points_known[] = {
-  {"id", FT_STRING},        {"sequence_id", FT_STRING}, {"captured_at", FT_INT},
-  {"compass_angle", FT_REAL}, {"is_pano", FT_BOOL},     {"organization_id", FT_STRING},
-};
-static const struct field sequences_known[] = {
-  {"sequence_id", FT_STRING}, {"is_pano", FT_BOOL},       {"organization_id", FT_STRING},
-  {"total_points", FT_INT},   {"captured_at_start", FT_INT}, {"captured_at_end", FT_INT},
-  {"images_id", FT_STRING},
-};
-
-static void schema_free(struct schema *s)
-{
-  for(size_t i = 0; i < s->n; i++)
-    free(s->f[i].name);
-  free(s->f);
-  memset(s, 0, sizeof(*s));
-}
-
-/* Index of name (case-insensitive, as GeoPackage columns are), -1 if none;
- * hint: where the previous feature had it */
-static long schema_find(const struct schema *s, const char *name, size_t hint)
-{
-  if(hint < s->n && strcasecmp(s->f[hint].name, name) == 0)
-    return (long)hint;
-  for(size_t i = 0; i < s->n; i++)
-    if(strcasecmp(s->f[i].name, name) == 0)
-      return (long)i;
-  return -1;
-}
-
-static long schema_add(struct schema *s, const char *name, enum ftype t)
-{
-  if(s->n == s->cap) {
-    size_t cap = s->cap ? s->cap * 2 : 16;
-    struct field *f = realloc(s->f, cap * sizeof(*f));
-    if(!f)
-      return -1;
-    s->f = f;
-    s->cap = cap;
-  }
-  s->f[s->n].name = strdup(name);
-  if(!s->f[s->n].name)
-    return -1;
-  s->f[s->n].t = t;
-  return (long)s->n++;
-}
-
-static enum ftype type_of(const json_t *v)
-{
-  switch(json_typeof(v)) {
-  case JSON_TRUE:
-  case JSON_FALSE: return FT_BOOL;
-  case JSON_INTEGER: return FT_INT;
-  case JSON_REAL: return FT_REAL;
-  case JSON_STRING: return FT_STRING;
-  case JSON_OBJECT:
-  case JSON_ARRAY: return FT_JSON;
-  case JSON_NULL: break;
-  }
-  return FT_NONE;
-}
-
-/* One type for values of types a and b */
-static enum ftype merge(enum ftype a, enum ftype b)
-{
-  if(a == b || b == FT_NONE)
-    return a;
-  if(a == FT_NONE)
-    return b;
-  if((a == FT_INT && b == FT_REAL) || (a == FT_REAL && b == FT_INT))
-    return FT_REAL;
-  if((a == FT_INT && b == FT_BOOL) || (a == FT_BOOL && b == FT_INT))
-    return FT_INT;
-  return FT_STRING; /* numbers, booleans, objects as their JSON text */
-}
-
-static OGRwkbGeometryType geom_type_of(const char *t)
-{
-  static const struct {
-    const char *name;
-    OGRwkbGeometryType t;
-  } types[] = {
-    {"Point", wkbPoint},           {"LineString", wkbLineString},
-    {"Polygon", wkbPolygon},       {"MultiPoint", wkbMultiPoint},
-    {"MultiLineString", wkbMultiLineString}, {"MultiPolygon", wkbMultiPolygon},
-    {"GeometryCollection", wkbGeometryCollection},
-  };
-  for(size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
-    if(t && strcmp(t, types[i].name) == 0)
-      return types[i].t;
-  return wkbUnknown;
-}
-
-/* ---- reading the spool ---------------------------------------------------- */
-
-struct spool {
-  FILE *fp;
-  char *line;
-  size_t cap;
-  uint64_t lineno;
-};
-
-static enum mly_rc spool_open(struct spool *sp, int fd, struct mly_err *err)
-{
-  memset(sp, 0, sizeof(*sp));
-  int d = dup(fd);
-  if(d < 0 || lseek(d, 0, SEEK_SET) != 0 || !(sp->fp = fdopen(d, "r"))) {
-    int e = errno;
-    if(d >= 0)
-      close(d);
-    return mly_err_set(err, MLY_EIO, "cannot read back the features: %s", strerror(e));
-  }
-  return MLY_OK;
-}
-
-/* The next feature's object into *out (NULL at the end) */
-static enum mly_rc spool_next(struct spool *sp, json_t **out, struct mly_err *err)
-{
-  *out = NULL;
-  ssize_t n;
-  while((n = getline(&sp->line, &sp->cap, sp->fp)) >= 0) {
-    sp->lineno++;
-    if(n <= 1)
-      continue;
-    json_error_t je;
-    json_t *f = json_loadb(sp->line, (size_t)n, 0, &je);
-    if(!f || !json_is_object(f)) {
-      json_decref(f);
-      return mly_err_set(err, MLY_EFORMAT, "feature %llu cannot be read back: %s",
-                         (unsigned long long)sp->lineno, f ? "not an object" : je.text);
-    }
-    *out = f;
-    return MLY_OK;
-  }
-  if(ferror(sp->fp))
-    return mly_err_set(err, MLY_EIO, "cannot read back the features: %s", strerror(errno));
-  return MLY_OK;
-}
-
-static void spool_close(struct spool *sp)
-{
-  if(sp->fp)
-    fclose(sp->fp);
-  free(sp->line);
-  memset(sp, 0, sizeof(*sp));
-}
-
-/* Pass one: the fields and the geometry type */
-static enum mly_rc scan(int fd, enum gdalmod_kind kind, struct schema *s, struct mly_err *err)
-{
-  const struct field *known = kind == GDALMOD_SEQUENCES ? sequences_known : points_known;
-  size_t nknown = kind == GDALMOD_SEQUENCES ? sizeof(sequences_known) / sizeof(*known)
-                   : kind == GDALMOD_POINTS ? sizeof(points_known) / sizeof(*known)
-                                            : 0; /* a workflow command's: all from the file */
-  for(size_t i = 0; i < nknown; i++)
-    if(schema_add(s, known[i].name, known[i].t) < 0)
-      return mly_err_set(err, MLY_ENOMEM, "out of memory");
-  struct spool sp;
-  enum mly_rc rc = spool_open(&sp, fd, err);
-  json_t *f;
-  while(!rc && !(rc = spool_next(&sp, &f, err)) && f) {
-    json_t *props = json_object_get(f, "properties");
-    const char *k;
-    json_t *v;
-    size_t hint = 0;
-    json_object_foreach(props, k, v) {
-      long i = schema_find(s, k, hint);
-      if(i < 0)
-        i = schema_add(s, k, FT_NONE);
-      if(i < 0) {
-        rc = mly_err_set(err, MLY_ENOMEM, "out of memory");
-        break;
-      }
-      s->f[i].t = merge(s->f[i].t, type_of(v));
-      hint = (size_t)i + 1;
-    }
-    json_t *g = json_object_get(f, "geometry");
-    if(json_is_object(g)) {
-      OGRwkbGeometryType t = geom_type_of(json_string_value(json_object_get(g, "type")));
-      if(!s->gseen)
-        s->gtype = t;
-      else if(s->gtype != t)
-        s->gtype = wkbUnknown;
-      s->gseen = true;
-    }
-    json_decref(f);
-  }
-  spool_close(&sp);
-  if(!s->gseen)
-    s->gtype = kind == GDALMOD_SEQUENCES ? wkbLineString
-               : kind == GDALMOD_POINTS  ? wkbPoint
-                                         : wkbUnknown;
-  return rc;
 }
 
 /* ---- writing -------------------------------------------------------------- */
@@ -398,6 +189,23 @@ static enum mly_rc write_features(int fd, GDALDatasetH ds, OGRLayerH layer,
   return rc;
 }
 
+static OGRwkbGeometryType wkb_type(const char *name)
+{
+  static const struct {
+    const char *name;
+    OGRwkbGeometryType t;
+  } types[] = {
+    {"Point", wkbPoint},           {"LineString", wkbLineString},
+    {"Polygon", wkbPolygon},       {"MultiPoint", wkbMultiPoint},
+    {"MultiLineString", wkbMultiLineString}, {"MultiPolygon", wkbMultiPolygon},
+    {"GeometryCollection", wkbGeometryCollection},
+  };
+  for(size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+    if(name && strcmp(name, types[i].name) == 0)
+      return types[i].t;
+  return wkbUnknown;
+}
+
 static OGRSpatialReferenceH wgs84(void)
 {
   OGRSpatialReferenceH srs = OSRNewSpatialReference(NULL);
@@ -438,7 +246,7 @@ static enum mly_rc write_file(int spool_fd, enum gdalmod_fmt fmt, const char *pa
   *lock_fd = -1;
   CPLErrorReset();
   struct schema s = {0};
-  enum mly_rc rc = scan(spool_fd, kind, &s, err);
+  enum mly_rc rc = spool_scan(spool_fd, kind, &s, err);
   if(rc) {
     schema_free(&s);
     return rc;
@@ -454,7 +262,7 @@ static enum mly_rc write_file(int spool_fd, enum gdalmod_fmt fmt, const char *pa
   int lfd = lock_file(path);
   OGRSpatialReferenceH srs = wgs84();
   char *lopts[] = {"SPATIAL_INDEX=YES", NULL};
-  OGRLayerH layer = GDALDatasetCreateLayer(ds, layer_name, srs, s.gtype, lopts);
+  OGRLayerH layer = GDALDatasetCreateLayer(ds, layer_name, srs, wkb_type(s.gtype), lopts);
   if(srs)
     OSRDestroySpatialReference(srs);
   if(!layer)
@@ -481,215 +289,6 @@ static enum mly_rc write_file(int spool_fd, enum gdalmod_fmt fmt, const char *pa
   }
   *lock_fd = lfd;
   return MLY_OK;
-}
-
-/* ---- PostGIS -------------------------------------------------------------- */
-
-#define NEW_SUFFIX "__mly_new"
-
-struct gdalmod_pg {
-  GDALDatasetH ds;
-  char *table;
-};
-
-/* "name" with inner quotes doubled, into buf */
-static void quote_ident(char *buf, size_t n, const char *name, const char *suffix)
-{
-  size_t o = 0;
-  if(o + 1 < n)
-    buf[o++] = '"';
-  for(const char *p = name; *p && o + 3 < n; p++) {
-    if(*p == '"')
-      buf[o++] = '"';
-    buf[o++] = *p;
-  }
-  for(const char *p = suffix; *p && o + 2 < n; p++)
-    buf[o++] = *p;
-  if(o + 1 < n)
-    buf[o++] = '"';
-  buf[o] = '\0';
-}
-
-static GDALDatasetH pg_open(const char *conninfo, struct mly_err *err)
-{
-  pthread_once(&init_once, init);
-  CPLErrorReset();
-  size_t n = strlen(conninfo) + 4;
-  char *name = malloc(n);
-  if(!name) {
-    mly_err_set(err, MLY_ENOMEM, "out of memory");
-    return NULL;
-  }
-  snprintf(name, n, "PG:%s", conninfo);
-  const char *drivers[] = {"PostgreSQL", NULL};
-  const char *oo[] = {"LIST_ALL_TABLES=NO", NULL};
-  GDALDatasetH ds = GDALOpenEx(name, GDAL_OF_VECTOR | GDAL_OF_UPDATE, drivers, oo, NULL);
-  free(name);
-  if(!ds)
-    gdal_err(err, "cannot connect");
-  return ds;
-}
-
-/* Run one SQL statement; false (message in err) when it failed */
-static bool sql(GDALDatasetH ds, const char *stmt, struct mly_err *err)
-{
-  CPLErrorReset();
-  OGRLayerH res = GDALDatasetExecuteSQL(ds, stmt, NULL, NULL);
-  if(res)
-    GDALDatasetReleaseResultSet(ds, res);
-  if(CPLGetLastErrorType() >= CE_Failure) {
-    if(err)
-      gdal_err(err, "the database refused the statement");
-    return false;
-  }
-  return true;
-}
-
-static enum mly_rc pg_check(const char *conninfo, const char *table, struct mly_err *err)
-{
-  GDALDatasetH ds = pg_open(conninfo, err);
-  if(!ds)
-    return MLY_EIO;
-  enum mly_rc rc = MLY_OK;
-  if(!sql(ds, "SELECT postgis_version()", NULL))
-    rc = mly_err_set(err, MLY_EIO, "the database has no PostGIS (CREATE EXTENSION postgis)");
-  GDALClose(ds);
-  (void)table;
-  return rc;
-}
-
-static enum mly_rc pg_load(int spool_fd, const char *conninfo, const char *table,
-                           enum gdalmod_kind kind, struct gdalmod_pg **out, struct mly_err *err)
-{
-  *out = NULL;
-  struct schema s = {0};
-  enum mly_rc rc = scan(spool_fd, kind, &s, err);
-  GDALDatasetH ds = rc ? NULL : pg_open(conninfo, err);
-  if(!rc && !ds)
-    rc = MLY_EIO;
-  struct gdalmod_pg *pg = rc ? NULL : calloc(1, sizeof(*pg));
-  if(!rc && (!pg || !(pg->table = strdup(table)))) {
-    free(pg);
-    pg = NULL;
-    rc = mly_err_set(err, MLY_ENOMEM, "out of memory");
-  }
-  if(!rc) {
-    pg->ds = ds;
-    ds = NULL;
-  }
-  /* one transaction from here to publish: nothing is seen, nothing stays
-   * behind, until the commit */
-  if(!rc && GDALDatasetStartTransaction(pg->ds, TRUE) != OGRERR_NONE)
-    rc = gdal_err(err, "cannot start a transaction");
-  char newname[256], q[600];
-  snprintf(newname, sizeof(newname), "%s" NEW_SUFFIX, table);
-  if(!rc) {
-    /* a table left by hand under the load's name is not ours to keep */
-    quote_ident(q + 21, sizeof(q) - 21, newname, "");
-    memcpy(q, "DROP TABLE IF EXISTS ", 21);
-    if(!sql(pg->ds, q, err))
-      rc = MLY_EIO;
-  }
-  OGRLayerH layer = NULL;
-  if(!rc) {
-    OGRSpatialReferenceH srs = wgs84();
-    char *lopts[] = {"GEOMETRY_NAME=geom", "SPATIAL_INDEX=GIST", "LAUNDER=NO",
-                     "FID=ogc_fid", NULL};
-    CPLErrorReset();
-    layer = GDALDatasetCreateLayer(pg->ds, newname, srs, s.gtype, lopts);
-    if(srs)
-      OSRDestroySpatialReference(srs);
-    if(!layer)
-      rc = gdal_err(err, "cannot create the table");
-  }
-  if(!rc)
-    rc = create_fields(layer, &s, err);
-  if(!rc)
-    rc = write_features(spool_fd, pg->ds, layer, &s, false, err);
-  if(!rc && OGR_L_SyncToDisk(layer) != OGRERR_NONE)
-    rc = gdal_err(err, "cannot load the table");
-  schema_free(&s);
-  if(ds)
-    GDALClose(ds);
-  if(rc) {
-    if(pg) {
-      if(pg->ds) {
-        GDALDatasetRollbackTransaction(pg->ds);
-        GDALClose(pg->ds);
-      }
-      free(pg->table);
-      free(pg);
-    }
-    return rc;
-  }
-  *out = pg;
-  return MLY_OK;
-}
-
-static void pg_free(struct gdalmod_pg *pg)
-{
-  if(pg->ds)
-    GDALClose(pg->ds);
-  free(pg->table);
-  free(pg);
-}
-
-/* Rename what the load's table owns to the names the table's own would
- * have; each under a savepoint, so a name taken elsewhere only keeps the
- * load's name */
-static void rename_owned(GDALDatasetH ds, const char *table)
-{
-  static const struct {
-    const char *kind, *suffix;
-  } owned[] = {
-    {"INDEX", "_pkey"},
-    {"INDEX", "_geom_geom_idx"},
-    {"SEQUENCE", "_ogc_fid_seq"},
-  };
-  for(size_t i = 0; i < sizeof(owned) / sizeof(owned[0]); i++) {
-    char from[300], to[300], oldn[300], newn[300], stmt[800];
-    snprintf(oldn, sizeof(oldn), "%s" NEW_SUFFIX "%s", table, owned[i].suffix);
-    snprintf(newn, sizeof(newn), "%s%s", table, owned[i].suffix);
-    quote_ident(from, sizeof(from), oldn, "");
-    quote_ident(to, sizeof(to), newn, "");
-    snprintf(stmt, sizeof(stmt), "ALTER %s IF EXISTS %s RENAME TO %s", owned[i].kind, from, to);
-    sql(ds, "SAVEPOINT mly_rename", NULL);
-    if(!sql(ds, stmt, NULL))
-      sql(ds, "ROLLBACK TO SAVEPOINT mly_rename", NULL);
-    else
-      sql(ds, "RELEASE SAVEPOINT mly_rename", NULL);
-  }
-}
-
-static enum mly_rc pg_publish(struct gdalmod_pg *pg, struct mly_err *err)
-{
-  char oldq[300], newq[300], stmt[700];
-  quote_ident(oldq, sizeof(oldq), pg->table, "");
-  quote_ident(newq, sizeof(newq), pg->table, NEW_SUFFIX);
-  enum mly_rc rc = MLY_OK;
-  snprintf(stmt, sizeof(stmt), "DROP TABLE IF EXISTS %s", oldq);
-  if(!sql(pg->ds, stmt, err))
-    rc = MLY_EIO;
-  snprintf(stmt, sizeof(stmt), "ALTER TABLE %s RENAME TO %s", newq, oldq);
-  if(!rc && !sql(pg->ds, stmt, err))
-    rc = MLY_EIO;
-  if(!rc)
-    rename_owned(pg->ds, pg->table);
-  CPLErrorReset();
-  if(!rc && GDALDatasetCommitTransaction(pg->ds) != OGRERR_NONE)
-    rc = gdal_err(err, "cannot commit");
-  if(rc)
-    GDALDatasetRollbackTransaction(pg->ds);
-  pg_free(pg);
-  return rc;
-}
-
-static void pg_abort(struct gdalmod_pg *pg)
-{
-  if(!pg)
-    return;
-  GDALDatasetRollbackTransaction(pg->ds);
-  pg_free(pg);
 }
 
 /* ---- reading -------------------------------------------------------------- */
@@ -803,10 +402,10 @@ static const struct gdalmod table = {
   .abi = GDALMOD_ABI,
   .version = version,
   .write_file = write_file,
-  .pg_check = pg_check,
-  .pg_load = pg_load,
-  .pg_publish = pg_publish,
-  .pg_abort = pg_abort,
+  .pg_check = pgload_check,
+  .pg_load = pgload_load,
+  .pg_publish = pgload_publish,
+  .pg_abort = pgload_abort,
   .read_open = read_open,
   .read_next = read_next,
   .read_close = read_close,

@@ -10,6 +10,8 @@
 
 char *job_output_path(const char *path, const char *group_value, int split_class)
 {
+  if(outfile_is_pg(path)) /* a connection string: the table varies instead */
+    return strdup(path);
   struct dbuf b;
   dbuf_init(&b, 1 << 16);
   const char *slash = strrchr(path, '/');
@@ -118,6 +120,47 @@ static enum mly_rc build_tiles(struct job *j)
   return rc;
 }
 
+/* The table of a PostGIS output for one area and class (job_opts), or
+ * NULL for a file; *bad is set when it cannot be made */
+static char *output_table(const char *path, const char *table, enum outfile_kind kind,
+                          const char *value, int cls, bool *bad)
+{
+  if(!outfile_is_pg(path))
+    return NULL;
+  if(!table)
+    table = kind == OUTFILE_SEQUENCES ? OUTFILE_PG_SEQUENCES_TABLE : OUTFILE_PG_POINTS_TABLE;
+  char *t = NULL;
+  if(asprintf(&t, "%s%s%s%s", value ? value : "", value ? "_" : "", table,
+              cls == JOB_CLASS_PANO ? "__pano" : cls == JOB_CLASS_NO_PANO ? "__no__pano" : "") < 0) {
+    *bad = true;
+    return NULL;
+  }
+  return t;
+}
+
+/* An output as check_distinct_paths compares it: the path, and for a
+ * PostGIS destination (one connection string for both) its table too */
+static char *output_key(const char *path, const char *table, enum outfile_kind kind,
+                        const char *value, int cls)
+{
+  bool bad = false;
+  char *p = job_output_path(path, value, cls);
+  char *t = p ? output_table(path, table, kind, value, cls, &bad) : NULL;
+  if(!t || bad) {
+    if(bad) {
+      free(p);
+      return NULL;
+    }
+    return p;
+  }
+  char *k = NULL;
+  if(asprintf(&k, "%s table %s", p, t) < 0)
+    k = NULL;
+  free(p);
+  free(t);
+  return k;
+}
+
 static enum mly_rc open_outputs(struct job *j)
 {
   const struct job_opts *o = j->o;
@@ -125,18 +168,25 @@ static enum mly_rc open_outputs(struct job *j)
     struct area_out *ar = &j->areas[a];
     const char *value = aoi_name(ar->aoi);
     for(int c = 0; c < ar->nclasses; c++) {
-      char *pp = job_output_path(o->out_points, value, class_kind(o, c));
-      char *sp = job_output_path(o->out_sequences, value, class_kind(o, c));
+      int cls = class_kind(o, c);
+      bool bad = false;
+      char *pp = job_output_path(o->out_points, value, cls);
+      char *sp = job_output_path(o->out_sequences, value, cls);
+      char *pt = output_table(o->out_points, o->table_points, OUTFILE_POINTS, value, cls, &bad);
+      char *st = output_table(o->out_sequences, o->table_sequences, OUTFILE_SEQUENCES, value, cls,
+                              &bad);
       enum mly_rc rc = MLY_ENOMEM;
-      if(pp && sp) {
-        rc = outfile_open_as(&ar->points[c], pp, OUTFILE_POINTS, j->err);
+      if(pp && sp && !bad) {
+        rc = outfile_open_table(&ar->points[c], pp, pt, OUTFILE_POINTS, j->err);
         if(!rc)
-          rc = outfile_open_as(&ar->seqs[c], sp, OUTFILE_SEQUENCES, j->err);
+          rc = outfile_open_table(&ar->seqs[c], sp, st, OUTFILE_SEQUENCES, j->err);
       }
       else
         mly_err_set(j->err, rc, "out of memory");
       free(pp);
       free(sp);
+      free(pt);
+      free(st);
       if(rc)
         return rc;
       ar->seqb[c] = seq_new(j->strings);
@@ -163,9 +213,11 @@ static enum mly_rc check_distinct_paths(struct job *j)
   for(size_t a = 0; a < j->nareas && !rc; a++)
     for(int c = 0; c < nclasses && !rc; c++) {
       const char *value = aoi_name(j->areas[a].aoi);
-      uses[n++] = (struct paths_use){job_output_path(o->out_points, value, class_kind(o, c)),
+      uses[n++] = (struct paths_use){output_key(o->out_points, o->table_points, OUTFILE_POINTS,
+                                                value, class_kind(o, c)),
                                      "--output_file_point", true};
-      uses[n++] = (struct paths_use){job_output_path(o->out_sequences, value, class_kind(o, c)),
+      uses[n++] = (struct paths_use){output_key(o->out_sequences, o->table_sequences,
+                                                OUTFILE_SEQUENCES, value, class_kind(o, c)),
                                      "--output_file_sequence", true};
       if(!uses[n - 1].path || !uses[n - 2].path)
         rc = MLY_ENOMEM;
