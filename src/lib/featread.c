@@ -17,6 +17,8 @@ static const struct featread_backend *const backends[] = {
   &mly__featread_geojsonl,
   &mly__featread_geojsonseq,
   &mly__featread_csv,
+  &mly__featread_gpkg,
+  &mly__featread_fgb,
 };
 
 #define NBACKENDS (sizeof(backends) / sizeof(backends[0]))

@@ -56,6 +56,7 @@ enum mly_rc mly__featread_accept(struct featread *r, json_t *v, const char *wher
 
 /* The backends */
 extern const struct featread_backend mly__featread_geojson, mly__featread_geojsonl,
-    mly__featread_geojsonseq, mly__featread_csv;
+    mly__featread_geojsonseq, mly__featread_csv,
+    mly__featread_gpkg, mly__featread_fgb; /* featread_gdal.c: the GDAL module */
 
 #endif
