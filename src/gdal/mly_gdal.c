@@ -148,23 +148,19 @@ static enum mly_rc write_features(int fd, GDALDatasetH ds, OGRLayerH layer,
   OGRFeatureDefnH defn = OGR_L_GetLayerDefn(layer);
   struct spool sp;
   enum mly_rc rc = spool_open(&sp, fd, err);
+  json_t **vals = calloc(s->n ? s->n : 1, sizeof(*vals));
+  if(!rc && !vals)
+    rc = mly_err_set(err, MLY_ENOMEM, "out of memory");
   json_t *f;
   uint64_t n = 0;
   if(!rc && batch && GDALDatasetStartTransaction(ds, FALSE) != OGRERR_NONE)
     rc = gdal_err(err, "cannot start a transaction");
   while(!rc && !(rc = spool_next(&sp, &f, err)) && f) {
     OGRFeatureH feat = OGR_F_Create(defn);
-    json_t *props = json_object_get(f, "properties");
-    const char *k;
-    json_t *v;
-    size_t hint = 0;
-    json_object_foreach(props, k, v) {
-      long i = schema_find(s, k, hint);
-      if(i < 0)
-        continue; /* not in the scan: cannot happen */
-      set_field(feat, (int)i, s->f[i].t, v);
-      hint = (size_t)i + 1;
-    }
+    schema_values(s, f, vals);
+    for(size_t i = 0; i < s->n; i++)
+      if(vals[i])
+        set_field(feat, (int)i, s->f[i].t, vals[i]);
     json_t *g = json_object_get(f, "geometry");
     if(json_is_object(g)) {
       OGRGeometryH h = make_geometry(g);
@@ -185,6 +181,7 @@ static enum mly_rc write_features(int fd, GDALDatasetH ds, OGRLayerH layer,
   }
   if(!rc && batch && GDALDatasetCommitTransaction(ds) != OGRERR_NONE)
     rc = gdal_err(err, "cannot commit a transaction");
+  free(vals);
   spool_close(&sp);
   return rc;
 }

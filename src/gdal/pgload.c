@@ -320,18 +320,7 @@ static enum mly_rc copy_rows(PGconn *c, int fd, const struct schema *s, struct m
   struct buf b = {0};
   json_t *f;
   while(!rc && !(rc = spool_next(&sp, &f, err)) && f) {
-    memset(vals, 0, s->n * sizeof(*vals));
-    json_t *props = json_object_get(f, "properties");
-    const char *k;
-    json_t *v;
-    size_t hint = 0;
-    json_object_foreach(props, k, v) {
-      long i = schema_find(s, k, hint);
-      if(i >= 0) {
-        vals[i] = v;
-        hint = (size_t)i + 1;
-      }
-    }
+    schema_values(s, f, vals);
     for(size_t i = 0; i < s->n; i++) {
       put_value(&b, s->f[i].t, vals[i]);
       puts_(&b, "\t");

@@ -96,6 +96,21 @@ static const char *geom_type_of(const char *t)
   return NULL;
 }
 
+void schema_values(const struct schema *s, json_t *feature, json_t **vals)
+{
+  memset(vals, 0, s->n * sizeof(*vals));
+  const char *k;
+  json_t *v;
+  size_t hint = 0;
+  json_object_foreach(json_object_get(feature, "properties"), k, v) {
+    long i = schema_find(s, k, hint);
+    if(i >= 0) {
+      vals[i] = v;
+      hint = (size_t)i + 1;
+    }
+  }
+}
+
 /* ---- reading the spool ---------------------------------------------------- */
 
 enum mly_rc spool_open(struct spool *sp, int fd, struct mly_err *err)

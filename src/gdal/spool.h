@@ -31,6 +31,10 @@ void schema_free(struct schema *s);
  * are), -1 if none; hint: the index to try first */
 long schema_find(const struct schema *s, const char *name, size_t hint);
 
+/* vals[i] := feature's value of field i of s, NULL when it has none
+ * (vals has s->n slots) */
+void schema_values(const struct schema *s, json_t *feature, json_t **vals);
+
 struct spool {
   FILE *fp;
   char *line;
