@@ -13,7 +13,8 @@
 static enum gdalmod_kind kind_of(const struct outfile *o)
 {
   switch(o->kind) {
-  case OUTFILE_SEQUENCES: return GDALMOD_SEQUENCES;
+  case OUTFILE_SEQUENCES:
+  case OUTFILE_REVIEW_SEQUENCES: return GDALMOD_SEQUENCES; /* the review columns follow */
   case OUTFILE_FEATURES: return GDALMOD_FEATURES;
   case OUTFILE_POINTS: break;
   }
