@@ -1463,6 +1463,16 @@ def tmp_names(d):
     return [n for n in listing(d) if ".mly-tmp-" in n]
 
 
+def wait_for_temp_files(d, p, n=2, timeout=60, before=()):
+    """Wait until the run p has opened its n outputs (their temp files, not among
+    before, are in d)."""
+    t0 = time.monotonic()
+    while len(set(tmp_names(d)) - set(before)) < n:
+        assert p.poll() is None, "the run ended before opening its outputs"
+        assert time.monotonic() - t0 < timeout, "no temp files after %d s" % timeout
+        time.sleep(0.02)
+
+
 @case
 def same_file_outputs_and_inputs_are_refused():
     d = workdir()
@@ -1664,11 +1674,10 @@ def outputs_are_published_together_or_not_at_all():
     with open(points, "w") as f:
         f.write("old points")
     e = dict(os.environ, MAPILLARY_ACCESS_TOKEN=TOKEN, MAPILLARY_GRAPH_URL="file:///no-graph-in-tests")
-    with server(TILESET, "--latency-ms", "150") as srv:
+    with server(TILESET, "--latency-ms", "300") as srv:
         p = subprocess.Popen([ARGS.binary] + base_args(url=srv.url) + ["--concurrency", "1"] + outs(d),
                              env=e, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        time.sleep(0.6)
-        assert p.poll() is None, "the run ended too soon"
+        wait_for_temp_files(d, p)
         os.mkdir(seqs)  # a folder created in the way while the run fetches
         out, err = p.communicate(timeout=120)
     assert p.returncode == 1, err
@@ -1687,7 +1696,7 @@ def temp_files_of_killed_runs_are_removed_by_the_next_run():
         for _ in range(2):
             p = subprocess.Popen([ARGS.binary] + base_args(url=srv.url) + ["--concurrency", "1"] + outs(d),
                                  env=e, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            time.sleep(0.5)
+            wait_for_temp_files(d, p, before=lefts[-1] if lefts else ())
             p.kill()
             p.wait()
             lefts.append(set(tmp_names(d)))
