@@ -50,6 +50,8 @@ int cmd_review(int argc, char **argv);
 extern const struct cli_spec cli_review_spec;
 int cmd_simplify_sequence(int argc, char **argv);
 extern const struct cli_spec cmd_simplify_sequence_spec;
+int cmd_download_mapillary_imgs(int argc, char **argv);
+extern const struct cli_spec cmd_download_mapillary_imgs_spec;
 
 /* The commands: `mapillary --help` lists them in this order */
 static const struct cli_cmd commands[] = {
@@ -61,6 +63,9 @@ static const struct cli_cmd commands[] = {
   {"review", cmd_review, "a page to keep or drop sequences by their review images", &cli_review_spec},
   {"simplify_sequence", cmd_simplify_sequence,
    "sequence lines to buffers that do not overlap, longest first", &cmd_simplify_sequence_spec},
+  {"download_mapillary_imgs", cmd_download_mapillary_imgs,
+   "the image of every point, and the points with their image paths",
+   &cmd_download_mapillary_imgs_spec},
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
