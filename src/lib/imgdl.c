@@ -90,24 +90,40 @@ enum mly_rc imgdl_save(const char *dir, const char *name, const uint8_t *p, size
   int e = 0;
   if(!write_all(fd, p, n))
     e = errno ? errno : EIO;
-  if(!e && !named) {
-    char proc[64];
-    snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
-    if(linkat(AT_FDCWD, proc, AT_FDCWD, path, AT_SYMLINK_FOLLOW) != 0)
-      e = errno;
+  char proc[64];
+  snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+  if(!e && !named && linkat(AT_FDCWD, proc, AT_FDCWD, path, AT_SYMLINK_FOLLOW) != 0)
+    e = errno;
+  /* link, not rename: an existing name is never replaced... */
+  if(!e && named && link(tmp, path) != 0)
+    e = errno;
+  if(e == EEXIST) {
+    struct stat sb;
+    if(imgdl_on_disk(path)) /* a whole image already (the same id twice) */
+      *existed = true;
+    else if(lstat(path, &sb) == 0 && S_ISREG(sb.st_mode)) {
+      /* ...unless it is one a crash left cut short: a regular file under
+       * our name in our folder, replaced by the whole one */
+      e = 0;
+      if(!named) {
+        snprintf(tmp, sizeof(tmp), "%s/.%s.%ld.part", dir, name, (long)getpid());
+        unlink(tmp);
+        if(linkat(AT_FDCWD, proc, AT_FDCWD, tmp, AT_SYMLINK_FOLLOW) != 0)
+          e = errno;
+        named = !e;
+      }
+      if(!e && rename(tmp, path) != 0)
+        e = errno;
+    }
+    else
+      e = EEXIST;
+    if(*existed)
+      e = 0;
   }
   if(close(fd) != 0 && !e)
     e = errno;
-  if(named) {
-    /* link, not rename: an existing name is never replaced */
-    if(!e && link(tmp, path) != 0)
-      e = errno;
-    unlink(tmp);
-  }
-  if(e == EEXIST) {
-    *existed = true;
-    return MLY_OK;
-  }
+  if(named)
+    unlink(tmp); /* gone after a rename; else the name was linked */
   if(e)
     return mly_err_set(err, MLY_EIO, "cannot write %s: %s", path, strerror(e));
   return MLY_OK;
