@@ -124,6 +124,8 @@ enum mly_rc imgdl_save(const char *dir, const char *name, const uint8_t *p, size
     e = errno;
   if(named)
     unlink(tmp); /* gone after a rename; else the name was linked */
+  if(e == EEXIST)
+    return mly_err_set(err, MLY_EIO, "%s is in the way: not a regular file", path);
   if(e)
     return mly_err_set(err, MLY_EIO, "cannot write %s: %s", path, strerror(e));
   return MLY_OK;
