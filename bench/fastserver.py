@@ -4,6 +4,12 @@
     python3 bench/fastserver.py --root DIR [--port-file F] [--token T]
                                 [--latency-ms MS] [--max-seconds S] [--count-file F]
 
+With --images DIR (DIR/<size>.jpg, e.g. 1024.jpg), also the image side of
+download_mapillary_imgs: the Graph API's batch form GET /graph?ids=A,B&
+fields=id,thumb_<size>_url (ids below --available-below have a link, the
+rest are unknown: left out of the answer), and the CDN, GET
+/cdn/<id>/<size>.jpg (no token asked for), whose body is DIR/<size>.jpg.
+
 Serves ROOT/{z}/{x}/{y}.mvt for GET (and HEAD) /tiles/{z}/{x}/{y} over
 HTTP/1.1 with keep-alive, bound to 127.0.0.1 only; a missing tile or any
 other path answers 404 with an empty body. With --token, a request must
@@ -48,6 +54,9 @@ def parse_args(argv):
     p.add_argument("--latency-ms", type=float, default=0.0, help="delay before every answer")
     p.add_argument("--max-seconds", type=float, default=600.0, help="stop after this long")
     p.add_argument("--count-file", help="the number of requests is written here on stop")
+    p.add_argument("--images", help="DIR/<size>.jpg: serve the Graph image links and the CDN")
+    p.add_argument("--available-below", type=int, default=1 << 62,
+                   help="image ids at or above this are unknown to the Graph API")
     return p.parse_args(argv)
 
 
@@ -216,14 +225,48 @@ class Server:
         self.latency = args.latency_ms / 1000.0
         self.requests = 0
         self.conns = set()
+        self.port = 0
+        self.available_below = args.available_below
+        self.jpegs = {}
+        if args.images:
+            for name in os.listdir(args.images):
+                size, ext = os.path.splitext(name)
+                if ext == ".jpg":
+                    with open(os.path.join(args.images, name), "rb") as f:
+                        self.jpegs[size] = Answer(200, "OK", "image/jpeg", f.read())
+
+    def graph_images(self, query):
+        """The batch form's answer: built per request (it is small)"""
+        q = urllib.parse.parse_qs(query)
+        ids = [i for i in q.get("ids", [""])[0].split(",") if i.isdigit()]
+        fields = q.get("fields", [""])[0].split(",")
+        sizes = [f[6:-4] for f in fields if f.startswith("thumb_") and f.endswith("_url")]
+        out = {}
+        for i in ids:
+            if int(i) >= self.available_below:
+                continue
+            ent = {"id": i}
+            for size in sizes:
+                if size in self.jpegs:
+                    ent["thumb_%s_url" % size] = "http://127.0.0.1:%d/cdn/%s/%s.jpg" % (
+                        self.port, i, size)
+            out[i] = ent
+        return Answer(200, "OK", "application/json", json.dumps(out).encode())
 
     def route(self, target, auth):
         """The Answer for a request target (path?query)."""
         path, _, query = target.partition("?")
+        if self.jpegs and path.startswith("/cdn/"):
+            segs = path.split("/")  # "", "cdn", id, "<size>.jpg"
+            if len(segs) == 4 and segs[2].isdigit() and segs[3].endswith(".jpg"):
+                return self.jpegs.get(segs[3][:-4], NOT_FOUND)
+            return NOT_FOUND
         if self.token is not None and auth != "OAuth " + self.token:
             got = urllib.parse.parse_qs(query, keep_blank_values=True).get("access_token")
             if got != [self.token]:
                 return FORBIDDEN
+        if self.jpegs and path == "/graph":
+            return self.graph_images(query)
         segs = path.split("/")
         # "", "tiles", z, x, y
         if len(segs) != 5 or segs[0] or segs[1] != "tiles":
@@ -252,6 +295,7 @@ async def run(args):
                                       backlog=1024, reuse_address=True)
     # (asyncio sets TCP_NODELAY on every accepted socket: no Nagle delay)
     port = server.sockets[0].getsockname()[1]
+    srv.port = port
     if args.port_file:
         write_atomic(args.port_file, "%d\n" % port)
     print("fastserver: %d tiles in memory, port %d" % (len(srv.tiles), port), file=sys.stderr,
