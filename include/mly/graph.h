@@ -50,6 +50,15 @@ bool graph_entities_url(const char *graph_url, enum graph_form form, const uint6
 
 /* ---- answer parsing ---------------------------------------------------- */
 
+/* A decimal id (n bytes at s): digits only, no sign, blanks or leading
+ * zero, at most 2^64-1. false (out untouched) otherwise. */
+bool graph_parse_decimal(const char *s, size_t n, uint64_t *out) MLY_WARN_UNUSED;
+
+/* An id held in JSON: a decimal string (graph_parse_decimal) or a
+ * non-negative integer (jansson holds it exactly); false for anything else,
+ * a real above all (it may be rounded already). */
+bool graph_json_id(const json_t *v, uint64_t *out) MLY_WARN_UNUSED;
+
 /* Called once per entity of an answer with its id (for GRAPH_FORM_IDS the
  * key, else the entity's "id" member, a decimal string or a non-negative
  * integer) and the entity object (borrowed, valid during the call).

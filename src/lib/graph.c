@@ -272,9 +272,9 @@ int graph_error_code(const char *body, size_t n, char *msg, size_t cap)
 
 /* ---- image_ids ---------------------------------------------------------- */
 
-/* A decimal id: digits only, no leading zero, at most 2^64-1. Strings are
- * parsed by hand because strtoull accepts blanks, signs and wraps "-1". */
-static bool parse_decimal(const char *s, size_t n, uint64_t *out)
+/* Strings are parsed by hand because strtoull accepts blanks, signs and
+ * wraps "-1". */
+bool graph_parse_decimal(const char *s, size_t n, uint64_t *out)
 {
   uint64_t v = 0;
   if(n == 0 || (n > 1 && s[0] == '0'))
@@ -298,7 +298,7 @@ static enum mly_rc parse_id(json_t *item, size_t i, uint64_t *out, struct mly_er
   if(!json_is_object(item))
     return mly_err_set(err, MLY_EFORMAT, "image_ids answer: data[%zu] is not an object", i);
   if(json_is_string(id)) {
-    if(parse_decimal(json_string_value(id), json_string_length(id), out))
+    if(graph_parse_decimal(json_string_value(id), json_string_length(id), out))
       return MLY_OK;
     return mly_err_set(err, MLY_EFORMAT,
                        "image_ids answer: data[%zu].id is not a decimal id below 2^64", i);
@@ -367,12 +367,10 @@ enum mly_rc graph_parse_image_ids(const char *body, size_t n, uint64_t **ids, si
 
 /* ---- entities ----------------------------------------------------------- */
 
-/* An entity's own id: "id" as a decimal string or a non-negative integer */
-static bool entity_id(json_t *ent, uint64_t *out)
+bool graph_json_id(const json_t *id, uint64_t *out)
 {
-  json_t *id = json_object_get(ent, "id");
   if(json_is_string(id))
-    return parse_decimal(json_string_value(id), json_string_length(id), out);
+    return graph_parse_decimal(json_string_value(id), json_string_length(id), out);
   if(json_is_integer(id) && json_integer_value(id) >= 0) {
     *out = (uint64_t)json_integer_value(id);
     return true;
@@ -386,7 +384,7 @@ static enum mly_rc visit_keyed(json_t *root, graph_entity_fn visit, void *user)
   json_t *v;
   json_object_foreach(root, key, v) {
     uint64_t id;
-    if(!json_is_object(v) || !parse_decimal(key, strlen(key), &id))
+    if(!json_is_object(v) || !graph_parse_decimal(key, strlen(key), &id))
       continue;
     enum mly_rc rc = visit(user, id, v);
     if(rc)
@@ -404,7 +402,7 @@ static enum mly_rc visit_data(json_t *root, graph_entity_fn visit, void *user, s
   json_t *v;
   json_array_foreach(data, i, v) {
     uint64_t id;
-    if(!json_is_object(v) || !entity_id(v, &id))
+    if(!json_is_object(v) || !graph_json_id(json_object_get(v, "id"), &id))
       continue;
     enum mly_rc rc = visit(user, id, v);
     if(rc)
@@ -438,7 +436,7 @@ enum mly_rc graph_parse_entities(const char *body, size_t n, enum graph_form for
     rc = visit_data(root, visit, user, err);
     break;
   default:
-    if(!entity_id(root, &id))
+    if(!graph_json_id(json_object_get(root, "id"), &id))
       rc = mly_err_set(err, MLY_EFORMAT, "graph answer has no decimal id");
     else
       rc = visit(user, id, root);

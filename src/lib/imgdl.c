@@ -14,6 +14,7 @@
 #include "mly/dbuf.h"
 #include "mly/featread.h"
 #include "mly/featwrite.h"
+#include "mly/graph.h"
 #include "mly/outfile.h"
 #include "mly/paths.h"
 
@@ -221,32 +222,10 @@ static void image_paths(const struct run *r, const struct slot *s, char *dir, si
   snprintf(name, ncap, "%llu.jpg", (unsigned long long)s->id);
 }
 
-/* A feature's decimal id: a string of digits (no sign, no leading zero,
- * below 2^64) or a non-negative integer */
+/* A feature's decimal id (graph_json_id: digits or a non-negative integer) */
 static bool feature_id(json_t *props, uint64_t *out)
 {
-  json_t *v = json_object_get(props, "id");
-  if(json_is_integer(v) && json_integer_value(v) >= 0) {
-    *out = (uint64_t)json_integer_value(v);
-    return true;
-  }
-  if(!json_is_string(v))
-    return false;
-  const char *s = json_string_value(v);
-  size_t n = json_string_length(v);
-  uint64_t x = 0;
-  if(n == 0 || n > 20 || (n > 1 && s[0] == '0'))
-    return false;
-  for(size_t i = 0; i < n; i++) {
-    if(s[i] < '0' || s[i] > '9')
-      return false;
-    unsigned d = (unsigned)(s[i] - '0');
-    if(x > (UINT64_MAX - d) / 10)
-      return false;
-    x = x * 10 + d;
-  }
-  *out = x;
-  return true;
+  return graph_json_id(json_object_get(props, "id"), out);
 }
 
 static bool feature_seq(json_t *props, char *out, size_t cap)

@@ -5,7 +5,6 @@ listener that logs what it receives), with faults, expiring links, deleted
 images, kills and bad inputs. Uses run_tests.py's helpers; prints one line per
 case and 'N passed, N failed'."""
 
-import argparse
 import json
 import os
 import shutil
@@ -14,13 +13,12 @@ import subprocess
 import sys
 import tempfile
 import time
-import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import run_tests as rt  # noqa: E402
 
-CASES = []
-case = CASES.append
+rt.CASES.clear()  # run_tests' own cases run in their own test
+case = rt.case   # these register with run_tests' runner (rt.main)
 CMD = "download_mapillary_imgs"
 
 
@@ -434,34 +432,5 @@ def chained_after_get_mapillary_points():
     assert with_id > 50 and len(rt.listing(os.path.join(d, "images"))) == with_id
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--binary", required=True)
-    ap.add_argument("--source", required=True)
-    ap.add_argument("-k", help="run cases whose name contains this")
-    rt.ARGS = ap.parse_args()
-    rt.ARGS.binary = os.path.abspath(rt.ARGS.binary)
-    rt.ARGS.tmp = tempfile.mkdtemp(prefix="mly-download-")
-    passed = failed = 0
-    try:
-        rt.make_tileset()
-        for fn in CASES:
-            if rt.ARGS.k and rt.ARGS.k not in fn.__name__:
-                continue
-            t0 = time.monotonic()
-            try:
-                fn()
-                passed += 1
-                print("ok   %s (%.1fs)" % (fn.__name__, time.monotonic() - t0), flush=True)
-            except Exception as ex:  # report and go on
-                failed += 1
-                print("FAIL %s: %s" % (fn.__name__, ex), flush=True)
-                traceback.print_exc(limit=3)
-    finally:
-        shutil.rmtree(rt.ARGS.tmp, ignore_errors=True)
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(rt.main())
