@@ -8,6 +8,10 @@
 # Options of get_mapillary_points that take a value, in the underscore
 # spelling (the dashed one is derived). Those that name a file come first.
 _mapillary_file_opts="input_aoi output_file_point output_file_sequence cache geojson_input review_html"
+# download_mapillary_imgs' options that name a file or folder, and its other
+# value options (not offered to get_mapillary_points)
+_mapillary_dl_file_opts="input_file_points output_images_path output_file_points"
+_mapillary_dl_value_opts="$_mapillary_dl_file_opts image_size fields"
 _mapillary_value_opts="$_mapillary_file_opts field_name timestamp_from timestamp_to
   organization_ids tiles_url graph_url concurrency retries timeout max_tile_bytes max_tiles
   max_age max_requests max_retry_wait shard table_point table_sequence"
@@ -15,7 +19,7 @@ _mapillary_flag_opts="only_pano split_pano dry_run prune_empty no_id_repair orga
   quiet progress help"
 
 _mapillary_commands="get_mapillary_points organizations organization merge_cache review
-  simplify_sequence"
+  simplify_sequence download_mapillary_imgs"
 
 # The workflow commands' options: file options, other value options, flags
 _mapillary_wf_file_opts="geojson_input geojson_out"
@@ -37,7 +41,7 @@ _mapillary_is_file_opt()
 {
   local o=${1#--}
   o=${o//-/_}
-  [[ " $_mapillary_file_opts $_mapillary_wf_file_opts " == *" $o "* ]]
+  [[ " $_mapillary_file_opts $_mapillary_wf_file_opts $_mapillary_dl_file_opts " == *" $o "* ]]
 }
 
 # Whether option $1 takes a value
@@ -46,7 +50,8 @@ _mapillary_takes_value()
   local o=${1#--}
   o=${o//-/_}
   local v
-  for v in $_mapillary_value_opts $_mapillary_wf_file_opts $_mapillary_wf_value_opts; do
+  for v in $_mapillary_value_opts $_mapillary_wf_file_opts $_mapillary_wf_value_opts \
+    $_mapillary_dl_value_opts; do
     [[ $v == "$o" ]] && return 0
   done
   return 1
@@ -58,6 +63,8 @@ _mapillary_value()
   if _mapillary_is_file_opt "$1"; then
     compopt -o filenames 2>/dev/null
     mapfile -t COMPREPLY < <(compgen -f -- "$2")
+  elif [[ ${1//-/_} == __image_size ]]; then
+    mapfile -t COMPREPLY < <(compgen -W "256 1024 2048 original" -- "$2")
   else
     COMPREPLY=() # free text: a bbox, a date, a number, a URL
   fi
@@ -134,6 +141,11 @@ _mapillary()
         # shellcheck disable=SC2086
         _mapillary_spellings $_mapillary_wf_flag_opts
       )
+      ;;
+    download_mapillary_imgs|download-mapillary-imgs)
+      words=$(_mapillary_spellings input_file_points= output_images_path= output_file_points= \
+        image_size= fields= dry_run concurrency= retries= timeout= max_requests= graph_url= \
+        quiet progress help)
       ;;
     organization)
       # then organization ids: nothing to guess
