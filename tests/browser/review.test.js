@@ -295,6 +295,30 @@ async function main() {
     });
     assert.match(await text(page, '#status'), /saved \d+ sequences to sequences_dropped.geojson/);
 
+    // ---- rerunning the command refreshes the links; the decisions stay ----
+    const fresh = JSON.parse(JSON.stringify(input));
+    for (const f of fresh.features) {
+      const p = f.properties;
+      p.custom_url = p.custom_url.replace('oe=7FFFFFFF', 'oe=7FFFFFFE');
+      p.custom_urls = p.custom_urls.replace(/\/expired\/(\d+_\d)\.jpg\?oe=5F000000/, '/img/$1.jpg?oe=7FFFFFFE');
+    }
+    fs.writeFileSync(inPath, JSON.stringify(fresh));
+    r = run(['review', `--geojson_input=${inPath}`, `--review_html=${pagePath}`]);
+    assert.equal(r.status, 0, r.stderr);
+    const expiredBefore = s.hits.expired;
+    await page.reload();
+    await kb.press('Home'); await kb.press('j'); await kb.press('j');
+    assert.equal(await text(page, '#pos'), `3 of ${N}`);
+    widths = await thumbsLoaded(page);
+    const again = await page.$$eval('#list li', (lis) => lis.map((li) => 'ukd'.indexOf(li.className.split(' ').find((c) => c.length === 1))));
+    const noticeHidden = await page.$eval('#notice', (n) => n.hidden);
+    check('a rerun of the command refreshes the links and keeps the decisions', () => {
+      assert.deepEqual(again, expect);
+      assert.deepEqual(widths, [480, 480, 480, 480, 480]);
+      assert.equal(s.hits.expired, expiredBefore);
+      assert.equal(noticeHidden, true);
+    });
+
     // ---- the saved file goes on through mapillary ----
     r = run(['review', `--geojson_input=${keptPath}`, `--review_html=${path.join(work, 'kept.html')}`]);
     check('mapillary reads the saved file back', () => {
