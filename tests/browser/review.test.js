@@ -268,6 +268,8 @@ async function main() {
     passed('u makes a sequence undecided again');
 
     await page.reload();
+    const stored = await page.evaluate(() => ({ keys: Object.keys(localStorage), notice: document.getElementById('notice').textContent }));
+    log(`after the reload: storage keys ${JSON.stringify(stored.keys)}, notice '${stored.notice}'`);
     const after = await page.$$eval('#list li', (lis) => lis.map((li) => 'ukd'.indexOf(li.className.split(' ').find((c) => c.length === 1))));
     check('decisions survive a reload', () => {
       assert.deepEqual(after, expect);
