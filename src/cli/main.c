@@ -49,6 +49,8 @@ int cmd_merge_cache(int argc, char **argv);
 int cmd_review(int argc, char **argv);
 extern const struct cli_spec cli_review_spec;
 int cmd_simplify_sequence(int argc, char **argv);
+int cmd_create_custom_sequences(int argc, char **argv);
+extern const struct cli_spec cmd_create_custom_sequences_spec;
 extern const struct cli_spec cmd_simplify_sequence_spec;
 int cmd_download_mapillary_imgs(int argc, char **argv);
 extern const struct cli_spec cmd_download_mapillary_imgs_spec;
@@ -60,6 +62,9 @@ static const struct cli_cmd commands[] = {
   {"organizations", cmd_organizations, "organization ids in an area with image counts and names", NULL},
   {"organization", cmd_organization, "the name of each organization id", NULL},
   {"merge_cache", cmd_merge_cache, "merge the tile caches of --shard runs into one", NULL},
+  {"create_custom_sequences", cmd_create_custom_sequences,
+   "sequences of a points file with review image URLs (custom_url, custom_urls)",
+   &cmd_create_custom_sequences_spec},
   {"review", cmd_review, "a page to keep or drop sequences by their review images", &cli_review_spec},
   {"simplify_sequence", cmd_simplify_sequence,
    "sequence lines to buffers that do not overlap, longest first", &cmd_simplify_sequence_spec},

@@ -2077,6 +2077,127 @@ def simplify_sequence_bad_input_changes_nothing():
     assert json.loads(read(os.path.join(d2, "simple.geojson")))["features"]
 
 
+# ------------------------------------------------- create_custom_sequences
+
+def review_picks(ids):
+    """Our review images of a sequence whose numeric ids are ids (vertex
+    order): indexes round(k (m - 1) / 4), halves up, k = 0..4"""
+    m = len(ids)
+    if m <= 5:
+        return list(ids)
+    return [ids[(2 * k * (m - 1) + 4) // 8] for k in range(5)]
+
+
+def unsign(text):
+    """CDN links are signed anew by every answer: drop exp and sig"""
+    import re
+    return re.sub(r"\?exp=\d+&sig=[0-9a-f]+", "", text)
+
+
+@case
+def create_custom_sequences_adds_review_images():
+    d = workdir()
+    seqs_path = sequences_file(d)
+    pts_path = os.path.join(d, "points.geojson")
+    pts = geojson(pts_path)
+    by_seq = {}
+    for f in pts:
+        p = f["properties"]
+        if p.get("sequence_id"):
+            t, i = p.get("captured_at"), p.get("id")
+            # vertex order: unknown times first, then time; unknown ids first, then id
+            by_seq.setdefault(p["sequence_id"], []).append(
+                (t is not None, t or 0, i is not None, int(i) if i is not None else 0))
+    picks = {}
+    for sid, rows in by_seq.items():
+        if len(rows) >= 2:
+            picks[sid] = review_picks([r[3] for r in sorted(rows) if r[2]])
+    # the first review image of every other sequence is deleted
+    root = tempfile.mkdtemp(prefix="mly-graph-", dir=ARGS.tmp)
+    os.makedirs(os.path.join(root, "graph"))
+    deleted = sorted(str(v[0]) for k, v in sorted(picks.items())[::2])
+    with open(os.path.join(root, "graph", "images.json"), "w") as f:
+        json.dump({"deleted": deleted}, f)
+    out = os.path.join(d, "review", "cs.geojson")
+    with server(root) as srv:
+        args = ["create_custom_sequences", "--geojson_points", pts_path, "--output_file_sequence", out,
+                "--graph_url", srv.base + "/graph"]
+        r = run(args)
+        assert r.rc == 0, r
+        nids = sum(len(v) for v in picks.values())
+        graph = [e for e in log_entries(srv.log) if e["host"] == "api"]
+        # asked in batches of 50 ids (the deleted ones cost nothing more in the ok form)
+        assert len(graph) == (nids + 49) // 50, (len(graph), nids)
+        assert all(e["auth_header"] and "access_token" not in e["query"] for e in graph)
+        assert "%d unavailable" % len(deleted) in r.err, r
+        # the sequences are get_mapillary_points' own, byte for byte, plus two properties
+        import re
+        got = read(out).decode()
+        want = read(seqs_path).decode()
+        stripped = re.sub(r',"custom_url":"[^"]*","custom_urls":"[^"]*"}}', "}}", got)
+        assert stripped == want, "the sequences differ from get_mapillary_points'"
+        for f in geojson(out):
+            p = f["properties"]
+            expect = [i for i in picks[p["sequence_id"]] if str(i) not in deleted]
+            urls = ([p["custom_url"]] if p["custom_url"] else []) + (
+                p["custom_urls"].split(",") if p["custom_urls"] else [])
+            assert [u.split("/cdn/")[1].split("/")[0] for u in urls] == [str(i) for i in expect], (p, expect)
+            assert all("/1024.jpg?exp=" in u for u in urls)
+        # again: the same bytes but for the signatures of the links
+        again = os.path.join(d, "again.geojson")
+        r = run(args[:3] + ["--output-file-sequence=" + again, "--graph-url=" + srv.base + "/graph", "--quiet"])
+        assert r.rc == 0 and r.err == "", r
+        assert unsign(read(again).decode()) == unsign(got)
+        # CSV with the two columns; another size; standard input and output
+        csv_out = os.path.join(d, "cs.csv")
+        r = run(args[:3] + ["--output_file_sequence", csv_out, "--graph_url", srv.base + "/graph",
+                            "--image_size", "256", "--quiet"])
+        assert r.rc == 0, r
+        text = read(csv_out).decode()
+        assert text.startswith("sequence_id,is_pano,organization_id,total_points,captured_at_start,"
+                               "captured_at_end,images_id,wkt,custom_url,custom_urls\r\n"), text[:200]
+        assert "/256.jpg?exp=" in text and "/1024.jpg" not in text
+        r = run(["create_custom_sequences", "--geojson_points", "-", "--output_file_sequence", "-",
+                 "--graph_url", srv.base + "/graph", "--quiet"], stdin=read(pts_path).decode())
+        assert r.rc == 0 and unsign(r.out) == unsign(got), r
+    # no token for an http(s) Graph API: status 2, before anything
+    gone = os.path.join(d, "none", "cs.geojson")
+    r = run(args[:3] + ["--output_file_sequence", gone, "--graph_url", "http://127.0.0.1:9/graph"], token=False)
+    assert r.rc == 2 and "MAPILLARY_ACCESS_TOKEN" in r.err and len(r.err.strip().splitlines()) == 1, r
+    assert not os.path.exists(os.path.dirname(gone))
+
+
+@case
+def create_custom_sequences_failures_write_nothing():
+    d = workdir()
+    sequences_file(d)
+    pts_path = os.path.join(d, "points.geojson")
+    out = os.path.join(d, "cs.geojson")
+    with open(out, "w") as f:
+        f.write("old")
+    root = tempfile.mkdtemp(prefix="mly-graph-", dir=ARGS.tmp)
+    # a Graph API that keeps failing: status 1 after the retries, the old file stays
+    with server(root, "--fail-rate", "1.0", "--fault-where", "graph") as srv:
+        r = run(["create_custom_sequences", "--geojson_points", pts_path, "--output_file_sequence", out,
+                 "--graph_url", srv.base + "/graph", "--retries", "2"])
+        assert r.rc == 1 and "run again" in r.err, r
+        assert read(out) == b"old"
+    # bad input: status 2, one line, nothing written
+    bad = [(["--geojson_points", os.path.join(d, "missing.geojson")], "missing.geojson"),
+           (["--geojson_points", pts_path, "--image_size", "512"], "--image_size"),
+           (["--output_file_sequence", out], "--geojson_points")]
+    broken = os.path.join(d, "broken.geojsonl")
+    with open(broken, "w") as f:
+        f.write('{"type":"Feature","properties":{"id":1,"sequence_id":"s"},'
+                '"geometry":{"type":"Point","coordinates":[1,95]}}\n')
+    bad.append((["--geojson_points", broken], "feature 0"))
+    for args, word in bad:
+        r = run(["create_custom_sequences"] + args + ["--output_file_sequence", out,
+                                                      "--graph_url", "file:///no-graph-in-tests"])
+        assert r.rc == 2 and word in r.err and len(r.err.strip().splitlines()) == 1, (args, r)
+        assert read(out) == b"old"
+
+
 def main():
     global ARGS
     ap = argparse.ArgumentParser()
