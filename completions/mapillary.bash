@@ -18,12 +18,12 @@ _mapillary_value_opts="$_mapillary_file_opts field_name timestamp_from timestamp
 _mapillary_flag_opts="only_pano split_pano dry_run prune_empty no_id_repair organization_names
   quiet progress help"
 
-_mapillary_commands="get_mapillary_points organizations organization merge_cache review
-  simplify_sequence download_mapillary_imgs"
+_mapillary_commands="get_mapillary_points organizations organization merge_cache
+  create_custom_sequences review simplify_sequence download_mapillary_imgs"
 
 # The workflow commands' options: file options, other value options, flags
-_mapillary_wf_file_opts="geojson_input geojson_out"
-_mapillary_wf_value_opts="buffer"
+_mapillary_wf_file_opts="geojson_input geojson_out geojson_points output_file_sequence"
+_mapillary_wf_value_opts="buffer image_size"
 _mapillary_wf_flag_opts="quiet progress help"
 
 # Both spellings of each name: --name and --na-me
@@ -132,10 +132,20 @@ _mapillary()
     review)
       words="--geojson_input= --geojson-input= --review_html= --review-html= --quiet --progress --help"
       ;;
+    create_custom_sequences|create-custom-sequences)
+      local v
+      words=$(
+        for v in geojson_points output_file_sequence image_size graph_url concurrency retries timeout; do
+          _mapillary_spellings "$v" | sed 's/$/=/'
+        done
+        # shellcheck disable=SC2086
+        _mapillary_spellings $_mapillary_wf_flag_opts
+      )
+      ;;
     simplify_sequence|simplify-sequence)
       local v
       words=$(
-        for v in $_mapillary_wf_file_opts $_mapillary_wf_value_opts; do
+        for v in geojson_input geojson_out buffer; do
           _mapillary_spellings "$v" | sed 's/$/=/'
         done
         # shellcheck disable=SC2086
