@@ -135,7 +135,7 @@ _mapillary()
     create_custom_sequences|create-custom-sequences)
       local v
       words=$(
-        for v in geojson_points output_file_sequence image_size graph_url concurrency retries timeout; do
+        for v in geojson_points output_file_sequence review_html image_size graph_url concurrency retries timeout; do
           _mapillary_spellings "$v" | sed 's/$/=/'
         done
         # shellcheck disable=SC2086

@@ -6,12 +6,14 @@
 #include "mly/imgurl.h"
 #include "mly/job.h"
 #include "mly/outfile.h"
+#include "mly/paths.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 struct cs_opts {
   const char *input, *output, *image_size;
+  const char *review_html; /* the review page of the sequences, or NULL */
   struct cli_net net;
 };
 
@@ -22,6 +24,8 @@ static const struct cli_arg cs_args[] = {
   CLI_OPT_STRING("output_file_sequence", struct cs_opts, output, false, "<path>",
                  "the sequences with custom_url and custom_urls (format by extension; - is\n"
                  "standard output; default data/sequences.geojson, as geokit)"),
+  CLI_OPT_STRING("review_html", struct cs_opts, review_html, false, "<path>",
+                 "also write the review page of the sequences (as mapillary review does)"),
   CLI_OPT_STRING("image_size", struct cs_opts, image_size, false, "<size>",
                  "review thumbnails: 256, 1024 (default, geokit's), 2048 or original"),
   CLI_OPT_INT("concurrency", struct cs_opts, net.concurrency, false, "<n>",
@@ -37,7 +41,8 @@ static const struct cli_arg cs_args[] = {
 
 const struct cli_spec cmd_create_custom_sequences_spec = {
   "create_custom_sequences",
-  "--geojson_points=<path> [--output_file_sequence=<path>] [--image_size=<size>]",
+  "--geojson_points=<path> [--output_file_sequence=<path>] [--review_html=<path>]\n"
+  "    [--image_size=<size>]",
   "Build the sequences of a points file as get_mapillary_points does (the same lines and\n"
   "properties) and add review images: custom_url, the thumbnail of one image, and\n"
   "custom_urls, up to four more (comma-separated), of up to 5 images spread evenly along\n"
@@ -168,6 +173,9 @@ static int cs_main(const struct cs_opts *o, enum imgurl_size size, const char *t
       (unsigned long long)st.no_sequence, nseq, o->output, (unsigned long long)st.with_review,
       (unsigned long long)st.ids, (unsigned long long)st.urls, (unsigned long long)r.unavailable,
       cli_progress_elapsed(&r.pr));
+  /* the review page, from the sequences just written (cmd_review.c) */
+  if(o->review_html)
+    return cli_review_write(o->output, o->review_html, o->net.quiet);
   return CLI_OK;
 }
 
@@ -193,7 +201,29 @@ int cmd_create_custom_sequences(int argc, char **argv)
                     "needed to ask the Graph API for the review images\n");
     return CLI_USAGE;
   }
+  if(o.review_html) {
+    /* the page reads the sequences back: they must be a file, and the page
+     * must overwrite neither them nor the points (checked before any work) */
+    if(!*o.review_html || strcmp(o.output, "-") == 0)
+      return cli_usage_error("create_custom_sequences", "--review_html needs a path and "
+                             "--output_file_sequence a file, not standard output");
+    const struct paths_use uses[] = {{o.input, "--geojson_points", false},
+                                     {o.output, "--output_file_sequence", true},
+                                     {o.review_html, "--review_html", true}};
+    struct mly_err err = {0};
+    if(paths_check_distinct(uses, 3, &err)) {
+      fprintf(stderr, "mapillary: create_custom_sequences: %s\n", err.msg);
+      return CLI_USAGE;
+    }
+  }
   if(cli_checking())
     return CLI_OK;
+  if(o.review_html) {
+    struct mly_err err = {0};
+    if(outfile_prepare_dir(o.review_html, &err)) {
+      fprintf(stderr, "mapillary: create_custom_sequences: %s\n", err.msg);
+      return CLI_USAGE;
+    }
+  }
   return cs_main(&o, size, http ? token : NULL);
 }

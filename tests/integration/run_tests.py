@@ -2198,6 +2198,49 @@ def create_custom_sequences_failures_write_nothing():
         assert read(out) == b"old"
 
 
+@case
+def create_custom_sequences_writes_the_review_page():
+    d = workdir()
+    sequences_file(d)
+    pts_path = os.path.join(d, "points.geojson")
+    root = tempfile.mkdtemp(prefix="mly-graph-", dir=ARGS.tmp)
+    out = os.path.join(d, "cs.geojson")
+    page = os.path.join(d, "pages", "review.html")
+    import urllib.error
+    import urllib.request
+    # the first link of every image is handed out expired, as links are a while later
+    with server(root, "--expire-first") as srv:
+        args = ["create_custom_sequences", "--geojson_points", pts_path, "--output_file_sequence", out,
+                "--graph_url", srv.base + "/graph"]
+        r = run(args + ["--review_html", page])
+        assert r.rc == 0, r
+        assert "sequences to review" in r.err and "without review images" not in r.err, r
+        data = review_data(page)
+        assert data["features"] == geojson(out) and data["source"] == "cs.geojson"
+        url = data["features"][0]["properties"]["custom_url"]
+        try:
+            urllib.request.urlopen(url, timeout=30)
+            assert False, "an expired link answered"
+        except urllib.error.HTTPError as e:
+            assert e.code in (403, 410), e.code
+        # rerun: fresh links to the CDN's thumbnails, real JPEGs; the same key (decisions stay)
+        r = run(args + ["--review-html=" + page, "--quiet"])
+        assert r.rc == 0 and r.err == "", r
+        again = review_data(page)
+        assert again["key"] == data["key"]
+        fresh = again["features"][0]["properties"]["custom_url"]
+        assert fresh != url
+        with urllib.request.urlopen(fresh, timeout=30) as resp:
+            body = resp.read()
+        assert body[:2] == b"\xff\xd8" and body[-2:] == b"\xff\xd9", body[:16]
+    # the page needs the sequences as a file, and overwrites no other path
+    for extra, said in ((["--output_file_sequence", "-"], "standard output"),
+                        (["--review_html", pts_path], "same file"),
+                        (["--review_html", out], "same file")):
+        r = run(args + ["--review_html", page] + extra)
+        assert r.rc == 2 and said in r.err and len(r.err.strip().splitlines()) == 1, (extra, r)
+
+
 def main():
     global ARGS
     ap = argparse.ArgumentParser()
