@@ -13,14 +13,13 @@ made by cjpeg, as tests/integration/server.py makes them), over loopback:
   3. CPU per image (user+sys of the child) from the runs of 1
   4. 10^5 and 10^6 input points whose images the Graph API does not have
      (every point read, asked for in batches of 50, written to OUT): the
-     child's peak RSS and its growth per point
+     child's peak RSS (bench/maxrss.c) and its growth per point
 Medians of --runs runs; each run starts with an empty output folder.
 """
 
 import argparse
 import json
 import os
-import resource
 import shutil
 import statistics
 import subprocess
@@ -31,7 +30,9 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(SRC, "tests", "integration"))
+sys.path.insert(0, HERE)
 import server as testserver  # noqa: E402  (make_jpeg: the same JPEGs as the tests)
+import bench as benchlib  # noqa: E402  (run: each child under bench/maxrss.c)
 
 TOKEN = "MLY|bench|token"
 
@@ -71,17 +72,11 @@ def points(path, n, first=10 ** 9):
 
 
 def run_child(argv, env=None):
-    """(wall s, user+sys s, peak RSS KiB, returncode) of one child"""
-    t0 = time.monotonic()
-    p = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, ru = os.wait4(p.pid, 0)
-    wall = time.monotonic() - t0
-    err = p.stderr.read().decode(errors="replace")
-    p.stderr.close()
-    rc = os.waitstatus_to_exitcode(status)
-    if rc != 0:
-        raise RuntimeError("%s: status %d: %s" % (argv[:2], rc, err[-500:]))
-    return wall, ru.ru_utime + ru.ru_stime, ru.ru_maxrss
+    """(wall s, user+sys s, peak RSS KiB) of one child, its own figures:
+    bench.py's run forks it from bench/maxrss.c, not from this Python
+    process (whose high-water mark a child forked here would report)"""
+    r = benchlib.run(argv, env=env)
+    return r.wall, r.user + r.sys, r.rss_kb
 
 
 def tool_run(args, tmp, port, pts, c, size):
@@ -91,8 +86,7 @@ def tool_run(args, tmp, port, pts, c, size):
             "--output_images_path", os.path.join(out, "images"), "--output_file_points",
             os.path.join(out, "points.geojsonl"), "--graph_url", "http://127.0.0.1:%d/graph" % port,
             "--concurrency", str(c), "--image_size", size, "--quiet"]
-    env = dict(os.environ, MAPILLARY_ACCESS_TOKEN=TOKEN)
-    return run_child(argv, env)
+    return run_child(argv, {"MAPILLARY_ACCESS_TOKEN": TOKEN})
 
 
 def curl_config(tmp, port, n, size, first=10 ** 9):
