@@ -36,7 +36,7 @@ TOKEN = "MLY|bench|token"
 
 def make_inputs(nseq, per_seq, seed=1):
     """points.geojson and seqs.geojson for nseq walks of per_seq images"""
-    d = os.path.join(OUT, "%d" % nseq)
+    d = os.path.join(OUT, "%dx%d" % (nseq, per_seq))
     pts_path, seq_path = os.path.join(d, "points.geojson"), os.path.join(d, "seqs.geojson")
     if os.path.exists(seq_path):
         return pts_path, seq_path
@@ -121,7 +121,7 @@ def main():
     rows = []
     for nseq, per in sizes:
         pts, seqs = make_inputs(nseq, per)
-        out = os.path.join(OUT, "%d" % nseq, "out")
+        out = os.path.join(OUT, "%dx%d" % (nseq, per), "out")
         os.makedirs(out, exist_ok=True)
         for buf in ("0.0001", "12m"):
             argv = [binary, "simplify_sequence", "--geojson_input", seqs, "--buffer", buf,
