@@ -1,11 +1,10 @@
 /* cmd_download_mapillary_imgs.c -- download_mapillary_imgs: the images of a points file (imgdl.h) */
 #include "cli_args.h"
+#include "cli_progress.h"
 #include "mly/imgdl.h"
 
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
 struct opts {
   const char *input_file_points, *output_images_path, *output_file_points, *image_size, *fields;
@@ -39,46 +38,22 @@ const struct cli_spec cmd_download_mapillary_imgs_spec = {
   "private images are counted and named, not an error. Needs MAPILLARY_ACCESS_TOKEN.",
   args, sizeof(args) / sizeof(args[0])};
 
-struct progress {
-  bool tty, lines, drawn;
-  double start, last;
-};
-
-static double now_s(void)
-{
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 /* images done/known, MB, MB/s, ETA once the input is read through */
 static void show_progress(void *user, const struct imgdl_stats *st)
 {
-  struct progress *p = user;
-  if(!p->tty && !p->lines)
-    return;
-  double t = now_s();
-  if(t - p->last < (p->tty ? 0.1 : 2.0))
-    return;
-  p->last = t;
-  double el = t - p->start;
+  struct cli_progress *p = user;
+  double el = cli_progress_elapsed(p);
   uint64_t done = st->written + st->unavailable + st->failed;
   double mb = st->bytes / 1e6, rate = el > 0 ? done / el : 0;
   char eta[32] = "ETA ?";
   if(st->input_done && rate > 0)
     snprintf(eta, sizeof(eta), "ETA %.0fs", (st->to_fetch - done) / rate);
-  char line[256];
-  snprintf(line, sizeof(line),
-           "images %llu/%llu%s | on disk %llu | unavailable %llu | %.1f MB | %.1f MB/s | %.0f img/s | %s",
-           (unsigned long long)done, (unsigned long long)st->to_fetch, st->input_done ? "" : "+",
-           (unsigned long long)st->on_disk, (unsigned long long)st->unavailable, mb,
-           el > 0 ? mb / el : 0, rate, eta);
-  if(p->tty) {
-    fprintf(stderr, "\r\033[K%s", line);
-    p->drawn = true;
-  }
-  else
-    fprintf(stderr, "mapillary: %s\n", line);
+  cli_progress_show(p,
+                    "images %llu/%llu%s | on disk %llu | unavailable %llu | %.1f MB | %.1f MB/s | "
+                    "%.0f img/s | %s",
+                    (unsigned long long)done, (unsigned long long)st->to_fetch,
+                    st->input_done ? "" : "+", (unsigned long long)st->on_disk,
+                    (unsigned long long)st->unavailable, mb, el > 0 ? mb / el : 0, rate, eta);
 }
 
 static void print_named(const char *what, uint64_t n, char (*ids)[24], const char *whys, size_t cap)
@@ -157,10 +132,8 @@ int cmd_download_mapillary_imgs(int argc, char **argv)
   if(backoff)
     io.fetch.backoff_ms = (unsigned)strtoul(backoff, NULL, 10);
   io.stop = &cli_stop_requested;
-  struct progress pr = {0};
-  pr.tty = !o.m.quiet && isatty(STDERR_FILENO);
-  pr.lines = !o.m.quiet && !pr.tty && o.m.progress;
-  pr.start = now_s();
+  struct cli_progress pr;
+  cli_progress_init(&pr, o.m.quiet, o.m.progress);
   if(!o.dry_run && (pr.tty || pr.lines)) {
     io.progress = show_progress;
     io.progress_user = &pr;
@@ -168,9 +141,8 @@ int cmd_download_mapillary_imgs(int argc, char **argv)
   struct imgdl_stats st;
   struct mly_err err = {0};
   enum mly_rc lrc = imgdl_run(&io, &st, &err);
-  if(pr.drawn)
-    fputs("\r\033[K", stderr);
-  double el = now_s() - pr.start;
+  cli_progress_clear(&pr);
+  double el = cli_progress_elapsed(&pr);
   if(lrc == MLY_OK && o.dry_run) {
     /* the plan is the command's output: stdout */
     printf("points: %llu\nimages to fetch: %llu\nalready on disk: %llu\n",
