@@ -7,7 +7,7 @@
 
 # Options of get_mapillary_points that take a value, in the underscore
 # spelling (the dashed one is derived). Those that name a file come first.
-_mapillary_file_opts="input_aoi output_file_point output_file_sequence cache geojson_input review_html"
+_mapillary_file_opts="input_aoi output_file_point output_file_sequence cache"
 # download_mapillary_imgs' options that name a file or folder, and its other
 # value options (not offered to get_mapillary_points)
 _mapillary_dl_file_opts="input_file_points output_images_path output_file_points"
@@ -19,12 +19,29 @@ _mapillary_flag_opts="only_pano split_pano dry_run prune_empty no_id_repair orga
   quiet progress help"
 
 _mapillary_commands="get_mapillary_points organizations organization merge_cache
-  create_custom_sequences review simplify_sequence download_mapillary_imgs"
+  create_custom_sequences review simplify_sequence download_mapillary_imgs merge_sequences
+  match_point_sequences simplify_points"
 
-# The workflow commands' options: file options, other value options, flags
-_mapillary_wf_file_opts="geojson_input geojson_out geojson_points output_file_sequence"
-_mapillary_wf_value_opts="buffer image_size"
+# The workflow commands' options (src/cli/cmd_<name>.c): those naming a
+# file, other value options, flags; _mapillary_wf_opts gives each command's
+# "value options|flags"
+_mapillary_wf_file_opts="geojson_input geojson_out geojson_output geojson_polygons geojson_points
+  input_points output_points review_html output_file_sequence"
+_mapillary_wf_value_opts="buffer points_distance image_size"
 _mapillary_wf_flag_opts="quiet progress help"
+_mapillary_wf_opts()
+{
+  case ${1//-/_} in
+    create_custom_sequences)
+      echo "geojson_points output_file_sequence review_html image_size graph_url concurrency retries
+        timeout|$_mapillary_wf_flag_opts" ;;
+    simplify_sequence) echo "geojson_input buffer geojson_out|$_mapillary_wf_flag_opts" ;;
+    merge_sequences) echo "geojson_input geojson_output|$_mapillary_wf_flag_opts" ;;
+    match_point_sequences) echo "geojson_polygons geojson_points geojson_output|$_mapillary_wf_flag_opts" ;;
+    simplify_points) echo "input_points points_distance output_points|$_mapillary_wf_flag_opts" ;;
+    *) return 1 ;;
+  esac
+}
 
 # Both spellings of each name: --name and --na-me
 _mapillary_spellings()
@@ -76,13 +93,16 @@ _mapillary()
   local prev=${COMP_WORDS[COMP_CWORD - 1]}
   COMPREPLY=()
 
-  # The subcommand: the first word after the name that is not an option
-  local cmd="" i
+  # The subcommand: the last word naming one (chained command lines run
+  # several), not counting a word that is an option's value
+  local cmd="" i w
   for ((i = 1; i < COMP_CWORD; i++)); do
-    case ${COMP_WORDS[i]} in
-      -*|=) ;;
-      *) cmd=${COMP_WORDS[i]}; break ;;
-    esac
+    w=${COMP_WORDS[i]}
+    [[ $cmd == "" && $w != -* && $w != "=" ]] && { cmd=$w; continue; }
+    if [[ " $_mapillary_commands " == *" ${w//-/_} "* ]] &&
+       ! { [[ ${COMP_WORDS[i - 1]} == --* ]] && _mapillary_takes_value "${COMP_WORDS[i - 1]}"; }; then
+      cmd=$w
+    fi
   done
 
   # --opt=value: bash splits at '=' (COMP_WORDBREAKS), so the words are
@@ -132,26 +152,6 @@ _mapillary()
     review)
       words="--geojson_input= --geojson-input= --review_html= --review-html= --quiet --progress --help"
       ;;
-    create_custom_sequences|create-custom-sequences)
-      local v
-      words=$(
-        for v in geojson_points output_file_sequence review_html image_size graph_url concurrency retries timeout; do
-          _mapillary_spellings "$v" | sed 's/$/=/'
-        done
-        # shellcheck disable=SC2086
-        _mapillary_spellings $_mapillary_wf_flag_opts
-      )
-      ;;
-    simplify_sequence|simplify-sequence)
-      local v
-      words=$(
-        for v in geojson_input geojson_out buffer; do
-          _mapillary_spellings "$v" | sed 's/$/=/'
-        done
-        # shellcheck disable=SC2086
-        _mapillary_spellings $_mapillary_wf_flag_opts
-      )
-      ;;
     download_mapillary_imgs|download-mapillary-imgs)
       words=$(_mapillary_spellings input_file_points= output_images_path= output_file_points= \
         image_size= fields= dry_run concurrency= retries= timeout= max_requests= graph_url= \
@@ -162,7 +162,18 @@ _mapillary()
       words="--graph_url= --graph-url= --retries= --timeout= --help --quiet"
       ;;
     *)
-      return 0
+      local spec
+      spec=$(_mapillary_wf_opts "$cmd") || return 0
+      words=$(
+        for v in ${spec%%|*}; do
+          _mapillary_spellings "$v" | sed 's/$/=/'
+        done
+        # shellcheck disable=SC2086
+        _mapillary_spellings ${spec#*|}
+      )
+      if [[ $cur != -* ]]; then
+        words="$words $_mapillary_commands" # the next command of a chain
+      fi
       ;;
   esac
   mapfile -t COMPREPLY < <(compgen -W "$words" -- "$cur")

@@ -98,7 +98,9 @@ enum mly_rc seq_write(struct seq_builder *b, struct outfile *out, size_t *nseq,
  * memory and disk bounds as seq_write: a sequence is in memory only while
  * fn has it (v is valid only during the call). fn's failure stops the walk
  * and is returned. Nothing is written; the builder may be walked again
- * after, written, or take more points. For a command that must learn
+ * after, written, or take more points. A caller that never calls seq_write
+ * may keep any 64-bit values in a point's lon and lat (simplify_points
+ * keeps a double's bits): only seq_write reads them. For a command that must learn
  * something about every sequence before writing them (create_custom_sequences
  * asks the Graph API about some of their images). */
 typedef enum mly_rc (*seq_each_fn)(void *user, const struct seq_point *v, size_t n,

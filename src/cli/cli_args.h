@@ -21,6 +21,7 @@
 
 #include <stddef.h>
 #include <stdio.h>
+#include <string.h>
 #include "cli.h"
 
 /* cli_args_parse's status when --help was asked for (and printed): the

@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include "mly/common.h"
+#include "mly/workflow.h"
 
 struct cli_progress {
   bool tty;     /* redraw one line */
@@ -15,6 +16,7 @@ struct cli_progress {
   bool quiet;   /* no summary either */
   bool drawn;   /* a tty line is on screen */
   double start, last;
+  struct wf_progress wf; /* for a library module: see cli_progress_wf */
 };
 
 void cli_progress_init(struct cli_progress *p, bool quiet, bool progress);
@@ -31,5 +33,21 @@ void cli_progress_summary(struct cli_progress *p, const char *fmt, ...) MLY_PRIN
 
 /* Clear the progress line (before an error message) */
 void cli_progress_clear(struct cli_progress *p);
+
+/* p's progress as a library module reports it (workflow.h): "<what>:
+ * <n> features" lines through cli_progress_show, and Ctrl-C
+ * (cli_stop_requested) as the module's stop flag. Returns &p->wf. */
+const struct wf_progress *cli_progress_wf(struct cli_progress *p);
+
+/* Clear the progress line, print msg (one line) and give the status of a
+ * workflow command's failure: 2 for bad input (and for an input or an
+ * output folder found bad before work began), 3 when stopped, 1
+ * otherwise. CLI_OK (0) for MLY_OK. */
+int cli_workflow_exit(struct cli_progress *p, enum mly_rc rc, bool started, const char *msg);
+
+/* paths_check_distinct of a command's files (an output that is one of its
+ * inputs would overwrite it): 0, or 2 (CLI_USAGE) after the message */
+struct paths_use;
+int cli_check_paths(const struct paths_use *uses, size_t n);
 
 #endif

@@ -54,6 +54,11 @@ extern const struct cli_spec cmd_create_custom_sequences_spec;
 extern const struct cli_spec cmd_simplify_sequence_spec;
 int cmd_download_mapillary_imgs(int argc, char **argv);
 extern const struct cli_spec cmd_download_mapillary_imgs_spec;
+int cmd_merge_sequences(int argc, char **argv);
+int cmd_match_point_sequences(int argc, char **argv);
+int cmd_simplify_points(int argc, char **argv);
+extern const struct cli_spec cmd_merge_sequences_spec, cmd_match_point_sequences_spec,
+    cmd_simplify_points_spec;
 
 /* The commands: `mapillary --help` lists them in this order */
 static const struct cli_cmd commands[] = {
@@ -71,6 +76,12 @@ static const struct cli_cmd commands[] = {
   {"download_mapillary_imgs", cmd_download_mapillary_imgs,
    "the image of every point, and the points with their image paths",
    &cmd_download_mapillary_imgs_spec},
+  {"merge_sequences", cmd_merge_sequences, "one feature per sequence_id, with length and points",
+   &cmd_merge_sequences_spec},
+  {"match_point_sequences", cmd_match_point_sequences,
+   "the points inside a polygon of their own sequence", &cmd_match_point_sequences_spec},
+  {"simplify_points", cmd_simplify_points, "thin each sequence's points to a distance in metres",
+   &cmd_simplify_points_spec},
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))

@@ -408,8 +408,12 @@ static enum mly_rc gj_next(struct featread *r, bool *got, struct mly_err *err)
       dbuf_reset(&g->elem);
       if((rc = cut_value(r, &g->elem, where, &ended, err)))
         return rc;
-      if(ended)
-        return truncated(r, err);
+      if(ended) {
+        if(mly__featread_ioerr(r, err))
+          return MLY_EIO;
+        return mly_err_set(err, MLY_EFORMAT, "%s: %s: invalid JSON: the text ends at line %llu "
+                           "inside it", r->shown, where, (unsigned long long)r->line);
+      }
       if(g->elem.n == 0)
         return gj_syntax(r, "a feature expected", err);
       if((rc = decode(r, g->elem.p, g->elem.n, line, where, err)))

@@ -54,6 +54,38 @@ for w in $offered; do
   printf '%s\n' "${opts[@]}" | grep -qx -- "$n" || echo "check_man: note: completion offers $w, which cli_opts.c does not know"
 done
 
+# ---- the workflow commands: the option table of each src/cli/cmd_<name>.c ----
+# rows written with the CLI_OPT_* macros of cli_args.h; CLI_OPTS_MESSAGES
+# and CLI_OPTS_NET stand for the shared options
+nwf=0
+for f in "$src"/src/cli/cmd_*.c; do
+  grep -q 'CLI_OPT' "$f" || continue
+  cmd=$(basename "$f" .c)
+  cmd=${cmd#cmd_}
+  mapfile -t wopts < <(
+    sed -n 's/.*CLI_OPT_[A-Z]*("\([A-Za-z0-9_]*\)".*/\1/p' "$f"
+    grep -q 'CLI_OPTS_MESSAGES\|CLI_OPTS_NET' "$f" && printf '%s\n' quiet progress
+    grep -q 'CLI_OPTS_NET' "$f" && printf '%s\n' concurrency retries timeout graph_url max_requests
+  )
+  [ "${#wopts[@]}" -ge 1 ] || problem "$cmd: no options found in $f"
+  grep -qE -- "^\.(B|SS|TP)?.*\b$cmd\b" <<<"$man_text" || problem "man page: command $cmd is not documented"
+  woffered=$(bash --norc --noprofile -c '
+    source "$1" || exit 1
+    line="mapillary $2 -"
+    read -r -a COMP_WORDS <<<"$line"
+    COMP_CWORD=$((${#COMP_WORDS[@]} - 1))
+    _mapillary 2>/dev/null
+    printf "%s\n" "${COMPREPLY[@]}"' check "$completion" "$cmd" | sed 's/=$//' | sort -u)
+  for o in "${wopts[@]}"; do
+    nwf=$((nwf + 1))
+    grep -qE -- "--$o([^A-Za-z0-9_-]|\$)" <<<"$man_text" || problem "man page: $cmd --$o is not documented"
+    grep -qx -- "--$o" <<<"$woffered" || problem "completion: $cmd --$o is not offered"
+    grep -qx -- "--${o//_/-}" <<<"$woffered" || problem "completion: $cmd --${o//_/-} is not offered"
+  done
+  grep -q "mapillary $cmd " "$src/README.md" || problem "README.md: 'mapillary $cmd' is not shown"
+done
+[ "$nwf" -ge 3 ] || problem "found only $nwf workflow command options in src/cli/cmd_*.c; has the table changed form?"
+
 # ---- a few completions behave as a user expects ----
 complete_line() { # words... -> the candidates, one per line
   bash --norc --noprofile -c '
@@ -66,7 +98,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 touch "$tmp/aoi.geojson" "$tmp/area.csv"
 [ "$(complete_line mapillary get_)" = get_mapillary_points ] || problem "completion: 'mapillary get_' does not give get_mapillary_points"
-[ "$(complete_line mapillary me)" = merge_cache ] || problem "completion: 'mapillary me' does not give merge_cache"
+[ "$(complete_line mapillary merge_c)" = merge_cache ] || problem "completion: 'mapillary merge_c' does not give merge_cache"
 [ "$(complete_line mapillary get_mapillary_points --input_a)" = "--input_aoi=" ] || problem "completion: '--input_a' does not give --input_aoi="
 [ "$(complete_line mapillary get_mapillary_points --input_aoi = "$tmp/aoi")" = "$tmp/aoi.geojson" ] || problem "completion: --input_aoi=<file> does not complete file names"
 [ "$(complete_line mapillary get_mapillary_points --output-file-sequence "$tmp/ar")" = "$tmp/area.csv" ] || problem "completion: '--output-file-sequence <file>' does not complete file names"
@@ -87,6 +119,6 @@ else
 fi
 
 if [ "$fail" = 0 ]; then
-  echo "check_man: ${#opts[@]} options documented and completed; page renders cleanly"
+  echo "check_man: ${#opts[@]} options and $nwf workflow command options documented and completed; page renders cleanly"
 fi
 exit "$fail"

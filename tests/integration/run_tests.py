@@ -5,9 +5,11 @@ read through file://. Prints one line per case and 'N passed, N failed'."""
 
 import argparse
 import contextlib
+import csv
 import json
 import math
 import os
+import random
 import shutil
 import signal
 import subprocess
@@ -1880,6 +1882,200 @@ def review_bad_inputs_leave_the_page_alone():
     r = run(["review", "--geojson_input", os.path.join(d, "bad.geojson"), "--review_html",
              os.path.join(page, "x.html")], token=False)
     assert r.rc == 2 and len(r.err.strip().splitlines()) == 1, r
+
+
+# ------------------------------------------------- workflow commands
+
+def haversine(a, b):
+    """metres on the sphere of WGS84's mean radius: an independent check
+    of the geodesic distances (they differ by less than 0.5%)"""
+    r = 6371008.8
+    p1, p2 = math.radians(a[1]), math.radians(b[1])
+    dl = math.radians(b[0] - a[0])
+    h = math.sin((p2 - p1) / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * r * math.asin(math.sqrt(h))
+
+
+def synthetic_points(path, nseq=30, per=60, seed=7):
+    """points of nseq sequences walking north-east 0.5-6 m a step, shuffled,
+    ids as strings, some captured_at ties"""
+    rnd = random.Random(seed)
+    feats = []
+    for s in range(nseq):
+        lon, lat = -108.55 + s * 0.001, 39.05 + (s % 5) * 0.001
+        for i in range(per):
+            lon += rnd.uniform(0.5, 6) / 86000
+            lat += rnd.uniform(0.0, 2) / 111000
+            feats.append({"type": "Feature",
+                          "geometry": {"type": "Point", "coordinates": [round(lon, 7), round(lat, 7)]},
+                          "properties": {"id": str(10 ** 15 + s * 1000 + i), "sequence_id": "seq%02d" % s,
+                                         "captured_at": 1651366800000 + (i // 2) * 1000,
+                                         "compass_angle": 90.5, "is_pano": s % 3 == 0}})
+    rnd.shuffle(feats)
+    with open(path, "w") as f:
+        json.dump({"type": "FeatureCollection", "features": feats}, f)
+    return feats
+
+
+def check_thinned(feats, kept, dist):
+    """simplify_points' rule, checked with an independent distance: the
+    first point of each sequence kept; a kept point at least dist from the
+    kept one before; a dropped point closer than dist to it (0.5% margin)"""
+    kept_ids = {f["properties"]["id"] for f in kept}
+    seqs = {}
+    for f in feats:
+        seqs.setdefault(f["properties"]["sequence_id"], []).append(f)
+    for seq in seqs.values():
+        seq.sort(key=lambda f: (f["properties"]["captured_at"], int(f["properties"]["id"])))
+        assert seq[0]["properties"]["id"] in kept_ids, "first point of a sequence dropped"
+        last = seq[0]["geometry"]["coordinates"]
+        for f in seq[1:]:
+            d = haversine(last, f["geometry"]["coordinates"])
+            if f["properties"]["id"] in kept_ids:
+                assert d >= dist * 0.995, ("kept too close", d)
+                last = f["geometry"]["coordinates"]
+            else:
+                assert d < dist * 1.005, ("dropped too far", d)
+
+
+@case
+def workflow_simplify_points():
+    d = workdir()
+    src = os.path.join(d, "pts.geojson")
+    feats = synthetic_points(src)
+    out = os.path.join(d, "out", "thin.geojson")
+    r = run(["simplify_points", "--input_points", src, "--points_distance", "10", "--output_points", out],
+            token=False)
+    assert r.rc == 0, r
+    assert "of 1800 points kept in 30 sequences" in r.err, r.err
+    kept = geojson(out)
+    check_thinned(feats, kept, 10)
+    assert 100 < len(kept) < 1000, len(kept)
+    # kept features unchanged and in input order
+    order = {f["properties"]["id"]: k for k, f in enumerate(feats)}
+    assert [order[f["properties"]["id"]] for f in kept] == sorted(order[f["properties"]["id"]] for f in kept)
+    byid = {f["properties"]["id"]: f for f in feats}
+    assert all(f == byid[f["properties"]["id"]] for f in kept)
+    # byte-identical run to run; the same from CSV, GeoJSONL and stdin
+    first = read(out)
+    r = run(["simplify-points", "--input-points=" + src, "--points-distance=10", "--output-points", out,
+             "--quiet"], token=False)
+    assert r.rc == 0 and r.err == "" and read(out) == first, r
+    csv_out = os.path.join(d, "thin.csv")
+    r = run(["simplify_points", "--input_points", src, "--points_distance", "10", "--output_points", csv_out],
+            token=False)
+    assert r.rc == 0, r
+    back = os.path.join(d, "back.geojsonl")
+    r = run(["simplify_points", "--input_points", csv_out, "--points_distance", "0", "--output_points", back],
+            token=False)
+    assert r.rc == 0, r
+    assert read(back).split(b"\n")[:-1] == [x.rstrip(b",") for x in first.split(b"\n")[1:-2]], \
+        "CSV round trip differs"
+    r = run(["simplify_points", "--input_points", "-", "--points_distance", "10", "--output_points",
+             os.path.join(d, "stdin.geojson")], stdin=open(src).read(), token=False)
+    assert r.rc == 0 and read(os.path.join(d, "stdin.geojson")) == first, r
+    # geokit's default output path, under the working folder
+    r = run(["simplify_points", "--input_points", src, "--points_distance", "10"], token=False, cwd=d)
+    assert r.rc == 0 and read(os.path.join(d, "data", "mapillary_simplify_points.geojson")) == first, r
+
+
+@case
+def workflow_errors_before_work():
+    d = workdir()
+    src = os.path.join(d, "pts.geojson")
+    synthetic_points(src, nseq=2, per=5)
+    bad = os.path.join(d, "bad.geojson")
+    with open(bad, "w") as f:
+        f.write('{"type":"FeatureCollection","features":[{"type":"Feature","geometry":null,"properties":{}},\n{"ty')
+    out = os.path.join(d, "o", "x.geojson")
+    cases = [
+        (["simplify_points", "--input_points", src], "--points_distance is required"),
+        (["simplify_points", "--input_points", src, "--points_distance", "ten"], "--points_distance must be"),
+        (["simplify_points", "--input_points", src, "--points_distance=5", "--quiet=yes"], "--quiet takes no value"),
+        (["simplify_points", "--input_points", os.path.join(d, "none.geojson"), "--points_distance", "5",
+          "--output_points", out], "cannot open"),
+        (["simplify_points", "--input_points", bad, "--points_distance", "5", "--output_points", out],
+         "feature 1"),
+        (["merge_sequences", "--geojson_input", bad, "--geojson_output", out], "feature 1"),
+        (["merge_sequences", "--geojson_output", out], "--geojson_input is required"),
+        (["match_point_sequences", "--geojson_polygons", src, "--geojson_output", out], "--geojson_points is required"),
+        (["match_point_sequences", "--geojson_polygons", bad, "--geojson_points", src, "--geojson_output", out],
+         "feature 1"),
+        (["simplify_points", "--input_points", src, "--points_distance", "5", "--output_points",
+          os.path.join(src, "x.geojson")], src),
+        (["merge_sequences", "--geojson_input", src, "--frob"], "unknown option '--frob' for merge_sequences"),
+        (["simplify_points", "--input_points", src, "--points_distance", "5", "--output_points",
+          os.path.join(d, ".", "pts.geojson")], "is the same file as --input_points"),
+        (["match_point_sequences", "--geojson_polygons", src, "--geojson_points", bad, "--geojson_output",
+          bad], "--geojson_output"),
+    ]
+    before = read(src)
+    for args, text in cases:
+        r = run(args, token=False)
+        assert read(src) == before
+        assert r.rc == 2 and text in r.err and len(r.err.strip().splitlines()) == 1, (args, r)
+        assert not os.path.exists(os.path.join(d, "o")) or listing(os.path.join(d, "o")) == [], (args, listing(d))
+
+
+@case
+def workflow_chain_from_get_mapillary_points():
+    """geokit's pipeline in one chained command line, on the test tiles"""
+    d = workdir()
+    pts, seqs = os.path.join(d, "points.geojson"), os.path.join(d, "seqs.geojson")
+    r = run(["get_mapillary_points", "--input_aoi", SUB, "--tiles_url", file_url(TILESET), "--quiet"]
+            + outs(d), token=False)
+    assert r.rc == 0, r
+    lines = geojson(seqs)
+    # polygons: each sequence's bounding box, for match_point_sequences
+    polys = []
+    for f in lines:
+        xs = [c[0] for c in f["geometry"]["coordinates"]]
+        ys = [c[1] for c in f["geometry"]["coordinates"]]
+        ring = [[min(xs), min(ys)], [max(xs), min(ys)], [max(xs), max(ys)], [min(xs), max(ys)], [min(xs), min(ys)]]
+        polys.append({"type": "Feature", "properties": {"sequence_id": f["properties"]["sequence_id"]},
+                      "geometry": {"type": "Polygon", "coordinates": [ring]}})
+    pfile = os.path.join(d, "polys.geojson")
+    with open(pfile, "w") as f:
+        json.dump({"type": "FeatureCollection", "features": polys}, f)
+    # a doubled sequences file: every sequence split over two features
+    doubled = os.path.join(d, "doubled.geojsonl")
+    with open(doubled, "w") as f:
+        for feat in lines + lines:
+            f.write(json.dumps(feat) + "\n")
+    merged, thin, matched = (os.path.join(d, n) for n in ("merged.geojson", "thin.csv", "matched.geojsons"))
+    r = run(["merge_sequences", "--geojson_input", doubled, "--geojson_output", merged,
+             "simplify_points", "--input_points", pts, "--points_distance", "20", "--output_points", thin,
+             "match_point_sequences", "--geojson_polygons", pfile, "--geojson_points", pts,
+             "--geojson_output", matched], token=False)
+    assert r.rc == 0, r
+    assert "merge_sequences:" in r.err and "simplify_points:" in r.err and "match_point_sequences:" in r.err, r
+    m = geojson(merged)
+    assert len(m) == len(lines)
+    for f, orig in zip(m, lines):
+        assert f["geometry"]["type"] == "MultiLineString" and f["properties"]["sequence_id"] == orig["properties"]["sequence_id"]
+        c = orig["geometry"]["coordinates"]
+        assert f["properties"]["points"] == 2 * len(c) == 2 * orig["properties"]["total_points"]
+        want = 2 * sum(haversine(a, b) for a, b in zip(c, c[1:]))
+        assert abs(f["properties"]["length"] - want) <= want * 0.005 + 1e-6, (f["properties"]["length"], want)
+    # match: every point of a sequence with two or more points lies in its box
+    with open(matched, "rb") as f:
+        recs = [json.loads(x) for x in f.read().split(b"\x1e") if x.strip()]
+    allpts = geojson(pts)
+    with_line = {f["properties"]["sequence_id"] for f in lines}
+    assert [p["properties"].get("id") for p in recs] == \
+        [p["properties"].get("id") for p in allpts if p["properties"].get("sequence_id") in with_line]
+    # simplify: CSV in get_mapillary_points' points columns, the rule holds
+    with open(thin, newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert rows and set(rows[0]) >= {"id", "lon", "lat", "sequence_id"}
+    kept = [{"properties": {"id": row["id"]}} for row in rows]
+    check_thinned([p for p in allpts if p["properties"].get("captured_at") is not None], kept, 20)
+    # a failing part stops the chain: the parts after it do not run
+    later = os.path.join(d, "later.geojson")
+    r = run(["merge_sequences", "--geojson_input", os.path.join(d, "missing.geojson"), "--geojson_output",
+             os.path.join(d, "m2.geojson"), "simplify_points", "--input_points", pts, "--points_distance", "5",
+             "--output_points", later], token=False)
+    assert r.rc == 2 and not os.path.exists(later), r
 
 
 # ------------------------------------------------------------------- main

@@ -114,7 +114,9 @@ static void test_broken_geojson(void **state)
   CHECK("a.geojson", "[1]", "error: a.geojson: invalid JSON at line 1: a GeoJSON object must start "
         "with '{', found '['");
   CHECK("a.geojson", "{\"type\":\"FeatureCollection\",\"features\":[" P1 ",\n{\"type\":\"Feature\"",
-        P1 "\nerror: a.geojson: invalid JSON: the text ends at line 2 inside the top-level object");
+        P1 "\nerror: a.geojson: feature 1: invalid JSON: the text ends at line 2 inside it");
+  CHECK("a.geojson", "{\"type\":\"FeatureCollection\",\"features\":[" P1,
+        P1 "\nerror: a.geojson: invalid JSON: the text ends at line 1 inside the top-level object");
   CHECK("a.geojson", "{\"type\":\"FeatureCollection\",\"features\":[" P1 "\n,\n{\"type\":\"Feature\",\n"
         "\"geometry\":{\"type\":\"Point\",\"coordinates\":[1,2]},}]}",
         P1 "\nerror: a.geojson: feature 1: invalid JSON at line 4: string or '}' expected near '}'");
