@@ -27,6 +27,16 @@ if [ ! -x "$chromium" ]; then
   fi
 fi
 
+# node and npm: Debian's when the machine has none
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  echo "browser test: installing nodejs and npm" >&2
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get -o DPkg::Lock::Timeout=600 install -y -qq \
+    --no-install-recommends nodejs npm >/dev/null
+fi
+
 # playwright-core, exactly as locked, only when the lock changed
 modules=$work/npm
 if ! cmp -s "$here/package-lock.json" "$modules/package-lock.json" 2>/dev/null ||
