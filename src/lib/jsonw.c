@@ -290,7 +290,12 @@ JSONW_COLD static size_t coord_slow(char *buf, double v)
     decimals = 7;
   if(decimals > 30)
     decimals = 30; /* |v| >= 1e-13 for any real coordinate; keeps buf safe */
-  return (size_t)snprintf(buf, JSONW_NUM_MAX, "%.*f", decimals, v);
+  int n = snprintf(buf, JSONW_NUM_MAX, "%.*f", decimals, v);
+  /* no real coordinate is this large, but a workflow input may hold one:
+   * fixed notation would not fit, so the exponent form */
+  if(n < 0 || n >= JSONW_NUM_MAX)
+    return jsonw_double(buf, v);
+  return (size_t)n;
 }
 
 size_t jsonw_double(char *buf, double v)

@@ -295,6 +295,23 @@ static void test_coord_more_decimals_when_needed(void **state)
   check_coord(-1.4210854715202004e-14, NULL);
 }
 
+/* A workflow input may hold any number where a coordinate belongs (found by
+ * fuzz_featread): one too large for fixed notation in the buffer is written
+ * in the exponent form, within the buffer, and still round-trips */
+static void test_coord_too_large_for_fixed_notation(void **state)
+{
+  (void)state;
+  const double vs[] = {3.2222222222222e222, -1.7976931348623157e308, 1e40, 1e-30};
+  for(size_t i = 0; i < sizeof(vs) / sizeof(vs[0]); i++) {
+    char buf[JSONW_NUM_MAX];
+    size_t n = jsonw_coord(buf, vs[i]);
+    assert_true(n < JSONW_NUM_MAX);
+    assert_int_equal(n, strlen(buf));
+    assert_true(is_json_number(buf));
+    assert_true(strtod(buf, NULL) == vs[i]);
+  }
+}
+
 /* Integer parts of every length around the short forms (1..3 digits) and
  * the 8-digit chunks; decimals padded to seven */
 static void test_fixed_integer_part_lengths(void **state)
@@ -666,6 +683,7 @@ int main(void)
     cmocka_unit_test(test_double_random_roundtrip_and_shortest),
     cmocka_unit_test(test_coord_at_least_seven_decimals),
     cmocka_unit_test(test_coord_more_decimals_when_needed),
+    cmocka_unit_test(test_coord_too_large_for_fixed_notation),
     cmocka_unit_test(test_coord_random_lonlat_roundtrip),
     cmocka_unit_test(test_fixed_integer_part_lengths),
     cmocka_unit_test(test_coord_packed_writes_the_same_text),
