@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "mly/aoi.h"
-#include "../src/lib/aoi_internal.h"
+#include "../src/lib/geo/aoi_internal.h"
 
 static void check(bool ok)
 {

@@ -19,6 +19,7 @@
 #include <cmocka.h>
 #include <jansson.h>
 
+#include "mly/csvw.h"
 #include "mly/outfile.h"
 
 /* ---- helpers: a scratch folder per test ------------------------------------ */
@@ -584,7 +585,7 @@ static void assert_field(const char *in, size_t n, const char *want)
 {
   struct dbuf b;
   dbuf_init(&b, 1 << 16);
-  assert_int_equal(outfile_csv_field(&b, in, n), MLY_OK);
+  assert_int_equal(csvw_field(&b, in, n), MLY_OK);
   if(b.n != strlen(want) || memcmp(b.p, want, b.n) != 0)
     fail_msg("field '%.*s' written as '%.*s', want '%s'", (int)n, in, (int)b.n, b.p, want);
   dbuf_cleanup(&b);
@@ -619,20 +620,20 @@ static void test_csv_quote_in_place(void **state)
   dbuf_init(&b, 1 << 16);
   assert_int_equal(dbuf_adds(&b, "keep,"), MLY_OK);
   assert_int_equal(dbuf_adds(&b, "{\"a\":\"x,\\\"y\"}"), MLY_OK);
-  assert_int_equal(outfile_csv_quote_from(&b, 5), MLY_OK);
+  assert_int_equal(csvw_quote_from(&b, 5), MLY_OK);
   assert_non_null(dbuf_cstr(&b));
   assert_string_equal(b.p, "keep,\"{\"\"a\"\":\"\"x,\\\"\"y\"\"}\"");
   /* nothing after start: an empty quoted field */
   size_t start = b.n;
-  assert_int_equal(outfile_csv_quote_from(&b, start), MLY_OK);
+  assert_int_equal(csvw_quote_from(&b, start), MLY_OK);
   assert_int_equal(b.n, start + 2);
   assert_memory_equal(b.p + start, "\"\"", 2);
-  assert_int_equal(outfile_csv_quote_from(&b, b.n + 1), MLY_EINVAL);
+  assert_int_equal(csvw_quote_from(&b, b.n + 1), MLY_EINVAL);
   /* a capped buffer refuses rather than overflowing */
   struct dbuf small;
   dbuf_init(&small, 8);
   assert_int_equal(dbuf_adds(&small, "\"\"\"\"\"\""), MLY_OK);
-  assert_int_equal(outfile_csv_quote_from(&small, 0), MLY_ETOOBIG);
+  assert_int_equal(csvw_quote_from(&small, 0), MLY_ETOOBIG);
   assert_int_equal(small.n, 6);
   dbuf_cleanup(&small);
   dbuf_cleanup(&b);

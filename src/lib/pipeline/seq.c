@@ -1,5 +1,6 @@
 /* seq.c -- group kept images by sequence, order them, write LineStrings or CSV rows */
 #include "mly/seq.h"
+#include "mly/csvw.h"
 #include "mly/dbuf.h"
 #include "mly/jsonw.h"
 
@@ -468,7 +469,7 @@ static enum mly_rc write_sequence_csv(struct dbuf *t, struct dbuf *tmp,
   enum mly_rc rc;
   dbuf_reset(t);
   struct mly_view sid = strtab_get(strings, v[0].seq);
-  if((rc = outfile_csv_field(t, sid.p, sid.n)) || (rc = ADD_LIT(t, ",")))
+  if((rc = csvw_field(t, sid.p, sid.n)) || (rc = ADD_LIT(t, ",")))
     return rc;
   if((v[0].flags & SEQP_PANO_KNOWN) &&
      (rc = (v[0].flags & SEQP_PANO) ? ADD_LIT(t, "true") : ADD_LIT(t, "false")))
@@ -478,7 +479,7 @@ static enum mly_rc write_sequence_csv(struct dbuf *t, struct dbuf *tmp,
   const struct seq_point *with_org = first_org(v, n);
   if(with_org) {
     struct mly_view org = strtab_get(strings, with_org->org - 1);
-    if((rc = outfile_csv_field(t, org.p, org.n)))
+    if((rc = csvw_field(t, org.p, org.n)))
       return rc;
   }
   len = jsonw_u64(num, n);
@@ -496,7 +497,7 @@ static enum mly_rc write_sequence_csv(struct dbuf *t, struct dbuf *tmp,
   else if((rc = ADD_LIT(t, ",")))
     return rc;
   if((rc = ADD_LIT(t, ",")) || (rc = images_id_text(tmp, strings, v, n)) ||
-     (rc = outfile_csv_field(t, tmp->p ? tmp->p : "", tmp->n)) || (rc = ADD_LIT(t, ",")))
+     (rc = csvw_field(t, tmp->p ? tmp->p : "", tmp->n)) || (rc = ADD_LIT(t, ",")))
     return rc;
   /* wkt: always holds a comma (two or more vertices), so always quoted */
   size_t start = t->n;
@@ -504,7 +505,7 @@ static enum mly_rc write_sequence_csv(struct dbuf *t, struct dbuf *tmp,
     return rc;
   if((rc = add_positions(t, v, n, "", " ", "", ", ")) || (rc = ADD_LIT(t, ")")))
     return rc;
-  if((rc = outfile_csv_quote_from(t, start)))
+  if((rc = csvw_quote_from(t, start)))
     return rc;
   return b->extra ? b->extra(b->extra_user, v, n, true, t) : MLY_OK;
 }

@@ -1,5 +1,6 @@
 /* featwrite.c -- features (jansson values) as GeoJSON or CSV records */
 #include "mly/featwrite.h"
+#include "mly/csvw.h"
 #include "mly/jsonw.h"
 
 #include <math.h>
@@ -193,12 +194,12 @@ static enum mly_rc csv_cell(struct dbuf *b, const json_t *v)
   if(!v || json_is_null(v))
     return MLY_OK;
   if(json_is_string(v))
-    return outfile_csv_field(b, json_string_value(v), json_string_length(v));
+    return csvw_field(b, json_string_value(v), json_string_length(v));
   size_t start = b->n;
   enum mly_rc rc = write_value(b, v, false);
   if(rc || !(json_is_object(v) || json_is_array(v)))
     return rc;
-  return outfile_csv_quote_from(b, start);
+  return csvw_quote_from(b, start);
 }
 
 static const char *const points_cols[] = {"id", "sequence_id", "captured_at", "compass_angle",
@@ -232,7 +233,7 @@ static enum mly_rc csv_rest(struct dbuf *b, const json_t *props, char *const *na
   b->p[start] = '{'; /* the first member's comma opens the object */
   if((rc = ADD_LIT(b, "}")))
     return rc;
-  return outfile_csv_quote_from(b, start);
+  return csvw_quote_from(b, start);
 }
 
 static enum mly_rc csv_start(struct dbuf *b, struct featcsv *c, const json_t *props,
@@ -257,7 +258,7 @@ static enum mly_rc csv_start(struct dbuf *b, struct featcsv *c, const json_t *pr
     if(!(c->cols[c->ncols] = strdup(key)))
       return MLY_ENOMEM;
     c->ncols++;
-    if((rc = outfile_csv_field(b, key, strlen(key))) || (rc = ADD_LIT(b, ",")))
+    if((rc = csvw_field(b, key, strlen(key))) || (rc = ADD_LIT(b, ",")))
       return rc;
   }
   return ADD_LIT(b, "properties,wkt\r\n");
@@ -298,7 +299,7 @@ enum mly_rc feature_write(struct dbuf *b, enum outfmt fmt, struct featcsv *c,
     if(!rc && !(rc = csv_rest(b, props, c->cols, c->ncols)) && !(rc = ADD_LIT(b, ","))) {
       size_t start = b->n;
       if(!(rc = feature_write_wkt(b, geom)) && b->n > start)
-        rc = outfile_csv_quote_from(b, start);
+        rc = csvw_quote_from(b, start);
     }
   }
   if(rc)

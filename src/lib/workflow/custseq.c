@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mly/csvw.h"
 #include "mly/dbuf.h"
 #include "mly/featread.h"
 #include "mly/jsonw.h"
@@ -200,10 +201,10 @@ static enum mly_rc extra(void *user, const struct seq_point *v, size_t n, bool c
   const char *url = first ? first : "";
   const char *urls = c->tmp.n ? c->tmp.p : "";
   if(csv) {
-    if((rc = ADD_LIT(t, ",")) || (rc = outfile_csv_field(t, url, strlen(url))) ||
+    if((rc = ADD_LIT(t, ",")) || (rc = csvw_field(t, url, strlen(url))) ||
        (rc = ADD_LIT(t, ",")))
       return rc;
-    return outfile_csv_field(t, urls, c->tmp.n);
+    return csvw_field(t, urls, c->tmp.n);
   }
   if((rc = ADD_LIT(t, ",\"custom_url\":")) || (rc = jsonw_string(t, url, strlen(url))) ||
      (rc = ADD_LIT(t, ",\"custom_urls\":")))

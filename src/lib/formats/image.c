@@ -1,7 +1,7 @@
 /* image.c -- typed Mapillary image properties from MVT values, and their GeoJSON and CSV text */
 #include "mly/image.h"
+#include "mly/csvw.h"
 #include "mly/jsonw.h"
-#include "mly/outfile.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -564,7 +564,7 @@ enum mly_rc image_write_geojson(struct dbuf *b, const struct image *img, double 
 /* An image_text as a CSV cell; empty when unknown */
 static enum mly_rc csv_text(struct dbuf *b, const struct image_text *t)
 {
-  return t->known ? outfile_csv_field(b, t->v.p, t->v.n) : MLY_OK;
+  return t->known ? csvw_field(b, t->v.p, t->v.n) : MLY_OK;
 }
 
 enum mly_rc image_write_csv(struct dbuf *b, const struct image *img, double lon, double lat,
@@ -576,13 +576,13 @@ enum mly_rc image_write_csv(struct dbuf *b, const struct image *img, double lon,
   enum mly_rc rc;
   /* id: the same text as the GeoJSON "id" (a string there, any text here) */
   if(id_override)
-    rc = outfile_csv_field(b, id_override, strlen(id_override));
+    rc = csvw_field(b, id_override, strlen(id_override));
   else if(img->id_kind == IMAGE_ID_U64) {
     n = jsonw_u64(num, img->id);
     rc = dbuf_add(b, num, n);
   }
   else if(img->id_kind == IMAGE_ID_STR)
-    rc = outfile_csv_field(b, img->id_str.p, img->id_str.n);
+    rc = csvw_field(b, img->id_str.p, img->id_str.n);
   else
     rc = MLY_OK;
   if(rc || (rc = ADD_LIT(b, ",")))
@@ -623,5 +623,5 @@ enum mly_rc image_write_csv(struct dbuf *b, const struct image *img, double lon,
   b->p[start] = '{'; /* the first extra's leading comma opens the object */
   if((rc = ADD_LIT(b, "}")))
     return rc;
-  return outfile_csv_quote_from(b, start);
+  return csvw_quote_from(b, start);
 }
