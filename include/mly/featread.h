@@ -76,6 +76,21 @@ bool feature_position(const json_t *pos, double *lon, double *lat);
  * a valid position (feature_position) */
 bool feature_point(const struct feature *f, double *lon, double *lat);
 
+/* How the CSV reader takes a column of this name (any case; the table in
+ * featread_csv.c's head comment). featwrite's CSV writer asks it too, so
+ * it never writes a property in a column that would not read it back. */
+enum featread_col {
+  FEATREAD_COL_STRING = 0, /* anything else, and the id columns: a string */
+  FEATREAD_COL_INT,        /* captured_at, ...: a whole number */
+  FEATREAD_COL_NUMBER,     /* compass_angle */
+  FEATREAD_COL_BOOL,       /* is_pano */
+  FEATREAD_COL_PROPS,      /* properties: a JSON object merged in */
+  FEATREAD_COL_LON,        /* lon, longitude, lng */
+  FEATREAD_COL_LAT,        /* lat, latitude */
+  FEATREAD_COL_WKT         /* wkt */
+};
+enum featread_col featread_csv_column(const char *name);
+
 /* ---- writing a feature back ------------------------------------------------
  * feature_write_geojson, feature_write (GeoJSON or CSV records for outfile.h)
  * and the CSV layout rules: see featwrite.h. */

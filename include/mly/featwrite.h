@@ -20,11 +20,16 @@
  *   - otherwise: the first feature's property names, then `properties` (the
  *     JSON object of any other property a later feature has; empty when
  *     none), then `wkt` (the geometry as WKT, coordinates as in GeoJSON;
- *     empty for a null geometry).
+ *     empty for a null geometry). A name the reader takes its own way
+ *     (featread_csv_column: wkt, properties, lon/lat and their other
+ *     spellings, any case), an empty name, or one starting with a byte
+ *     order mark gets no column: so no header names a column twice.
  *   A cell holds a string as is, a number as in GeoJSON, true/false, JSON
- *   text for an object or array, nothing for null or an absent property.
+ *   text for an object or array. A property with no column, or whose value
+ *   its column would not read back (null, "", a captured_at that is not an
+ *   integer, ...), goes in the `properties` cell, its column's cell empty.
  *   featread reads every such file back to the same features (strings stay
- *   strings; a generic column's number comes back as a string). */
+ *   strings; a number in a plain string column comes back as a string). */
 #ifndef MLY_FEATWRITE_H
 #define MLY_FEATWRITE_H
 

@@ -107,6 +107,34 @@ def tmp_leftovers(d):
     return [n for n in os.listdir(d) if ".mly-tmp-" in n]
 
 
+def csv_properties_named_like_columns(binary, work):
+    """A workflow CSV whose features have properties named like its own
+    columns (wkt, properties, lon/lat in any case): GDAL's CSV reader sees
+    each field once, the geometry from the wkt column, and those properties
+    in the `properties` field"""
+    d = os.path.join(work, "csv")
+    os.makedirs(d)
+    props = {"sequence_id": "s1", "wkt": "mine", "properties": "also mine", "LON": 1, "lat": 2}
+    with open(os.path.join(d, "in.geojson"), "w") as fh:
+        json.dump({"type": "Feature", "properties": props, "geometry": {
+            "type": "LineString", "coordinates": [[10, 50], [10.5, 50.5]]}}, fh)
+    r = subprocess.run([binary, "merge_sequences", "--geojson_input", os.path.join(d, "in.geojson"),
+                        "--geojson_output", os.path.join(d, "out.csv"), "--quiet"],
+                       capture_output=True, text=True)
+    check(r.returncode == 0, "csv: merge_sequences writes it (%s)" % r.stderr.strip())
+    feats = gdal_features(os.path.join(d, "out.csv"))
+    info = ogrinfo("-so", "-al", os.path.join(d, "out.csv"))
+    fields = [line.split(":")[0].strip() for line in info.splitlines() if ": String" in line]
+    check(len(fields) == len(set(f.lower() for f in fields)), "csv: every field name once (%s)" % fields)
+    f = feats[0] if len(feats) == 1 else {}
+    check(f.get("geometry", {}).get("coordinates") == [[10, 50], [10.5, 50.5]],
+          "csv: GDAL's geometry is the wkt column's (%s)" % f.get("geometry"))
+    cell = f.get("properties", {}).get("properties") or "{}"
+    cell = json.loads(cell) if isinstance(cell, str) else cell  # ogr2ogr writes JSON text as JSON
+    check(all(cell.get(k) == props[k] for k in ("wkt", "properties", "LON", "lat")),
+          "csv: the properties named like columns are in the properties field (%s)" % cell)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--binary", required=True)
@@ -206,6 +234,7 @@ def main():
             check(fh.read() == before, "failed conversion: the old file is unchanged")
         check(sorted(os.listdir(d)) == ["north_p.gpkg"],
               "failed conversion: nothing else on disk (%s)" % sorted(os.listdir(d)))
+        csv_properties_named_like_columns(binary, work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print("%d failed" % len(FAILS))

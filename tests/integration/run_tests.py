@@ -2078,6 +2078,86 @@ def workflow_chain_from_get_mapillary_points():
     assert r.rc == 2 and not os.path.exists(later), r
 
 
+def csv_header_and_rows(path):
+    with open(path, newline="") as f:
+        rows = list(csv.reader(f))
+    return rows[0], [dict(zip(rows[0], r_)) for r_ in rows[1:]]
+
+
+@case
+def workflow_csv_properties_named_like_its_columns_round_trip():
+    """A property named like a column the CSV reader reads its own way
+    (properties, wkt, lon/lat and their other spellings, any case) or that
+    a header cannot carry (empty name), or whose value that column would not
+    read back (captured_at as text, null, ""), is written in the
+    `properties` cell: no header names a column twice, and reading the CSV
+    back gives every property with its value and type"""
+    d = workdir()
+    odd = {"wkt": "my own text", "properties": {"a": [1, "b"]}, "lon": 3.5, "LAT": "north",
+           "Longitude": None, "lng": True, "latitude": -1, "WKT": "upper", "": "no name",
+           "captured_at": "2020-01-01", "is_pano": "maybe", "note": ""}
+    lines = []
+    for k in range(3):
+        props = dict(odd, sequence_id="s%d" % k, name="road %d" % k, rank=k)
+        if k == 1:
+            props.update(captured_at=1234, is_pano=False)  # these fit their columns
+        lines.append({"type": "Feature", "properties": props, "geometry": {
+            "type": "LineString", "coordinates": [[10 + k, 50], [10 + k + 0.001, 50.001]]}})
+    src = os.path.join(d, "lines.geojson")
+    with open(src, "w") as f:
+        json.dump({"type": "FeatureCollection", "features": lines}, f)
+    ref, out, back = (os.path.join(d, n) for n in ("ref.geojson", "out.csv", "back.geojson"))
+    for o in (ref, out):
+        r = run(["merge_sequences", "--geojson_input", src, "--geojson_output", o, "--quiet"], token=False)
+        assert r.rc == 0, r
+    header, rows = csv_header_and_rows(out)
+    assert len(header) == len(set(h.lower() for h in header)), header
+    assert header[-2:] == ["properties", "wkt"] and "lon" not in header and "" not in header, header
+    for row, f in zip(rows, geojson(ref)):
+        assert row["wkt"].startswith("LINESTRING ("), row
+        cell = json.loads(row["properties"])
+        for k_, v in f["properties"].items():
+            if k_ in cell:
+                assert cell[k_] == v and type(cell[k_]) is type(v), (k_, cell)
+                assert row.get(k_, "") == "" or k_ in ("properties", "wkt"), (k_, row)
+            else:
+                assert row[k_] == (v if isinstance(v, str) else json.dumps(v)), (k_, row)
+        assert set(odd) - {"captured_at", "is_pano"} <= set(cell), cell
+    # read back by mapillary itself: every property as it was (a number in
+    # a plain column comes back as its text; merge_sequences sets length
+    # and points again)
+    r = run(["merge_sequences", "--geojson_input", out, "--geojson_output", back, "--quiet"], token=False)
+    assert r.rc == 0, r
+    for f, want in zip(geojson(back), geojson(ref)):
+        assert f["geometry"] == want["geometry"]
+        got = f["properties"]
+        assert set(got) == set(want["properties"]), (sorted(got), sorted(want["properties"]))
+        for k_, v in want["properties"].items():
+            if k_ == "rank":
+                assert got[k_] == json.dumps(v), (k_, got[k_])
+            else:
+                assert got[k_] == v and type(got[k_]) is type(v), (k_, got[k_], v)
+    # points without an id: the generic layout with POINT wkt; lon and lat
+    # properties never become the reader's position columns
+    pts = [{"type": "Feature", "properties": {"sequence_id": "q", "captured_at": 1000 + k, "lon": "east",
+                                               "lat": k, "properties": "x"},
+            "geometry": {"type": "Point", "coordinates": [10 + k * 0.01, 50]}} for k in range(3)]
+    psrc, pout, pback = (os.path.join(d, n) for n in ("pts.geojson", "pts.csv", "pts_back.geojson"))
+    with open(psrc, "w") as f:
+        json.dump({"type": "FeatureCollection", "features": pts}, f)
+    r = run(["simplify_points", "--input_points", psrc, "--points_distance", "1", "--output_points", pout,
+             "--quiet"], token=False)
+    assert r.rc == 0, r
+    header, rows = csv_header_and_rows(pout)
+    assert header == ["sequence_id", "captured_at", "properties", "wkt"], header
+    r = run(["simplify_points", "--input_points", pout, "--points_distance", "0", "--output_points", pback,
+             "--quiet"], token=False)
+    assert r.rc == 0, r
+    got = geojson(pback)
+    assert [f["properties"] for f in got] == [f["properties"] for f in pts], got
+    assert [f["geometry"] for f in got] == [f["geometry"] for f in pts], got
+
+
 # ------------------------------------------------------------------- main
 
 # ------------------------------------------------- simplify_sequence

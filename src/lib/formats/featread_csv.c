@@ -23,26 +23,35 @@
 #include <string.h>
 #include <strings.h>
 
-enum col_kind { COL_STRING, COL_INT, COL_NUMBER, COL_BOOL, COL_PROPS, COL_LON, COL_LAT, COL_WKT };
-
 static const struct {
   const char *name;
-  enum col_kind kind;
+  enum featread_col kind;
 } known_cols[] = {
-  {"id", COL_STRING},          {"sequence_id", COL_STRING},   {"organization_id", COL_STRING},
-  {"images_id", COL_STRING},   {"captured_at", COL_INT},      {"captured_at_start", COL_INT},
-  {"captured_at_end", COL_INT}, {"total_points", COL_INT},    {"compass_angle", COL_NUMBER},
-  {"is_pano", COL_BOOL},       {"properties", COL_PROPS},     {"lon", COL_LON},
-  {"longitude", COL_LON},      {"lng", COL_LON},              {"lat", COL_LAT},
-  {"latitude", COL_LAT},       {"wkt", COL_WKT},
+  {"id", FEATREAD_COL_STRING},           {"sequence_id", FEATREAD_COL_STRING},
+  {"organization_id", FEATREAD_COL_STRING}, {"images_id", FEATREAD_COL_STRING},
+  {"captured_at", FEATREAD_COL_INT},     {"captured_at_start", FEATREAD_COL_INT},
+  {"captured_at_end", FEATREAD_COL_INT}, {"total_points", FEATREAD_COL_INT},
+  {"compass_angle", FEATREAD_COL_NUMBER}, {"is_pano", FEATREAD_COL_BOOL},
+  {"properties", FEATREAD_COL_PROPS},    {"lon", FEATREAD_COL_LON},
+  {"longitude", FEATREAD_COL_LON},       {"lng", FEATREAD_COL_LON},
+  {"lat", FEATREAD_COL_LAT},             {"latitude", FEATREAD_COL_LAT},
+  {"wkt", FEATREAD_COL_WKT},
 };
+
+enum featread_col featread_csv_column(const char *name)
+{
+  for(size_t k = 0; k < sizeof(known_cols) / sizeof(known_cols[0]); k++)
+    if(strcasecmp(name, known_cols[k].name) == 0)
+      return known_cols[k].kind;
+  return FEATREAD_COL_STRING;
+}
 
 struct csvr {
   struct dbuf rec;   /* the record's fields, each NUL-terminated */
   size_t *off;       /* field starts in rec */
   size_t nf, capf;
   char **cols;       /* the header */
-  enum col_kind *kind;
+  enum featread_col *kind;
   size_t ncols;
   size_t lon, lat, wkt; /* geometry columns, or SIZE_MAX */
 };
@@ -199,16 +208,13 @@ static enum mly_rc csv_open(struct featread *r, struct mly_err *err)
     for(size_t k = 0; k < i; k++)
       if(strcmp(c->cols[k], name) == 0)
         return mly_err_set(err, MLY_EFORMAT, "%s: CSV header: column '%.40s' twice", r->shown, name);
-    c->kind[i] = COL_STRING;
-    for(size_t k = 0; k < sizeof(known_cols) / sizeof(known_cols[0]); k++)
-      if(strcasecmp(name, known_cols[k].name) == 0)
-        c->kind[i] = known_cols[k].kind;
-    size_t *slot = c->kind[i] == COL_LON ? &c->lon : c->kind[i] == COL_LAT ? &c->lat
-                 : c->kind[i] == COL_WKT ? &c->wkt : NULL;
+    c->kind[i] = featread_csv_column(name);
+    size_t *slot = c->kind[i] == FEATREAD_COL_LON ? &c->lon : c->kind[i] == FEATREAD_COL_LAT ? &c->lat
+                 : c->kind[i] == FEATREAD_COL_WKT ? &c->wkt : NULL;
     if(slot) {
       if(*slot != SIZE_MAX)
         return mly_err_set(err, MLY_EFORMAT, "%s: CSV header: two %s columns", r->shown,
-                           c->kind[i] == COL_WKT ? "wkt" : c->kind[i] == COL_LON ? "longitude" : "latitude");
+                           c->kind[i] == FEATREAD_COL_WKT ? "wkt" : c->kind[i] == FEATREAD_COL_LON ? "longitude" : "latitude");
       *slot = i;
     }
   }
@@ -435,7 +441,7 @@ static enum mly_rc csv_next(struct featread *r, bool *got, struct mly_err *err)
     const char *v = field(c, i);
     size_t n = strlen(v);
     json_t *val = NULL;
-    if(n == 0 || c->kind[i] == COL_LON || c->kind[i] == COL_LAT || c->kind[i] == COL_WKT)
+    if(n == 0 || c->kind[i] == FEATREAD_COL_LON || c->kind[i] == FEATREAD_COL_LAT || c->kind[i] == FEATREAD_COL_WKT)
       continue;
     if(n != (i + 1 < c->nf ? c->off[i + 1] : c->rec.n) - c->off[i] - 1) {
       rc = mly_err_set(err, MLY_EFORMAT, "%s: line %llu: column '%.40s' holds a NUL byte", r->shown,
@@ -445,30 +451,30 @@ static enum mly_rc csv_next(struct featread *r, bool *got, struct mly_err *err)
     json_int_t iv;
     double dv;
     switch(c->kind[i]) {
-    case COL_STRING:
+    case FEATREAD_COL_STRING:
       if(!(val = json_stringn(v, n)))
         rc = mly_err_set(err, MLY_EFORMAT, "%s: line %llu: column '%.40s' is not valid UTF-8",
                          r->shown, (unsigned long long)line, c->cols[i]);
       break;
-    case COL_INT:
+    case FEATREAD_COL_INT:
       if(parse_i64(v, &iv))
         val = json_integer(iv);
       else
         rc = cell_error(r, line, c->cols[i], v, "a whole number", err);
       break;
-    case COL_NUMBER:
+    case FEATREAD_COL_NUMBER:
       if(parse_num(v, &dv))
         val = json_real(dv);
       else
         rc = cell_error(r, line, c->cols[i], v, "a number", err);
       break;
-    case COL_BOOL:
+    case FEATREAD_COL_BOOL:
       if(strcmp(v, "true") == 0 || strcmp(v, "false") == 0)
         val = json_boolean(v[0] == 't');
       else
         rc = cell_error(r, line, c->cols[i], v, "true or false", err);
       break;
-    case COL_PROPS: {
+    case FEATREAD_COL_PROPS: {
       json_error_t jerr;
       json_t *o = json_loadb(v, n, JSON_REJECT_DUPLICATES, &jerr);
       if(!json_is_object(o))

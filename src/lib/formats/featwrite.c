@@ -1,6 +1,7 @@
 /* featwrite.c -- features (jansson values) as GeoJSON or CSV records */
 #include "mly/featwrite.h"
 #include "mly/csvw.h"
+#include "mly/featread.h"
 #include "mly/jsonw.h"
 
 #include <math.h>
@@ -206,7 +207,7 @@ static const char *const points_cols[] = {"id", "sequence_id", "captured_at", "c
                                           "is_pano", "organization_id"};
 #define NPOINTS_COLS (sizeof(points_cols) / sizeof(points_cols[0]))
 
-static bool in_list(const char *key, char *const *list, size_t n)
+static bool in_list(const char *key, const char *const *list, size_t n)
 {
   for(size_t i = 0; i < n; i++)
     if(strcmp(key, list[i]) == 0)
@@ -214,15 +215,52 @@ static bool in_list(const char *key, char *const *list, size_t n)
   return false;
 }
 
-/* The `properties` cell: every property not among the n named columns */
-static enum mly_rc csv_rest(struct dbuf *b, const json_t *props, char *const *named, size_t n)
+/* Whether a property may have a column of its own: not a name the reader
+ * takes for the geometry or the `properties` cell (any case: "WKT" too),
+ * not a name a header cannot carry back (empty, or starting with the byte
+ * order mark the reader skips). Such a property goes in the `properties`
+ * cell, so no header names a column twice. */
+static bool column_name_ok(const char *key)
+{
+  enum featread_col k = featread_csv_column(key);
+  return *key && strncmp(key, "\xEF\xBB\xBF", 3) != 0 &&
+         (k == FEATREAD_COL_STRING || k == FEATREAD_COL_INT || k == FEATREAD_COL_NUMBER ||
+          k == FEATREAD_COL_BOOL);
+}
+
+/* Whether the reader reads v back from a cell of column `name` (a number
+ * in a string column comes back as its text: documented, kept in the
+ * column for the spreadsheet's sake); else v goes in the `properties` cell
+ * and its column's cell stays empty */
+static bool fits_column(const char *name, const json_t *v)
+{
+  if(json_is_null(v) || (json_is_string(v) && json_string_length(v) == 0))
+    return false; /* an empty cell is an absent property */
+  switch(featread_csv_column(name)) {
+  case FEATREAD_COL_INT: return json_is_integer(v);
+  case FEATREAD_COL_NUMBER: return json_is_number(v);
+  case FEATREAD_COL_BOOL: return json_is_boolean(v);
+  default: return true;
+  }
+}
+
+/* One column's cell: the property when it fits the column, else empty */
+static enum mly_rc csv_column_cell(struct dbuf *b, const json_t *props, const char *name)
+{
+  const json_t *v = json_object_get(props, name);
+  return v && fits_column(name, v) ? csv_cell(b, v) : MLY_OK;
+}
+
+/* The `properties` cell: every property not written in one of the n
+ * named columns */
+static enum mly_rc csv_rest(struct dbuf *b, const json_t *props, const char *const *named, size_t n)
 {
   enum mly_rc rc;
   size_t start = b->n;
   const char *key;
   json_t *m;
   json_object_foreach((json_t *)props, key, m) {
-    if(in_list(key, named, n))
+    if(in_list(key, named, n) && fits_column(key, m))
       continue;
     if((rc = ADD_LIT(b, ",")) || (rc = jsonw_string(b, key, strlen(key))) ||
        (rc = ADD_LIT(b, ":")) || (rc = write_value(b, m, false)))
@@ -255,6 +293,8 @@ static enum mly_rc csv_start(struct dbuf *b, struct featcsv *c, const json_t *pr
   const char *key;
   json_t *m;
   json_object_foreach((json_t *)props, key, m) {
+    if(!column_name_ok(key))
+      continue;
     if(!(c->cols[c->ncols] = strdup(key)))
       return MLY_ENOMEM;
     c->ncols++;
@@ -281,22 +321,23 @@ enum mly_rc feature_write(struct dbuf *b, enum outfmt fmt, struct featcsv *c,
     if(geom && !json_is_null(geom) && (!t || strcmp(t, "Point") != 0 || json_array_size(pos) < 2))
       return mly_err_set(err, MLY_EINVAL, "a points CSV holds Point features only, not a %.40s "
                          "(write GeoJSON instead)", t ? t : "geometry without a type");
-    rc = csv_cell(b, json_object_get(props, "id"));
+    rc = csv_column_cell(b, props, "id");
     for(int k = 0; k < 2 && !rc; k++)
       if(!(rc = ADD_LIT(b, ",")) && json_array_size(pos) >= 2)
         rc = write_number(b, json_array_get(pos, (size_t)k), true);
     for(size_t k = 1; k < NPOINTS_COLS && !rc; k++)
       if(!(rc = ADD_LIT(b, ",")))
-        rc = csv_cell(b, json_object_get(props, points_cols[k]));
+        rc = csv_column_cell(b, props, points_cols[k]);
     if(!rc && !(rc = ADD_LIT(b, ",")))
-      rc = csv_rest(b, props, (char *const *)points_cols, NPOINTS_COLS);
+      rc = csv_rest(b, props, points_cols, NPOINTS_COLS);
   }
   else {
     rc = MLY_OK;
     for(size_t k = 0; k < c->ncols && !rc; k++)
-      if(!(rc = csv_cell(b, json_object_get(props, c->cols[k]))))
+      if(!(rc = csv_column_cell(b, props, c->cols[k])))
         rc = ADD_LIT(b, ",");
-    if(!rc && !(rc = csv_rest(b, props, c->cols, c->ncols)) && !(rc = ADD_LIT(b, ","))) {
+    if(!rc && !(rc = csv_rest(b, props, (const char *const *)c->cols, c->ncols)) &&
+       !(rc = ADD_LIT(b, ","))) {
       size_t start = b->n;
       if(!(rc = feature_write_wkt(b, geom)) && b->n > start)
         rc = csvw_quote_from(b, start);
