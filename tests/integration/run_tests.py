@@ -2158,6 +2158,71 @@ def workflow_csv_properties_named_like_its_columns_round_trip():
     assert [f["geometry"] for f in got] == [f["geometry"] for f in pts], got
 
 
+@case
+def scratch_files_go_to_tmpdir():
+    """Standard input's spool and merge_sequences' parked parts are files
+    without a name in $TMPDIR: seen there in /proc while the run waits on
+    its input, gone after; a $TMPDIR that cannot take them is one line
+    naming it, and nothing is written"""
+    d = workdir()
+    src = os.path.join(d, "pts.geojson")
+    synthetic_points(src, nseq=3, per=20)
+    text = read(src)
+    tmp = os.path.join(d, "scratch")
+    os.mkdir(tmp)
+    e = dict(os.environ, TMPDIR=tmp)
+    e.pop("MAPILLARY_ACCESS_TOKEN", None)
+    out = os.path.join(d, "thin.geojson")
+    p = subprocess.Popen([ARGS.binary, "simplify_points", "--input_points", "-", "--points_distance", "10",
+                          "--output_points", out, "--quiet"], stdin=subprocess.PIPE,
+                         stderr=subprocess.PIPE, env=e)
+    p.stdin.write(text[:len(text) // 2])
+    p.stdin.flush()
+    spool = []
+    deadline = time.monotonic() + 30
+    while not spool and time.monotonic() < deadline:
+        for fd in os.listdir("/proc/%d/fd" % p.pid):
+            try:
+                target = os.readlink("/proc/%d/fd/%s" % (p.pid, fd))
+            except OSError:
+                continue
+            if target.startswith(tmp + "/") and target.endswith("(deleted)"):
+                spool.append(target)
+        time.sleep(0.02)
+    p.stdin.write(text[len(text) // 2:])
+    p.stdin.close()
+    err = p.stderr.read().decode()
+    assert p.wait(timeout=60) == 0, err
+    assert spool, "no unlinked file of the run in $TMPDIR"
+    assert os.listdir(tmp) == [], os.listdir(tmp)
+    ref = os.path.join(d, "ref.geojson")
+    r = run(["simplify_points", "--input_points", src, "--points_distance", "10", "--output_points", ref,
+             "--quiet"], token=False)
+    assert r.rc == 0 and read(ref) == read(out), r
+    # a $TMPDIR that is not there: one line naming it, no output, the
+    # input as it was
+    missing = os.path.join(d, "no", "such")
+    before = listing(d)
+    r = run(["simplify_points", "--input_points", "-", "--points_distance", "10", "--output_points",
+             os.path.join(d, "x.geojson")], env={"TMPDIR": missing}, stdin=text.decode(), token=False)
+    assert r.rc == 2 and len(r.err.strip().splitlines()) == 1, r
+    assert "temporary file for standard input in '%s'" % missing in r.err, r
+    assert listing(d) == before, listing(d)
+    # merge_sequences parks the features before a sequence's last one
+    doubled = os.path.join(d, "doubled.geojsonl")
+    with open(doubled, "w") as f:
+        for k in range(2):
+            f.write(json.dumps({"type": "Feature", "properties": {"sequence_id": "s"},
+                                "geometry": {"type": "LineString", "coordinates": [[10, 50 + k], [10, 50.5 + k]]}})
+                    + "\n")
+    before = listing(d)
+    r = run(["merge_sequences", "--geojson_input", doubled, "--geojson_output", os.path.join(d, "m.geojson")],
+            env={"TMPDIR": missing}, token=False)
+    assert r.rc == 1 and len(r.err.strip().splitlines()) == 1, r
+    assert "temporary file for sequences split over the input in '%s'" % missing in r.err, r
+    assert listing(d) == before, listing(d)
+
+
 # ------------------------------------------------------------------- main
 
 # ------------------------------------------------- simplify_sequence

@@ -3,6 +3,7 @@
 #include "mly/csvw.h"
 #include "mly/dbuf.h"
 #include "mly/jsonw.h"
+#include "mly/tempfile.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -524,35 +525,6 @@ static enum mly_rc sequence_text(const struct outfile *out, struct dbuf *text, s
 
 /* ---- temporary files --------------------------------------------------------- */
 
-/* $TMPDIR, as mkstemp users are expected to honour, else /tmp */
-static const char *tmp_dir(void)
-{
-  const char *t = getenv("TMPDIR");
-  return t && *t ? t : "/tmp";
-}
-
-/* A new temporary file, unlinked at once: it lives as long as its
- * descriptor, so nothing is left behind by a crash or a kill */
-static enum mly_rc tmp_open(int *fd, struct mly_err *err)
-{
-  const char *dir = tmp_dir();
-  size_t n = strlen(dir) + sizeof("/mly-seq-XXXXXX");
-  char *path = malloc(n);
-  if(!path)
-    return mly_err_set(err, MLY_ENOMEM, "out of memory");
-  snprintf(path, n, "%s/mly-seq-XXXXXX", dir);
-  *fd = mkostemp(path, O_CLOEXEC);
-  if(*fd < 0) {
-    mly_err_set(err, MLY_EIO, "cannot create a temporary file in '%s': %s", dir,
-                strerror(errno));
-    free(path);
-    return MLY_EIO;
-  }
-  unlink(path);
-  free(path);
-  return MLY_OK;
-}
-
 static enum mly_rc write_full(int fd, const void *p, size_t n, struct mly_err *err)
 {
   const char *c = p;
@@ -605,7 +577,7 @@ static enum mly_rc wfile_open(struct wfile *w, struct mly_err *err)
   w->buf = malloc(WRITE_BYTES);
   if(!w->buf)
     return mly_err_set(err, MLY_ENOMEM, "out of memory");
-  enum mly_rc rc = tmp_open(&w->fd, err);
+  enum mly_rc rc = tempfile_open("sorted sequence points", &w->fd, err);
   if(rc) {
     free(w->buf);
     w->buf = NULL;
@@ -828,7 +800,7 @@ static enum mly_rc spill(struct seq_builder *b, struct mly_err *err)
   }
   sort_points(b);
   int fd = -1;
-  enum mly_rc rc = tmp_open(&fd, err);
+  enum mly_rc rc = tempfile_open("sorted sequence points", &fd, err);
   if(rc)
     return rc;
   if((rc = write_full(fd, b->pts, b->n * sizeof(*b->pts), err))) {

@@ -1,5 +1,6 @@
 /* outfile.c -- complete-or-absent output files (temp file + rename), GeoJSON or CSV */
 #include "mly/outfile.h"
+#include "mly/tempfile.h"
 #include "outfile_gdal.h"
 
 #define OUTFILE_IOBUF (1 << 20)
@@ -185,14 +186,6 @@ static int make_dirs(const char *dir, struct made *m)
   return 0;
 }
 
-/* Where standard output's temporary file goes: $TMPDIR, as mkstemp users
- * are expected to honour, else /tmp */
-static const char *tmp_dir(void)
-{
-  const char *t = getenv("TMPDIR");
-  return t && *t ? t : "/tmp";
-}
-
 static bool is_stdout(const char *path)
 {
   return strcmp(path, OUTFILE_STDOUT) == 0;
@@ -271,8 +264,8 @@ static enum mly_rc check_target(const char *path, bool *through, struct mly_err 
 
 static enum mly_rc check_tmp_dir(struct mly_err *err)
 {
-  if(access(tmp_dir(), W_OK | X_OK) != 0)
-    return mly_err_set(err, MLY_EIO, "cannot write in temporary folder '%s': %s", tmp_dir(),
+  if(access(tempfile_dir(), W_OK | X_OK) != 0)
+    return mly_err_set(err, MLY_EIO, "cannot write in temporary folder '%s': %s", tempfile_dir(),
                        strerror(errno));
   return MLY_OK;
 }
@@ -384,31 +377,14 @@ size_t outfile_sweep_stale(const char *dir)
 
 /* ---- writing -------------------------------------------------------------- */
 
-/* Standard output's temp file (and a PostGIS destination's spool):
- * unlinked at once, so a killed run leaves nothing in the temporary
- * folder; publish reads it back through fp. */
+/* Standard output's temp file (and a written-through stream's, and a
+ * PostGIS destination's spool): a file without a name in $TMPDIR, so a
+ * killed run leaves nothing; publish reads it back through fp. */
 static enum mly_rc open_stdout_tmp(struct outfile *o, struct mly_err *err)
 {
-  const char *dir = tmp_dir();
-  size_t n = strlen(dir) + 32;
-  char *tmpl = malloc(n);
-  if(!tmpl)
-    return mly_err_set(err, MLY_ENOMEM, "out of memory");
-  snprintf(tmpl, n, "%s/mly-stdout-XXXXXX", dir);
-  int fd = mkstemp(tmpl);
-  if(fd < 0) {
-    mly_err_set(err, MLY_EIO, "cannot create a temporary file in '%s': %s", dir, strerror(errno));
-    free(tmpl);
-    return MLY_EIO;
-  }
-  unlink(tmpl);
-  free(tmpl);
-  o->fp = fdopen(fd, "w+");
-  if(!o->fp) {
-    close(fd);
-    return mly_err_set(err, MLY_EIO, "cannot open a temporary file in '%s'", dir);
-  }
-  return MLY_OK;
+  char what[300];
+  snprintf(what, sizeof(what), o->to_stdout ? "%s" : "'%.250s'", shown(o));
+  return tempfile_fopen(what, &o->fp, err);
 }
 
 /* A temp file beside path, with the usual mode of a new file */

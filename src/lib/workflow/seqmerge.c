@@ -3,6 +3,7 @@
 #include "mly/geodesic.h"
 #include "mly/jsonw.h"
 #include "mly/strtab.h"
+#include "mly/tempfile.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -116,10 +117,11 @@ static enum mly_rc parts_error(struct mly_err *err)
 static enum mly_rc park(struct merge *m, struct group *g, const struct feature *f,
                         struct mly_err *err)
 {
-  if(!m->parts && !(m->parts = tmpfile()))
-    return parts_error(err);
+  enum mly_rc rc;
+  if(!m->parts && (rc = tempfile_fopen("sequences split over the input", &m->parts, err)))
+    return rc;
   dbuf_reset(&m->text);
-  enum mly_rc rc = feature_write_geojson(&m->text, f->properties, f->geometry);
+  rc = feature_write_geojson(&m->text, f->properties, f->geometry);
   if(rc)
     return mly_err_set(err, rc, "a feature is too large");
   struct part_head h = {g->last, m->text.n};

@@ -1,6 +1,7 @@
 /* workflow.c -- the workflow commands' shared input, output and property helpers */
 #include "mly/workflow.h"
 #include "mly/jsonw.h"
+#include "mly/tempfile.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -8,10 +9,9 @@
 
 static enum mly_rc spool_stdin(struct wf_input *in, struct mly_err *err)
 {
-  in->spool = tmpfile(); /* unlinked: nothing outlives the run */
-  if(!in->spool)
-    return mly_err_set(err, MLY_EIO, "cannot create a temporary file for standard input: %s",
-                       strerror(errno));
+  enum mly_rc rc = tempfile_fopen("standard input", &in->spool, err);
+  if(rc)
+    return rc;
   char buf[1 << 16];
   size_t n;
   while((n = fread(buf, 1, sizeof(buf), stdin)) > 0)
