@@ -32,6 +32,7 @@
 
 #include <jansson.h>
 #include "mly/common.h"
+#include "mly/workflow.h"
 
 struct feature;
 
@@ -47,13 +48,14 @@ enum mly_rc seqbuffer_parse_width(const char *text, struct seqbuffer_width *out,
                                   struct mly_err *err) MLY_WARN_UNUSED;
 
 struct seqbuffer_stats {
+  bool started;         /* seqbuffer_simplify: input and output folder checked, work began */
   uint64_t read;        /* features handed to seqbuffer_add */
   uint64_t not_line;    /* skipped: null geometry, not a (Multi)LineString, or empty */
   uint64_t degenerate;  /* skipped: a line of one distinct position */
   uint64_t contained;   /* buffers dropped: within another buffer */
   uint64_t covered;     /* buffers dropped: clipped away by longer ones */
   uint64_t clipped;     /* results that lost some area to longer ones */
-  uint64_t results;     /* polygons left (seqbuffer_count) */
+  uint64_t results;     /* polygons handed to the result callback */
 };
 
 struct seqbuffer;
@@ -73,23 +75,41 @@ enum mly_rc seqbuffer_add(struct seqbuffer *b, const struct feature *f, struct m
     MLY_WARN_UNUSED;
 
 /* Called now and then while seqbuffer_run works: step 1 or 2, buffers done
- * in that step, of total */
-typedef void (*seqbuffer_progress_fn)(void *user, int step, size_t done, size_t total);
+ * in that step, of total. false stops the run (MLY_ESTOP). */
+typedef bool (*seqbuffer_progress_fn)(void *user, int step, size_t done, size_t total);
 
-/* Drop and clip (steps 1 and 2 above). Once; seqbuffer_add may not follow. */
-enum mly_rc seqbuffer_run(struct seqbuffer *b, seqbuffer_progress_fn progress, void *user,
-                          struct mly_err *err) MLY_WARN_UNUSED;
+/* Called with each result as it is made, in rank order (longest first):
+ * properties are the feature's with `area` set; geometry is a GeoJSON
+ * Polygon or MultiPolygon with RFC 7946 winding (exterior rings
+ * counterclockwise). Both are borrowed for the call (take a reference to
+ * keep them). A status other than MLY_OK ends seqbuffer_run with it. */
+typedef enum mly_rc (*seqbuffer_result_fn)(void *user, json_t *properties, json_t *geometry,
+                                           struct mly_err *err);
 
-/* Results after seqbuffer_run, in rank order (longest first) */
-size_t seqbuffer_count(const struct seqbuffer *b);
-
-/* Result i: *properties (borrowed, valid until seqbuffer_free) are the
- * feature's properties with `area` set; *geometry (OUT: a new reference)
- * is a GeoJSON Polygon or MultiPolygon with RFC 7946 winding (exterior
- * rings counterclockwise). MLY_ENOMEM, MLY_EINVAL when i is out of range. */
-enum mly_rc seqbuffer_result(struct seqbuffer *b, size_t i, json_t **properties,
-                             json_t **geometry, struct mly_err *err) MLY_WARN_UNUSED;
+/* Drop and clip (steps 1 and 2 above), handing each result to emit (may
+ * be NULL) as soon as it is made and keeping none: memory is the buffers
+ * and a bounded number of prepared geometries, not the results. Once;
+ * seqbuffer_add may not follow. */
+enum mly_rc seqbuffer_run(struct seqbuffer *b, seqbuffer_progress_fn progress,
+                          seqbuffer_result_fn emit, void *user, struct mly_err *err)
+    MLY_WARN_UNUSED;
 
 void seqbuffer_get_stats(const struct seqbuffer *b, struct seqbuffer_stats *out);
+
+/* simplify_sequence, a file to a file */
+struct seqbuffer_opts {
+  const char *input;  /* any format featread reads; "-" standard input */
+  const char *output; /* OUTFILE_FEATURES, by extension; "-" standard output */
+  struct seqbuffer_width width;
+  const struct wf_progress *progress; /* may be NULL */
+};
+
+/* Check the input and the output's folder (wf_begin: a failure there
+ * leaves st->started false), read every line into a seqbuffer, then run
+ * it writing each result to the output as it is made; the output is
+ * published complete, or left absent on any failure. *st is filled in
+ * either case. */
+enum mly_rc seqbuffer_simplify(const struct seqbuffer_opts *o, struct seqbuffer_stats *st,
+                               struct mly_err *err) MLY_WARN_UNUSED;
 
 #endif

@@ -1,11 +1,8 @@
 /* cmd_simplify_sequence.c -- simplify_sequence: sequence lines to buffers that do not overlap */
 #include "cli_args.h"
 #include "cli_progress.h"
-#include "mly/featread.h"
-#include "mly/outfile.h"
+#include "mly/paths.h"
 #include "mly/seqbuffer.h"
-
-#include <stdlib.h>
 
 struct ss_opts {
   const char *input, *buffer, *output;
@@ -32,120 +29,39 @@ const struct cli_spec cmd_simplify_sequence_spec = {
   "and gets `area`: in degrees^2 for a width in degrees, in m^2 for one in metres.",
   ss_args, sizeof(ss_args) / sizeof(ss_args[0])};
 
-struct ss_run {
-  struct cli_progress pr;
-  const char *steps[3];
-};
-
-static void ss_progress(void *user, int step, size_t done, size_t total)
-{
-  struct ss_run *r = user;
-  cli_progress_show(&r->pr, "%s: %zu/%zu buffers (%d%%)", r->steps[step], done, total,
-                    total ? (int)(100.0 * (double)done / (double)total) : 100);
-}
-
-/* Read every feature of the input into b */
-static enum mly_rc ss_read(struct ss_run *r, const char *input, struct seqbuffer *b,
-                           struct mly_err *err)
-{
-  struct featread *fr = NULL;
-  enum mly_rc rc = featread_open(input, &fr, err);
-  uint64_t n = 0;
-  while(!rc) {
-    struct feature f;
-    bool got = false;
-    if((rc = featread_next(fr, &f, &got, err)) || !got)
-      break;
-    rc = seqbuffer_add(b, &f, err);
-    if(++n % 1024 == 0)
-      cli_progress_show(&r->pr, "buffering: %llu sequences read", (unsigned long long)n);
-    if(!rc && cli_stop_requested)
-      rc = mly_err_set(err, MLY_ESTOP, "stopped");
-  }
-  featread_close(&fr);
-  return rc;
-}
-
-static enum mly_rc ss_write(struct seqbuffer *b, const char *output, struct mly_err *err)
-{
-  struct outfile o = {0};
-  struct featcsv csv = {0};
-  struct dbuf text;
-  dbuf_init(&text, SIZE_MAX / 2);
-  enum mly_rc rc = outfile_open_as(&o, output, OUTFILE_FEATURES, err);
-  for(size_t i = 0; !rc && i < seqbuffer_count(b); i++) {
-    json_t *props, *geom;
-    if((rc = seqbuffer_result(b, i, &props, &geom, err)))
-      break;
-    dbuf_reset(&text);
-    rc = feature_write(&text, o.fmt, &csv, props, geom, err);
-    json_decref(geom);
-    if(!rc)
-      rc = outfile_feature(&o, text.p, text.n, err);
-  }
-  if(!rc)
-    rc = outfile_close(&o, err);
-  if(!rc)
-    rc = outfile_publish(&o, err);
-  outfile_abort(&o);
-  featcsv_cleanup(&csv);
-  dbuf_cleanup(&text);
-  return rc;
-}
-
-static int ss_main(const struct ss_opts *o, const struct seqbuffer_width *w)
-{
-  struct ss_run r = {.steps = {"", "dropping contained buffers", "clipping overlaps"}};
-  cli_progress_init(&r.pr, o->msg.quiet, o->msg.progress);
-  struct mly_err err = {0};
-  bool started = false;
-  struct seqbuffer *b = seqbuffer_new(w);
-  enum mly_rc rc = b ? outfile_prepare_dir(o->output, &err)
-                     : mly_err_set(&err, MLY_ENOMEM, "out of memory");
-  if(!rc)
-    rc = ss_read(&r, o->input, b, &err);
-  if(!rc) {
-    started = true;
-    rc = seqbuffer_run(b, ss_progress, &r, &err);
-  }
-  if(!rc)
-    rc = ss_write(b, o->output, &err);
-  if(rc) {
-    cli_progress_clear(&r.pr);
-    fprintf(stderr, "mapillary: simplify_sequence: %s\n", err.msg);
-    seqbuffer_free(&b);
-    /* the input missing or broken is found before any work: status 2 */
-    if(!started && (rc == MLY_EIO || rc == MLY_EFORMAT || rc == MLY_ETOOBIG))
-      return CLI_USAGE;
-    return cli_exit_for(rc, started);
-  }
-  struct seqbuffer_stats st;
-  seqbuffer_get_stats(b, &st);
-  cli_progress_summary(
-      &r.pr,
-      "simplify_sequence: %llu features read (%llu not lines, %llu of one position), "
-      "%llu buffers within another dropped, %llu clipped away, %llu polygons written "
-      "(%llu clipped) to %s in %.2f s; area in %s",
-      (unsigned long long)st.read, (unsigned long long)st.not_line,
-      (unsigned long long)st.degenerate, (unsigned long long)st.contained,
-      (unsigned long long)st.covered, (unsigned long long)st.results,
-      (unsigned long long)st.clipped, o->output, cli_progress_elapsed(&r.pr),
-      w->metres ? "m^2" : "degrees^2");
-  seqbuffer_free(&b);
-  return CLI_OK;
-}
-
 int cmd_simplify_sequence(int argc, char **argv)
 {
   struct ss_opts o = {0};
   int rc = cli_args_parse(&cmd_simplify_sequence_spec, argc, argv, &o);
   if(rc)
     return rc;
-  struct seqbuffer_width w;
+  struct seqbuffer_opts so = {o.input, o.output, {0, false}, NULL};
   struct mly_err err = {0};
-  if(seqbuffer_parse_width(o.buffer, &w, &err))
+  if(seqbuffer_parse_width(o.buffer, &so.width, &err))
     return cli_usage_error("simplify_sequence", "%s", err.msg);
   if(cli_checking())
     return CLI_OK;
-  return ss_main(&o, &w);
+  /* an output that is the input would overwrite it */
+  const struct paths_use uses[] = {{o.input, "--geojson_input", false},
+                                   {o.output, "--geojson_out", true}};
+  if((rc = cli_check_paths(uses, sizeof(uses) / sizeof(uses[0]))))
+    return rc;
+  struct cli_progress pr;
+  cli_progress_init(&pr, o.msg.quiet, o.msg.progress);
+  so.progress = cli_progress_wf(&pr);
+  struct seqbuffer_stats st;
+  enum mly_rc lrc = seqbuffer_simplify(&so, &st, &err);
+  if(lrc)
+    return cli_workflow_exit(&pr, lrc, st.started, err.msg);
+  cli_progress_summary(
+      &pr,
+      "simplify_sequence: %llu features read (%llu not lines, %llu of one position), "
+      "%llu buffers within another dropped, %llu clipped away, %llu polygons written "
+      "(%llu clipped) to %s in %.2f s; area in %s",
+      (unsigned long long)st.read, (unsigned long long)st.not_line,
+      (unsigned long long)st.degenerate, (unsigned long long)st.contained,
+      (unsigned long long)st.covered, (unsigned long long)st.results,
+      (unsigned long long)st.clipped, o.output, cli_progress_elapsed(&pr),
+      so.width.metres ? "m^2" : "degrees^2");
+  return CLI_OK;
 }

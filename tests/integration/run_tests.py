@@ -2405,6 +2405,12 @@ def simplify_sequence_bad_input_changes_nothing():
         assert r.rc == 2 and word in r.err and len(r.err.strip().splitlines()) == 1, (args, r)
         assert read(out) == b"old" and sorted(listing(d)) == sorted(["kept.geojson", "broken.geojson",
                                                                       "points.geojson", "seqs.geojson"]), listing(d)
+    # the output is the input under another spelling: refused, the input kept
+    before = read(seqs_path)
+    r = run(["simplify_sequence", "--geojson_input", seqs_path, "--buffer", "0.0003",
+             "--geojson_out", os.path.join(d, ".", "seqs.geojson")], token=False)
+    assert r.rc == 2 and "--geojson_out" in r.err and len(r.err.strip().splitlines()) == 1, r
+    assert read(seqs_path) == before
     # standard input and output; chained after get_mapillary_points
     r = run(["simplify_sequence", "--geojson_input", "-", "--buffer", "0.0003", "--geojson_out", "-"],
             stdin=open(seqs_path).read(), token=False)

@@ -49,17 +49,63 @@ static struct seqbuffer *new_degrees(double w)
   return b;
 }
 
+/* The results of the last run(), in the order they were handed over */
+#define MAX_RESULTS 1024
+static struct {
+  size_t n;
+  json_t *props[MAX_RESULTS], *geom[MAX_RESULTS];
+} got;
+
+static void forget_results(void)
+{
+  for(size_t i = 0; i < got.n; i++) {
+    json_decref(got.props[i]);
+    json_decref(got.geom[i]);
+  }
+  got.n = 0;
+}
+
+static enum mly_rc collect(void *user, json_t *properties, json_t *geometry, struct mly_err *err)
+{
+  (void)user;
+  (void)err;
+  assert_true(got.n < MAX_RESULTS);
+  /* a copy: the run lets its properties go after the call */
+  got.props[got.n] = json_deep_copy(properties);
+  got.geom[got.n] = json_incref(geometry);
+  got.n++;
+  return MLY_OK;
+}
+
 static void run(struct seqbuffer *b)
 {
   struct mly_err err = {0};
-  assert_int_equal(seqbuffer_run(b, NULL, NULL, &err), MLY_OK);
+  forget_results();
+  assert_int_equal(seqbuffer_run(b, NULL, collect, NULL, &err), MLY_OK);
+  struct seqbuffer_stats st;
+  seqbuffer_get_stats(b, &st);
+  assert_int_equal(st.results, got.n);
+}
+
+static size_t result_count(void)
+{
+  return got.n;
+}
+
+/* Result i as the run handed it: properties borrowed, geometry a new
+ * reference */
+static enum mly_rc result_at(size_t i, json_t **props, json_t **geom)
+{
+  assert_true(i < got.n);
+  *props = got.props[i];
+  *geom = json_incref(got.geom[i]);
+  return MLY_OK;
 }
 
 static const char *result_seq(struct seqbuffer *b, size_t i)
 {
   json_t *props, *geom;
-  struct mly_err err = {0};
-  assert_int_equal(seqbuffer_result(b, i, &props, &geom, &err), MLY_OK);
+  assert_int_equal(result_at(i, &props, &geom), MLY_OK);
   json_decref(geom);
   return json_string_value(json_object_get(props, "sequence_id"));
 }
@@ -67,8 +113,7 @@ static const char *result_seq(struct seqbuffer *b, size_t i)
 static double result_area(struct seqbuffer *b, size_t i)
 {
   json_t *props, *geom;
-  struct mly_err err = {0};
-  assert_int_equal(seqbuffer_result(b, i, &props, &geom, &err), MLY_OK);
+  assert_int_equal(result_at(i, &props, &geom), MLY_OK);
   json_decref(geom);
   assert_true(json_is_real(json_object_get(props, "area")));
   return json_real_value(json_object_get(props, "area"));
@@ -79,8 +124,7 @@ static double result_area(struct seqbuffer *b, size_t i)
 static GEOSGeometry *result_geos(GEOSContextHandle_t ctx, struct seqbuffer *b, size_t i)
 {
   json_t *props, *geom;
-  struct mly_err err = {0};
-  assert_int_equal(seqbuffer_result(b, i, &props, &geom, &err), MLY_OK);
+  assert_int_equal(result_at(i, &props, &geom), MLY_OK);
   char *text = json_dumps(geom, JSON_COMPACT);
   json_decref(geom);
   GEOSGeoJSONReader *r = GEOSGeoJSONReader_create_r(ctx);
@@ -126,7 +170,7 @@ static void test_contained_buffer_is_dropped(void **state)
   run(b);
   struct seqbuffer_stats st;
   seqbuffer_get_stats(b, &st);
-  assert_int_equal(seqbuffer_count(b), 1);
+  assert_int_equal(result_count(), 1);
   assert_int_equal(st.contained, 1);
   assert_int_equal(st.read, 2);
   assert_string_equal(result_seq(b, 0), "long");
@@ -145,7 +189,7 @@ static void test_overlap_is_clipped_from_the_shorter(void **state)
   add_line(b, 0, "cross", "", "[[0.5,-0.2],[0.5,0.2]]");
   add_line(b, 1, "long", "", "[[0,0],[1,0]]");
   run(b);
-  assert_int_equal(seqbuffer_count(b), 2);
+  assert_int_equal(result_count(), 2);
   assert_string_equal(result_seq(b, 0), "long");
   assert_string_equal(result_seq(b, 1), "cross");
   GEOSGeometry *g0 = result_geos(ctx, b, 0), *g1 = result_geos(ctx, b, 1);
@@ -177,7 +221,7 @@ static void test_length_property_ranks(void **state)
   add_line(b, 0, "drawn-long", ",\"length\":10", "[[0,0],[1,0]]");
   add_line(b, 1, "said-long", ",\"length\":5000", "[[0.5,-0.2],[0.5,0.2]]");
   run(b);
-  assert_int_equal(seqbuffer_count(b), 2);
+  assert_int_equal(result_count(), 2);
   assert_string_equal(result_seq(b, 0), "said-long");
   assert_true(fabs(result_area(b, 0) - (0.008 + M_PI * 1e-4)) < 1e-6);
   assert_true(fabs(result_area(b, 1) - (0.02 + M_PI * 1e-4 - 0.0004)) < 1e-6);
@@ -193,7 +237,7 @@ static void test_ties_go_by_sequence_id(void **state)
     add_line(b, 0, order ? "a" : "b", "", order ? "[[0,0],[1,0]]" : "[[0.5,-0.5],[0.5,0.5]]");
     add_line(b, 1, order ? "b" : "a", "", order ? "[[0.5,-0.5],[0.5,0.5]]" : "[[0,0],[1,0]]");
     run(b);
-    assert_int_equal(seqbuffer_count(b), 2);
+    assert_int_equal(result_count(), 2);
     assert_string_equal(result_seq(b, 0), "a");
     assert_true(fabs(result_area(b, 0) - (0.02 + M_PI * 1e-4)) < 1e-6);
     seqbuffer_free(&b);
@@ -208,7 +252,7 @@ static void test_equal_buffers_keep_one(void **state)
   add_line(b, 0, "y", "", "[[0,0],[1,0]]");
   add_line(b, 1, "x", "", "[[0,0],[1,0]]");
   run(b);
-  assert_int_equal(seqbuffer_count(b), 1);
+  assert_int_equal(result_count(), 1);
   assert_string_equal(result_seq(b, 0), "x");
   seqbuffer_free(&b);
 }
@@ -226,7 +270,7 @@ static void test_metres_and_degrees(void **state)
   struct seqbuffer *b = seqbuffer_new(&w);
   add_line(b, 0, "m", "", "[[10,60],[10.02,60]]");
   run(b);
-  assert_int_equal(seqbuffer_count(b), 1);
+  assert_int_equal(result_count(), 1);
   GEOSGeometry *g = result_geos(ctx, b, 0);
   double minx, miny, maxx, maxy;
   assert_int_equal(GEOSGeom_getExtent_r(ctx, g, &minx, &miny, &maxx, &maxy), 1);
@@ -268,7 +312,7 @@ static void test_metres_part_of_a_road_is_within(void **state)
     struct seqbuffer_stats st;
     seqbuffer_get_stats(b, &st);
     assert_int_equal(st.contained, 1);
-    assert_int_equal(seqbuffer_count(b), 1);
+    assert_int_equal(result_count(), 1);
     assert_string_equal(result_seq(b, 0), "whole");
     seqbuffer_free(&b);
   }
@@ -295,8 +339,7 @@ static void test_winding_and_holes(void **state)
   add_line(b, 0, "loop", "", "[[0,0],[1,0],[1,1],[0,1],[0,0]]");
   run(b);
   json_t *props, *geom;
-  struct mly_err err = {0};
-  assert_int_equal(seqbuffer_result(b, 0, &props, &geom, &err), MLY_OK);
+  assert_int_equal(result_at(0, &props, &geom), MLY_OK);
   assert_string_equal(json_string_value(json_object_get(geom, "type")), "Polygon");
   json_t *rings = json_object_get(geom, "coordinates");
   assert_int_equal(json_array_size(rings), 2);
@@ -331,7 +374,7 @@ static void test_skipped_and_broken(void **state)
   seqbuffer_get_stats(b, &st);
   assert_int_equal(st.not_line, 2);
   assert_int_equal(st.degenerate, 1);
-  assert_int_equal(seqbuffer_count(b), 1); /* the multiline's good member */
+  assert_int_equal(result_count(), 1); /* the multiline's good member */
   seqbuffer_free(&b);
 }
 
@@ -354,13 +397,12 @@ static void test_repeatable_and_disjoint(void **state)
       add_line(b, (uint64_t)i, id, "", coords);
     }
     run(b);
-    size_t n = seqbuffer_count(b);
+    size_t n = result_count();
     assert_true(n > 5);
     GEOSGeometry **g = calloc(n, sizeof(*g));
     for(size_t i = 0; i < n; i++) {
       json_t *props, *geom;
-      struct mly_err err = {0};
-      assert_int_equal(seqbuffer_result(b, i, &props, &geom, &err), MLY_OK);
+      assert_int_equal(result_at(i, &props, &geom), MLY_OK);
       char *text = json_dumps(geom, JSON_COMPACT | JSON_REAL_PRECISION(17));
       json_decref(geom);
       if(pass == 0)
@@ -387,6 +429,119 @@ static void test_repeatable_and_disjoint(void **state)
   GEOS_finish_r(ctx);
 }
 
+/* More buffers than are kept prepared at once (SB_PREP_KEEP, 256), spread
+ * so that step 1 must let prepared ones go and make some again: every
+ * second line is a piece of the line before it (its buffer lies within
+ * that one's, with no turn of the line near the piece's ends), the others are random and overlap their neighbours. The
+ * pieces, and only they, are dropped as within another; the results do
+ * not overlap; together they cover what all the buffers covered. */
+static void test_many_buffers_past_the_prepared_kept(void **state)
+{
+  (void)state;
+  GEOSContextHandle_t ctx = GEOS_init_r();
+  const int n = 800;
+  const double w = 0.0004;
+  struct seqbuffer *b = new_degrees(w);
+  GEOSGeometry **bufs = calloc((size_t)n, sizeof(*bufs));
+  uint32_t seed = 12345;
+  double prev[3][2] = {{0}};
+  int pieces = 0;
+  for(int i = 0; i < n; i++) {
+    double p[3][2];
+    if(i % 2 == 1) { /* the first half of the line before's first segment */
+      memcpy(p, prev, sizeof(p));
+      p[1][0] = (p[0][0] + p[1][0]) / 2;
+      p[1][1] = (p[0][1] + p[1][1]) / 2;
+      pieces++;
+    } else {
+      for(int k = 0; k < 3; k++) {
+        seed = seed * 1103515245u + 12345u;
+        double rx = (double)(seed >> 8) / 16777216.0;
+        seed = seed * 1103515245u + 12345u;
+        double ry = (double)(seed >> 8) / 16777216.0;
+        /* a 0.2 x 0.2 degree field; segments 0.002 to 0.005 long along
+         * x, so a piece's end (half way) is far more than a width from
+         * its line's turn */
+        p[k][0] = k ? p[k - 1][0] + 0.002 + 0.003 * rx : 0.2 * rx;
+        p[k][1] = k ? p[k - 1][1] + 0.005 * (ry - 0.5) * 2 : 0.2 * ry;
+      }
+      memcpy(prev, p, sizeof(p));
+    }
+    char id[16], coords[160];
+    snprintf(id, sizeof(id), "s%04d", i);
+    if(i % 2 == 1)
+      snprintf(coords, sizeof(coords), "[[%.7f,%.7f],[%.7f,%.7f]]", p[0][0], p[0][1], p[1][0],
+               p[1][1]);
+    else
+      snprintf(coords, sizeof(coords), "[[%.7f,%.7f],[%.7f,%.7f],[%.7f,%.7f]]", p[0][0],
+               p[0][1], p[1][0], p[1][1], p[2][0], p[2][1]);
+    add_line(b, (uint64_t)i, id, "", coords);
+    /* the same buffer made here, for the union below */
+    char wkt[200];
+    json_error_t jerr;
+    json_t *c = json_loads(coords, 0, &jerr);
+    int len = snprintf(wkt, sizeof(wkt), "LINESTRING(");
+    for(size_t k = 0; k < json_array_size(c); k++)
+      len += snprintf(wkt + len, sizeof(wkt) - (size_t)len, "%s%.7f %.7f", k ? "," : "",
+                      json_real_value(json_array_get(json_array_get(c, k), 0)),
+                      json_real_value(json_array_get(json_array_get(c, k), 1)));
+    snprintf(wkt + len, sizeof(wkt) - (size_t)len, ")");
+    json_decref(c);
+    GEOSWKTReader *r = GEOSWKTReader_create_r(ctx);
+    GEOSGeometry *line = GEOSWKTReader_read_r(ctx, r, wkt);
+    GEOSWKTReader_destroy_r(ctx, r);
+    assert_non_null(line);
+    bufs[i] = GEOSBuffer_r(ctx, line, w, 16);
+    GEOSGeom_destroy_r(ctx, line);
+  }
+  run(b);
+  struct seqbuffer_stats st;
+  seqbuffer_get_stats(b, &st);
+  assert_int_equal(st.contained, (uint64_t)pieces);
+  size_t m = result_count();
+  assert_int_equal(m + st.contained + st.covered, (size_t)n);
+  for(size_t i = 0; i < m; i++) { /* no piece is among the results */
+    json_t *props, *geom;
+    assert_int_equal(result_at(i, &props, &geom), MLY_OK);
+    json_decref(geom);
+    int k = atoi(json_string_value(json_object_get(props, "sequence_id")) + 1);
+    assert_true(k % 2 == 0);
+  }
+  GEOSGeometry **g = calloc(m, sizeof(*g));
+  double (*env)[4] = calloc(m, sizeof(*env));
+  double sum = 0;
+  for(size_t i = 0; i < m; i++) {
+    g[i] = result_geos(ctx, b, i);
+    sum += area_of(ctx, g[i]);
+    assert_int_equal(GEOSGeom_getExtent_r(ctx, g[i], &env[i][0], &env[i][1], &env[i][2],
+                                          &env[i][3]), 1);
+  }
+  for(size_t i = 0; i < m; i++)
+    for(size_t j = i + 1; j < m; j++) {
+      if(env[i][0] > env[j][2] || env[j][0] > env[i][2] || env[i][1] > env[j][3] ||
+         env[j][1] > env[i][3])
+        continue;
+      GEOSGeometry *x = GEOSIntersection_r(ctx, g[i], g[j]);
+      assert_true(area_of(ctx, x) < 1e-12);
+      GEOSGeom_destroy_r(ctx, x);
+    }
+  GEOSGeometry *all = GEOSGeom_createCollection_r(ctx, GEOS_GEOMETRYCOLLECTION, bufs,
+                                                  (unsigned)n);
+  GEOSGeometry *u = GEOSUnaryUnion_r(ctx, all);
+  double covered = area_of(ctx, u);
+  /* slivers under 1e-4 of a buffer may go: far less than this */
+  assert_true(fabs(sum - covered) < 1e-3 * covered);
+  GEOSGeom_destroy_r(ctx, u);
+  GEOSGeom_destroy_r(ctx, all); /* took the buffers */
+  free(bufs);
+  for(size_t i = 0; i < m; i++)
+    GEOSGeom_destroy_r(ctx, g[i]);
+  free(g);
+  free(env);
+  seqbuffer_free(&b);
+  GEOS_finish_r(ctx);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -401,6 +556,9 @@ int main(void)
     cmocka_unit_test(test_winding_and_holes),
     cmocka_unit_test(test_skipped_and_broken),
     cmocka_unit_test(test_repeatable_and_disjoint),
+    cmocka_unit_test(test_many_buffers_past_the_prepared_kept),
   };
-  return cmocka_run_group_tests(tests, NULL, NULL);
+  int failed = cmocka_run_group_tests(tests, NULL, NULL);
+  forget_results();
+  return failed;
 }

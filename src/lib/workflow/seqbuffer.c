@@ -22,13 +22,17 @@
 #define SB_SLIVER 1e-4
 /* progress is reported once per this many buffers */
 #define SB_PROGRESS_EVERY 256
+/* Prepared geometries kept at once: each holds indexes of its buffer's
+ * edges (some times the buffer's own size), so they are made on first use
+ * and the oldest goes when more would be kept. Step 1 visits the buffers
+ * along a Hilbert curve, so the few it meets are mostly still here. */
+#define SB_PREP_KEEP 256
 
 struct sb_item {
   json_t *props;      /* a shallow copy of the feature's properties: ours */
   char *seq_id;       /* sequence_id as text for ranking ties; "" when none */
   GEOSGeometry *buf;  /* the buffer, lon/lat */
-  const GEOSPreparedGeometry *prep; /* made on first use */
-  GEOSGeometry *result;             /* after run: the clipped polygon(s) */
+  const GEOSPreparedGeometry *prep; /* made on first use, kept while cached */
   double env[4];      /* buffer's bbox: minx, miny, maxx, maxy */
   double length;      /* ranking key: `length` property or metres */
   double area;        /* of the buffer, in its lon/lat units */
@@ -43,8 +47,8 @@ struct seqbuffer {
   struct seqbuffer_width width;
   struct sb_item *items;
   size_t n, cap;
-  struct sb_item **res; /* results in rank order (after run) */
-  size_t nres;
+  size_t prep_ring[SB_PREP_KEEP]; /* items given a prepared geometry, in turn */
+  size_t nprep, prep_next;      /* ring entries used; the next to use (the oldest when full) */
   size_t *cand;         /* candidates of one STRtree query (item ranks) */
   size_t ncand, capcand;
   bool cand_nomem;
@@ -120,15 +124,12 @@ void seqbuffer_free(struct seqbuffer **pb)
     /* GEOS: the prepared geometry goes before its base */
     if(it->prep)
       GEOSPreparedGeom_destroy_r(b->ctx, it->prep);
-    if(it->result)
-      GEOSGeom_destroy_r(b->ctx, it->result);
     if(it->buf)
       GEOSGeom_destroy_r(b->ctx, it->buf);
     json_decref(it->props);
     free(it->seq_id);
   }
   free(b->items);
-  free(b->res);
   free(b->cand);
   free(b->xy);
   GEOS_finish_r(b->ctx);
@@ -449,6 +450,17 @@ static enum mly_rc sb_prepared(struct seqbuffer *b, size_t i, const GEOSPrepared
 {
   struct sb_item *it = &b->items[i];
   if(!it->prep) {
+    /* the oldest kept goes (no caller holds one across this call) */
+    if(b->nprep == SB_PREP_KEEP) {
+      struct sb_item *old = &b->items[b->prep_ring[b->prep_next]];
+      if(old->prep)
+        GEOSPreparedGeom_destroy_r(b->ctx, old->prep);
+      old->prep = NULL;
+    } else {
+      b->nprep++;
+    }
+    b->prep_ring[b->prep_next] = i;
+    b->prep_next = (b->prep_next + 1) % SB_PREP_KEEP;
     it->prep = GEOSPrepare_r(b->ctx, it->buf);
     if(!it->prep)
       return sb_geos_fail(b, err, "cannot prepare a buffer");
@@ -471,7 +483,7 @@ static enum mly_rc sb_within(struct seqbuffer *b, size_t i, size_t j, bool *with
                              struct mly_err *err)
 {
   struct sb_item *it = &b->items[i], *other = &b->items[j];
-  const GEOSPreparedGeometry *pj;
+  const GEOSPreparedGeometry *pj = NULL;
   *within = false;
   if(!sb_env_within(it->env, other->env))
     return MLY_OK;
@@ -609,20 +621,22 @@ static GEOSGeometry *sb_union_of(struct seqbuffer *b, size_t m)
   return u;
 }
 
-/* The area of item i's result in the width's unit squared */
-static enum mly_rc sb_set_area(struct seqbuffer *b, struct sb_item *it, struct mly_err *err)
+/* The area of a result of item it, in the width's unit squared, set as
+ * its `area` */
+static enum mly_rc sb_set_area(struct seqbuffer *b, struct sb_item *it, const GEOSGeometry *result,
+                               struct mly_err *err)
 {
   double area = 0.0;
   int ok;
   if(b->width.metres) {
     struct localproj proj;
     localproj_init(&proj, it->lon0, it->lat0);
-    GEOSGeometry *m = GEOSGeom_transformXY_r(b->ctx, it->result, sb_project, &proj);
+    GEOSGeometry *m = GEOSGeom_transformXY_r(b->ctx, result, sb_project, &proj);
     ok = m && GEOSArea_r(b->ctx, m, &area);
     if(m)
       GEOSGeom_destroy_r(b->ctx, m);
   } else {
-    ok = GEOSArea_r(b->ctx, it->result, &area);
+    ok = GEOSArea_r(b->ctx, result, &area);
   }
   if(!ok)
     return sb_geos_fail(b, err, "cannot measure an area");
@@ -631,29 +645,55 @@ static enum mly_rc sb_set_area(struct seqbuffer *b, struct sb_item *it, struct m
   return MLY_OK;
 }
 
+static json_t *sb_geometry_json(struct seqbuffer *b, const GEOSGeometry *g);
+
+/* Hand a result to the caller, then let it go with the item's properties
+ * (the item's buffer stays: lower-ranked ones are clipped by it) */
+static enum mly_rc sb_emit(struct seqbuffer *b, struct sb_item *it, const GEOSGeometry *result,
+                           seqbuffer_result_fn emit, void *user, struct mly_err *err)
+{
+  enum mly_rc rc = sb_set_area(b, it, result, err);
+  if(rc)
+    return rc;
+  json_t *geometry = sb_geometry_json(b, result);
+  if(!geometry)
+    return mly_err_set(err, MLY_ENOMEM, "out of memory for a polygon's GeoJSON");
+  b->st.results++;
+  rc = emit ? emit(user, it->props, geometry, err) : MLY_OK;
+  json_decref(geometry);
+  json_decref(it->props);
+  it->props = NULL;
+  return rc;
+}
+
 /* Step 2 for item i: its buffer minus the higher-ranked buffers left.
  * Their clipped results together cover exactly their buffers, so taking
  * away the buffers takes away the results. */
-static enum mly_rc sb_clip(struct seqbuffer *b, GEOSSTRtree *tree, size_t i, struct mly_err *err)
+static enum mly_rc sb_clip(struct seqbuffer *b, GEOSSTRtree *tree, size_t i,
+                           seqbuffer_result_fn emit, void *user, struct mly_err *err)
 {
   struct sb_item *it = &b->items[i];
-  const GEOSPreparedGeometry *pi;
   enum mly_rc rc = sb_candidates(b, tree, i, err);
-  if(!rc)
-    rc = sb_prepared(b, i, &pi, err);
   if(rc)
     return rc;
+  /* prepared for this one test only: never met again in this step */
+  const GEOSPreparedGeometry *pi = GEOSPrepare_r(b->ctx, it->buf);
+  if(!pi)
+    return sb_geos_fail(b, err, "cannot prepare a buffer");
   size_t m = 0;
   for(size_t k = 0; k < b->ncand && b->cand[k] < i; k++) {
     size_t j = b->cand[k];
     if(b->items[j].dropped)
       continue;
     char c = GEOSPreparedIntersects_r(b->ctx, pi, b->items[j].buf);
-    if(c == 2)
+    if(c == 2) {
+      GEOSPreparedGeom_destroy_r(b->ctx, pi);
       return sb_geos_fail(b, err, "cannot compare two buffers");
+    }
     if(c)
       b->cand[m++] = j;
   }
+  GEOSPreparedGeom_destroy_r(b->ctx, pi);
   GEOSGeometry *g;
   if(m == 0) {
     g = GEOSGeom_clone_r(b->ctx, it->buf);
@@ -666,58 +706,150 @@ static enum mly_rc sb_clip(struct seqbuffer *b, GEOSSTRtree *tree, size_t i, str
   if(!g)
     return sb_geos_fail(b, err, "cannot clip a buffer");
   bool fail;
-  it->result = sb_polygonal(b, g, SB_SLIVER * it->area, &fail);
+  GEOSGeometry *result = sb_polygonal(b, g, SB_SLIVER * it->area, &fail);
   if(fail)
     return mly_err_set(err, MLY_ENOMEM, "out of memory while clipping");
-  if(!it->result) {
+  if(!result) {
     it->dropped = true;
     b->st.covered++;
     return MLY_OK;
   }
   if(m)
     b->st.clipped++;
-  b->res[b->nres++] = it;
-  return sb_set_area(b, it, err);
+  rc = sb_emit(b, it, result, emit, user, err);
+  GEOSGeom_destroy_r(b->ctx, result);
+  return rc;
 }
 
-enum mly_rc seqbuffer_run(struct seqbuffer *b, seqbuffer_progress_fn progress, void *user,
-                          struct mly_err *err)
+/* Position of (x, y), each in [0, 2^16), along a Hilbert curve filling
+ * that square: buffers near each other on the ground come near each other
+ * in this order, so step 1 finds the prepared geometries it needs kept */
+static uint64_t sb_hilbert(uint32_t x, uint32_t y)
+{
+  const uint32_t n = 1u << 16;
+  uint64_t d = 0;
+  for(uint32_t s = n / 2; s > 0; s /= 2) {
+    uint32_t rx = (x & s) ? 1 : 0, ry = (y & s) ? 1 : 0;
+    d += (uint64_t)s * s * ((3 * rx) ^ ry);
+    if(!ry) { /* turn the quadrant so the curve inside it runs the right way */
+      if(rx) {
+        x = n - 1 - x;
+        y = n - 1 - y;
+      }
+      uint32_t t = x;
+      x = y;
+      y = t;
+    }
+  }
+  return d;
+}
+
+struct sb_visit {
+  uint64_t key;
+  size_t rank;
+};
+
+static int sb_visit_cmp(const void *pa, const void *pb)
+{
+  const struct sb_visit *a = pa, *b = pb;
+  if(a->key != b->key)
+    return a->key < b->key ? -1 : 1;
+  return a->rank < b->rank ? -1 : a->rank > b->rank;
+}
+
+/* The items' ranks along a Hilbert curve over their bboxes' centres.
+ * Step 1's outcome does not depend on the order (each buffer is tested
+ * against every other it meets, dropped or not); its memory does. */
+static size_t *sb_spatial_order(struct seqbuffer *b)
+{
+  struct sb_visit *v = malloc((b->n ? b->n : 1) * sizeof(*v));
+  size_t *order = malloc((b->n ? b->n : 1) * sizeof(*order));
+  if(!v || !order) {
+    free(v);
+    free(order);
+    return NULL;
+  }
+  double minx = INFINITY, miny = INFINITY, maxx = -INFINITY, maxy = -INFINITY;
+  for(size_t i = 0; i < b->n; i++) {
+    const double *e = b->items[i].env;
+    minx = fmin(minx, (e[0] + e[2]) / 2);
+    maxx = fmax(maxx, (e[0] + e[2]) / 2);
+    miny = fmin(miny, (e[1] + e[3]) / 2);
+    maxy = fmax(maxy, (e[1] + e[3]) / 2);
+  }
+  double span = fmax(maxx - minx, maxy - miny);
+  double scale = span > 0 ? 65535.0 / span : 0.0;
+  for(size_t i = 0; i < b->n; i++) {
+    const double *e = b->items[i].env;
+    uint32_t x = (uint32_t)(((e[0] + e[2]) / 2 - minx) * scale);
+    uint32_t y = (uint32_t)(((e[1] + e[3]) / 2 - miny) * scale);
+    v[i] = (struct sb_visit){sb_hilbert(x > 65535 ? 65535 : x, y > 65535 ? 65535 : y), i};
+  }
+  qsort(v, b->n, sizeof(*v), sb_visit_cmp);
+  for(size_t i = 0; i < b->n; i++)
+    order[i] = v[i].rank;
+  free(v);
+  return order;
+}
+
+/* Between the steps: the prepared geometries go, and so do the buffers and
+ * properties of the dropped (step 2 never looks at them; the STRtree keeps
+ * its own copy of each bbox) */
+static void sb_release_after_step1(struct seqbuffer *b)
+{
+  for(size_t i = 0; i < b->n; i++) {
+    struct sb_item *it = &b->items[i];
+    if(it->prep)
+      GEOSPreparedGeom_destroy_r(b->ctx, it->prep);
+    it->prep = NULL;
+    if(it->dropped) {
+      GEOSGeom_destroy_r(b->ctx, it->buf);
+      it->buf = NULL;
+      json_decref(it->props);
+      it->props = NULL;
+    }
+  }
+  b->nprep = b->prep_next = 0;
+}
+
+enum mly_rc seqbuffer_run(struct seqbuffer *b, seqbuffer_progress_fn progress,
+                          seqbuffer_result_fn emit, void *user, struct mly_err *err)
 {
   if(b->ran)
     return mly_err_set(err, MLY_EINVAL, "seqbuffer_run called twice");
   b->ran = true;
   if(b->n)
     qsort(b->items, b->n, sizeof(*b->items), sb_rank_cmp);
-  b->res = calloc(b->n ? b->n : 1, sizeof(*b->res));
+  size_t *order = sb_spatial_order(b);
   GEOSSTRtree *tree = GEOSSTRtree_create_r(b->ctx, 10);
-  if(!b->res || !tree) {
+  if(!order || !tree) {
     if(tree)
       GEOSSTRtree_destroy_r(b->ctx, tree);
+    free(order);
     return mly_err_set(err, MLY_ENOMEM, "out of memory for %zu buffers", b->n);
   }
   for(size_t i = 0; i < b->n; i++)
     GEOSSTRtree_insert_r(b->ctx, tree, b->items[i].buf, &b->items[i]);
   enum mly_rc rc = MLY_OK;
   for(int step = 1; step <= 2 && !rc; step++) {
-    for(size_t i = 0; i < b->n && !rc; i++) {
-      if(progress && i % SB_PROGRESS_EVERY == 0)
-        progress(user, step, i, b->n);
+    for(size_t k = 0; k < b->n && !rc; k++) {
+      if(progress && k % SB_PROGRESS_EVERY == 0 && !progress(user, step, k, b->n))
+        rc = mly_err_set(err, MLY_ESTOP, "stopped");
+      if(rc)
+        break;
       if(step == 1)
-        rc = sb_drop_if_contained(b, tree, i, err);
-      else if(!b->items[i].dropped)
-        rc = sb_clip(b, tree, i, err);
+        rc = sb_drop_if_contained(b, tree, order[k], err);
+      else if(!b->items[k].dropped) /* in rank order: the results' order */
+        rc = sb_clip(b, tree, k, emit, user, err);
     }
-    if(!rc && progress)
-      progress(user, step, b->n, b->n);
+    if(!rc && progress && !progress(user, step, b->n, b->n))
+      rc = mly_err_set(err, MLY_ESTOP, "stopped");
+    if(step == 1)
+      sb_release_after_step1(b);
   }
   GEOSSTRtree_destroy_r(b->ctx, tree);
-  b->st.results = b->nres;
+  free(order);
   return rc;
-}
-
-size_t seqbuffer_count(const struct seqbuffer *b)
-{
-  return b->nres;
 }
 
 void seqbuffer_get_stats(const struct seqbuffer *b, struct seqbuffer_stats *out)
@@ -799,14 +931,68 @@ static json_t *sb_geometry_json(struct seqbuffer *b, const GEOSGeometry *g)
   return geom;
 }
 
-enum mly_rc seqbuffer_result(struct seqbuffer *b, size_t i, json_t **properties,
-                             json_t **geometry, struct mly_err *err)
+/* ---- a file to a file ----------------------------------------------------- */
+
+struct sb_file {
+  struct seqbuffer *b;
+  const struct seqbuffer_opts *o;
+  struct wf_out out;
+};
+
+static enum mly_rc sb_file_add(void *user, const struct feature *f, struct mly_err *err)
 {
-  if(i >= b->nres)
-    return mly_err_set(err, MLY_EINVAL, "result %zu of %zu", i, b->nres);
-  *geometry = sb_geometry_json(b, b->res[i]->result);
-  if(!*geometry)
-    return mly_err_set(err, MLY_ENOMEM, "out of memory for a polygon's GeoJSON");
-  *properties = b->res[i]->props;
-  return MLY_OK;
+  struct sb_file *run = user;
+  if(wf_stopped(run->o->progress))
+    return mly_err_set(err, MLY_ESTOP, "stopped");
+  if(f->index % 1024 == 0)
+    wf_report(run->o->progress, "buffering", f->index);
+  return seqbuffer_add(run->b, f, err);
+}
+
+static bool sb_file_progress(void *user, int step, size_t done, size_t total)
+{
+  struct sb_file *run = user;
+  (void)total;
+  wf_report(run->o->progress, step == 1 ? "dropping buffers within another" : "clipping overlaps",
+            done);
+  return !wf_stopped(run->o->progress);
+}
+
+static enum mly_rc sb_file_write(void *user, json_t *properties, json_t *geometry,
+                                 struct mly_err *err)
+{
+  struct sb_file *run = user;
+  return wf_out_feature(&run->out, properties, geometry, err);
+}
+
+enum mly_rc seqbuffer_simplify(const struct seqbuffer_opts *o, struct seqbuffer_stats *st,
+                               struct mly_err *err)
+{
+  struct sb_file run = {.o = o};
+  struct wf_input in;
+  memset(st, 0, sizeof(*st));
+  enum mly_rc rc = wf_begin(&in, o->input, o->output, err);
+  if(rc)
+    return rc;
+  st->started = true;
+  run.b = seqbuffer_new(&o->width);
+  if(!run.b)
+    rc = mly_err_set(err, MLY_ENOMEM, "out of memory");
+  if(!rc)
+    rc = wf_each(&in, sb_file_add, &run, err);
+  wf_input_cleanup(&in);
+  if(!rc)
+    rc = wf_out_open(&run.out, o->output, err);
+  if(!rc)
+    rc = seqbuffer_run(run.b, sb_file_progress, sb_file_write, &run, err);
+  if(!rc)
+    rc = wf_out_publish(&run.out, err);
+  wf_out_cleanup(&run.out);
+  if(run.b) {
+    bool started = st->started;
+    seqbuffer_get_stats(run.b, st);
+    st->started = started;
+  }
+  seqbuffer_free(&run.b);
+  return rc;
 }
