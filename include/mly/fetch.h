@@ -18,6 +18,7 @@
 #ifndef MLY_FETCH_H
 #define MLY_FETCH_H
 
+#include <signal.h>
 #include "mly/common.h"
 
 enum fetch_auth {
@@ -146,6 +147,14 @@ void fetch_free(struct fetch **f);
  * e.g. on SIGINT. */
 enum mly_rc fetch_run(struct fetch *f, const struct fetch_source *src,
                       int (*tick)(void *user), struct mly_err *err) MLY_WARN_UNUSED;
+
+/* All in one: run src on a fetcher of its own (opened with opts, freed
+ * before returning), stopping when *stop is set (NULL: never). MLY_OK when
+ * the source is exhausted; MLY_ESTOP with err "interrupted" when *stop
+ * was set, MLY_ESTOP with err untouched when the source's done said
+ * FETCH_STOP (the source holds why); else the fetcher's failure. */
+enum mly_rc fetch_run_once(const struct fetch_opts *opts, const struct fetch_source *src,
+                           volatile sig_atomic_t *stop, struct mly_err *err) MLY_WARN_UNUSED;
 
 const struct fetch_stats *fetch_get_stats(const struct fetch *f);
 

@@ -1,9 +1,11 @@
-/* graph.h -- pure Graph API pieces: request URLs, answer parsing, exact-id repair */
+/* graph.h -- Graph API pieces: request URLs, answer parsing, how a
+ * request's outcome reads, exact-id repair */
 #ifndef MLY_GRAPH_H
 #define MLY_GRAPH_H
 
 #include <jansson.h>
 #include "mly/common.h"
+#include "mly/fetch.h"
 
 /* Caps on what an answer may hold (house rule: every growable thing is
  * capped). A sequence holds at most a few thousand images; these leave room. */
@@ -110,6 +112,40 @@ enum mly_rc graph_parse_org_name(const char *body, size_t n, char **name, struct
  * server's message (cleaned and redacted as above, "no message" if none),
  * else msg is set to "" (when cap > 0). */
 int graph_error_code(const char *body, size_t n, char *msg, size_t cap);
+
+/* ---- a request's outcome ----------------------------------------------
+ * Every Graph API request (organization names, a sequence's image ids,
+ * image entities in batches) goes out and is read back the same way, by
+ * orgnames.c, the job's fetch loop and imgurl.c alike. */
+
+/* Fill req (its url already written by a *_url function above) as a Graph
+ * API request: the token in the header, statuses read as the Graph's
+ * (FETCH_KIND_GRAPH: 401/403 a bad token, another 4xx a refusal), user
+ * handed back to the source's done. */
+void graph_request(struct fetch_req *req, void *user);
+
+/* What a Graph request's final outcome (res, as given to the source's
+ * done) comes to */
+enum graph_outcome {
+  GRAPH_ANSWER = 0, /* the body parsed: the caller takes what its parse gave */
+  GRAPH_UNKNOWN,    /* the API does not know it: an empty answer, a refusal
+                       (FETCH_REFUSED: a 4xx such as the 400 of an id that
+                       does not exist), or an error body of another code */
+  GRAPH_FAILED,     /* failed for good: every attempt failed (FETCH_FAILED) or
+                       the body is above a cap (FETCH_TOOBIG, MLY_ETOOBIG);
+                       res->msg says why */
+  GRAPH_RETRY,      /* a rate limit in the body or a garbled body: done
+                       returns FETCH_RETRY; res->msg says why */
+  GRAPH_STOP        /* a bad token, a lasting rate limit, no memory: done
+                       stops the run (FETCH_STOP) with *why (MLY_EAUTH,
+                       MLY_ERATE, MLY_ENOMEM) and res->msg */
+};
+
+/* Read res: for FETCH_OK, parsed is what the caller's graph_parse_*
+ * returned for its body (perr its message); for any other status parsed
+ * is ignored. *why is set for GRAPH_STOP. */
+enum graph_outcome graph_outcome(struct fetch_result *res, enum mly_rc parsed,
+                                 const struct mly_err *perr, enum mly_rc *why);
 
 /* ---- exact-id repair --------------------------------------------------- */
 

@@ -11,9 +11,10 @@ struct orgname {
   char *name;     /* OUT: malloc'd name, or NULL when the API does not know the id */
 };
 
-/* Look every id up with GET {graph_url}/{id}?fields=name (header
- * Authorization: OAuth <token> from fo->token), retried like tiles.
- * MLY_EAUTH on an invalid token (code 190), MLY_ERATE when the request
+/* Look every id up with GET {graph_url}/{id}?fields=name on a fetcher of
+ * its own, each answer read as graph.h's graph_outcome reads every Graph
+ * request (token in the header; an id the API refuses or does not know:
+ * no name). MLY_EAUTH on an invalid token, MLY_ERATE when the request
  * limit persists, MLY_EHTTP when a request fails for good, MLY_ESTOP when
  * *stop is set. Free the names with orgnames_cleanup. */
 enum mly_rc orgnames_lookup(const struct fetch_opts *fo, const char *graph_url, struct orgname *orgs,

@@ -1208,6 +1208,38 @@ def organizations_with_names():
 
 
 @case
+def graph_ids_refused_with_400_are_unknown_not_failures():
+    """Every Graph request reads the answer for an object that does not
+    exist (HTTP 400 with a GraphMethodException body, as Facebook's Graph
+    answers) the same way: the organization has no name, the sequence is
+    unknown; nothing failed, nothing stops"""
+    if IDS is None:
+        make_id_tileset()
+    root0, truth, seqs = IDS
+    root = os.path.join(workdir(), "idtiles")
+    shutil.copytree(root0, root)
+    with open(os.path.join(root, "graph", "orgs.json"), "w") as f:
+        json.dump({"1805883732926354": "City of Grand Junction"}, f)  # 222222222222222 is gone
+    unknown = sorted(seqs)[0]
+    os.remove(os.path.join(root, "graph", "image_ids", unknown + ".json"))
+    d = workdir()
+    with server(root, "--graph-missing-status", "400") as srv:
+        r = run(["organization", "1805883732926354", "222222222222222", "--graph_url", srv.base + "/graph"])
+        assert r.rc == 0 and r.out == "1805883732926354\tCity of Grand Junction\n222222222222222\t(unknown)\n", r
+        r = id_run(srv, d, ["--organization_names"])
+        lookups = [e for e in log_entries(srv.log) if e.get("path", "").rstrip("/").split("/")[-1].isdigit()]
+    assert r.rc == 0, r
+    assert "organization name requests failed" not in r.err, r.err
+    assert [e.get("status") for e in lookups].count(400) == 2, lookups  # each org asked once per run
+    for f in geojson(os.path.join(d, "points.geojson")):
+        p = f["properties"]
+        if p.get("organization_id") == "1805883732926354":
+            assert p["organization_name"] == "City of Grand Junction", p
+        else:
+            assert "organization_name" not in p, p
+
+
+@case
 def organization_names_are_added_to_points():
     if IDS is None:
         make_id_tileset()

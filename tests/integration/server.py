@@ -16,7 +16,8 @@ Three forms: the batch GET /graph?ids=A,B&fields=... (an object keyed by
 id; --graph-ids ok | strict: refused when one id is unknown, as Facebook's
 Graph does | refuse: the form is not supported), GET /graph/images?
 image_ids=A,B&fields=... ({"data": [...]}; --graph-images ok | refuse) and
-GET /graph/ID?fields=... (404 code 100 when unknown). More than
+GET /graph/ID?fields=... (404 code 100 when unknown; --graph-missing-status
+400 answers as Facebook's Graph does). More than
 --graph-max-ids ids in one request is a 400.
 The thumbnail links point to the CDN, a second listener (--cdn-port-file),
 /cdn/ID/SIZE.jpg?exp=UNIX&sig=HMAC: a link past its expiry (--url-ttl;
@@ -98,6 +99,9 @@ def parse_args(argv):
     p.add_argument("--graph-images", choices=("ok", "refuse"), default="ok",
                    help="the /images?image_ids= form")
     p.add_argument("--graph-max-ids", type=int, default=50, help="ids one request may ask for")
+    p.add_argument("--graph-missing-status", type=int, default=404,
+                   help="HTTP status of the error answer for an object that does not exist"
+                        " (Facebook's Graph answers 400)")
     p.add_argument("--url-ttl", type=float, default=3600.0, help="seconds a CDN link lives")
     p.add_argument("--expire-first", action="store_true",
                    help="the first link handed out for each image is already expired")
@@ -552,12 +556,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return 410, b"gone\n", "text/plain", []
         return 200, jpeg_for(st.jpeg(size), image_id, size), "image/jpeg", []
 
-    @staticmethod
-    def graph_missing(what):
+    def graph_missing(self, what):
         doc = {"error": {"message": f"Unsupported get request. Object with ID '{what}' "
                                     "does not exist", "type": "GraphMethodException",
                          "code": 100}}
-        return 404, json.dumps(doc).encode(), "application/json", []
+        return self.server.state.args.graph_missing_status, json.dumps(doc).encode(), \
+            "application/json", []
 
     # -- writing ---------------------------------------------------------
 

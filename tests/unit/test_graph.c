@@ -651,6 +651,49 @@ static void test_parse_entities_each_form(void **state)
   assert_int_equal(s.n, 1);
 }
 
+/* Every Graph request's outcome reads one way (orgnames, the job, imgurl) */
+static void test_outcome_of_each_status_and_parse(void **state)
+{
+  (void)state;
+  struct mly_err perr = {0};
+  mly_err_set(&perr, MLY_EHTTP, "parse says");
+  static const struct {
+    enum fetch_status st;
+    enum mly_rc parsed;
+    enum graph_outcome want;
+    enum mly_rc why;
+    const char *msg; /* res->msg after, NULL: as it was */
+  } cases[] = {
+    {FETCH_OK, MLY_OK, GRAPH_ANSWER, MLY_OK, NULL},
+    {FETCH_OK, MLY_EHTTP, GRAPH_UNKNOWN, MLY_OK, NULL},
+    {FETCH_OK, MLY_ERATE, GRAPH_RETRY, MLY_OK, "parse says"},
+    {FETCH_OK, MLY_EFORMAT, GRAPH_RETRY, MLY_OK, "parse says"},
+    {FETCH_OK, MLY_ETOOBIG, GRAPH_FAILED, MLY_OK, "parse says"},
+    {FETCH_OK, MLY_EAUTH, GRAPH_STOP, MLY_EAUTH, "parse says"},
+    {FETCH_OK, MLY_ENOMEM, GRAPH_STOP, MLY_ENOMEM, "out of memory"},
+    {FETCH_EMPTY, MLY_EAUTH, GRAPH_UNKNOWN, MLY_OK, NULL}, /* parsed ignored */
+    {FETCH_REFUSED, MLY_OK, GRAPH_UNKNOWN, MLY_OK, NULL},
+    {FETCH_FAILED, MLY_OK, GRAPH_FAILED, MLY_OK, NULL},
+    {FETCH_TOOBIG, MLY_OK, GRAPH_FAILED, MLY_OK, NULL},
+    {FETCH_AUTH, MLY_OK, GRAPH_STOP, MLY_EAUTH, NULL},
+    {FETCH_RATE_LIMIT, MLY_OK, GRAPH_STOP, MLY_ERATE, NULL},
+  };
+  for(size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+    struct fetch_result res = {.status = cases[k].st};
+    snprintf(res.msg, sizeof(res.msg), "fetch says");
+    enum mly_rc why = MLY_OK;
+    assert_int_equal(graph_outcome(&res, cases[k].parsed, &perr, &why), cases[k].want);
+    assert_int_equal(why, cases[k].why);
+    assert_string_equal(res.msg, cases[k].msg ? cases[k].msg : "fetch says");
+  }
+  struct fetch_req req = {0};
+  int user;
+  graph_request(&req, &user);
+  assert_int_equal(req.auth, FETCH_AUTH_HEADER);
+  assert_int_equal(req.kind, FETCH_KIND_GRAPH);
+  assert_ptr_equal(req.user, &user);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -678,6 +721,7 @@ int main(void)
     cmocka_unit_test(test_property_dense_ids_each_handed_out_once),
     cmocka_unit_test(test_entities_url_forms),
     cmocka_unit_test(test_parse_entities_each_form),
+    cmocka_unit_test(test_outcome_of_each_status_and_parse),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

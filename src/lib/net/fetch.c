@@ -1376,3 +1376,55 @@ out:
   abort_all(f);
   return rc;
 }
+
+/* fetch_run_once's source: the caller's, plus the stop flag for the tick */
+struct once {
+  const struct fetch_source *src;
+  volatile sig_atomic_t *stop;
+  bool stopped; /* the tick saw *stop set */
+};
+
+static int once_next(void *user, struct fetch_req *req)
+{
+  const struct once *o = user;
+  return o->src->next(o->src->user, req);
+}
+
+static enum fetch_verdict once_done(void *user, void *req_user, struct fetch_result *res)
+{
+  const struct once *o = user;
+  return o->src->done(o->src->user, req_user, res);
+}
+
+static void once_idle(void *user)
+{
+  const struct once *o = user;
+  o->src->idle(o->src->user);
+}
+
+static int once_tick(void *user)
+{
+  struct once *o = user;
+  o->stopped = o->stop && *o->stop;
+  return o->stopped;
+}
+
+enum mly_rc fetch_run_once(const struct fetch_opts *opts, const struct fetch_source *src,
+                           volatile sig_atomic_t *stop, struct mly_err *err)
+{
+  struct fetch *f = NULL;
+  enum mly_rc rc = fetch_new(opts, &f, err);
+  if(rc)
+    return rc;
+  struct once o = {src, stop, false};
+  struct fetch_source wrap = {.next = once_next, .done = once_done,
+                              .idle = src->idle ? once_idle : NULL, .user = &o};
+  struct mly_err ferr = {0};
+  rc = fetch_run(f, &wrap, once_tick, &ferr);
+  fetch_free(&f);
+  if(rc == MLY_ESTOP && o.stopped)
+    mly_err_set(err, MLY_ESTOP, "interrupted");
+  else if(rc && rc != MLY_ESTOP)
+    *err = ferr;
+  return rc;
+}

@@ -479,6 +479,54 @@ out:
   return rc;
 }
 
+/* ---- a request's outcome ------------------------------------------------- */
+
+void graph_request(struct fetch_req *req, void *user)
+{
+  req->auth = FETCH_AUTH_HEADER;
+  req->kind = FETCH_KIND_GRAPH;
+  req->user = user;
+}
+
+enum graph_outcome graph_outcome(struct fetch_result *res, enum mly_rc parsed,
+                                 const struct mly_err *perr, enum mly_rc *why)
+{
+  switch(res->status) {
+  case FETCH_OK:
+    break;
+  case FETCH_EMPTY:
+  case FETCH_REFUSED:
+    return GRAPH_UNKNOWN;
+  case FETCH_AUTH:
+    *why = MLY_EAUTH;
+    return GRAPH_STOP;
+  case FETCH_RATE_LIMIT:
+    *why = MLY_ERATE;
+    return GRAPH_STOP;
+  default: /* FETCH_FAILED, FETCH_TOOBIG */
+    return GRAPH_FAILED;
+  }
+  switch(parsed) {
+  case MLY_OK:
+    return GRAPH_ANSWER;
+  case MLY_EHTTP: /* an error body, whatever the status said */
+    return GRAPH_UNKNOWN;
+  case MLY_ERATE:
+  case MLY_EFORMAT: /* transient: fetch asks again, and comes back with
+                       FETCH_FAILED and this message when attempts are spent */
+    snprintf(res->msg, sizeof(res->msg), "%.200s", perr->msg);
+    return GRAPH_RETRY;
+  case MLY_ETOOBIG:
+    snprintf(res->msg, sizeof(res->msg), "%.200s", perr->msg);
+    return GRAPH_FAILED;
+  default: /* MLY_EAUTH, MLY_ENOMEM */
+    *why = parsed;
+    snprintf(res->msg, sizeof(res->msg), "%.200s",
+             parsed == MLY_ENOMEM ? "out of memory" : perr->msg);
+    return GRAPH_STOP;
+  }
+}
+
 /* ---- exact-id repair ---------------------------------------------------- */
 
 struct idrepair_entry {

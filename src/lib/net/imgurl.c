@@ -364,9 +364,7 @@ int imgurl_next(struct imgurl *q, struct fetch_req *req)
       ids[i] = b->it[i].id;
     if(graph_entities_url(q->graph_url, b->form, ids, b->n, q->fields, req->url,
                           sizeof(req->url))) {
-      req->auth = FETCH_AUTH_HEADER;
-      req->kind = FETCH_KIND_GRAPH;
-      req->user = b;
+      graph_request(req, b);
       flight_link(q, b);
       return 1;
     }
@@ -411,42 +409,6 @@ static enum fetch_verdict refused(struct imgurl *q, struct batch *b)
   return FETCH_ACCEPT;
 }
 
-static enum fetch_verdict answered(struct imgurl *q, struct batch *b, struct fetch_result *res)
-{
-  struct mly_err gerr = {0};
-  struct visit_ctx v = {q, b};
-  enum mly_rc rc = graph_parse_entities((const char *)res->body, res->n, b->form, on_entity, &v,
-                                        &gerr);
-  if(q->fail) { /* a callback said stop */
-    free(b);
-    return FETCH_STOP;
-  }
-  switch(rc) {
-  case MLY_OK:
-    if(b->probe && b->seen[0] && q->st.form == b->probe_from)
-      q->st.form = b->probe_from + 1; /* found alone: the form was what was refused */
-    rc = deliver_rest(q, b, IMGURL_UNAVAILABLE, "not found (deleted or private)");
-    free(b);
-    return rc ? FETCH_STOP : FETCH_ACCEPT;
-  case MLY_ERATE:
-  case MLY_EFORMAT:
-    /* transient: fetch asks again, and calls back with FETCH_FAILED when
-     * the attempts are spent */
-    snprintf(res->msg, sizeof(res->msg), "%.200s", gerr.msg);
-    return FETCH_RETRY;
-  case MLY_EHTTP:
-    return refused(q, b); /* an error body, whatever the status said */
-  case MLY_ETOOBIG:
-    rc = deliver_rest(q, b, IMGURL_FAILED, gerr.msg);
-    free(b);
-    return rc ? FETCH_STOP : FETCH_ACCEPT;
-  default: /* MLY_EAUTH, MLY_ENOMEM */
-    stop_with(q, rc, rc == MLY_ENOMEM ? "out of memory" : gerr.msg);
-    free(b);
-    return FETCH_STOP;
-  }
-}
-
 static enum fetch_verdict settle(struct imgurl *q, struct batch *b, struct fetch_result *res);
 
 enum fetch_verdict imgurl_done(struct imgurl *q, void *req_user, struct fetch_result *res)
@@ -462,30 +424,38 @@ enum fetch_verdict imgurl_done(struct imgurl *q, void *req_user, struct fetch_re
 
 static enum fetch_verdict settle(struct imgurl *q, struct batch *b, struct fetch_result *res)
 {
-  if(q->fail) {
+  struct mly_err gerr = {0};
+  enum mly_rc rc = MLY_OK, why = MLY_OK;
+  if(!q->fail && res->status == FETCH_OK) {
+    struct visit_ctx v = {q, b};
+    rc = graph_parse_entities((const char *)res->body, res->n, b->form, on_entity, &v, &gerr);
+  }
+  if(q->fail) { /* a callback said stop */
     free(b);
     return FETCH_STOP;
   }
-  switch(res->status) {
-  case FETCH_OK:
-    return answered(q, b, res);
-  case FETCH_EMPTY:
-  case FETCH_REFUSED:
-    return refused(q, b);
-  case FETCH_AUTH:
-    stop_with(q, MLY_EAUTH, res->msg);
-    free(b);
-    return FETCH_STOP;
-  case FETCH_RATE_LIMIT:
-    stop_with(q, MLY_ERATE, res->msg);
-    free(b);
-    return FETCH_STOP;
-  default: { /* FAILED, TOOBIG: these ids failed; the others go on */
-    enum mly_rc rc = deliver_rest(q, b, IMGURL_FAILED, res->msg);
+  switch(graph_outcome(res, rc, &gerr, &why)) {
+  case GRAPH_ANSWER:
+    if(b->probe && b->seen[0] && q->st.form == b->probe_from)
+      q->st.form = b->probe_from + 1; /* found alone: the form was what was refused */
+    rc = deliver_rest(q, b, IMGURL_UNAVAILABLE, "not found (deleted or private)");
     free(b);
     return rc ? FETCH_STOP : FETCH_ACCEPT;
+  case GRAPH_UNKNOWN:
+    return refused(q, b); /* an empty answer, a 4xx or an error body */
+  case GRAPH_RETRY:
+    return FETCH_RETRY;
+  case GRAPH_STOP:
+    stop_with(q, why, res->msg);
+    free(b);
+    return FETCH_STOP;
+  case GRAPH_FAILED:
+    break;
   }
-  }
+  /* these ids failed; the others go on */
+  rc = deliver_rest(q, b, IMGURL_FAILED, res->msg);
+  free(b);
+  return rc ? FETCH_STOP : FETCH_ACCEPT;
 }
 
 /* ---- all in one --------------------------------------------------------- */
@@ -494,7 +464,6 @@ struct lookup {
   struct imgurl *q;
   const uint64_t *ids;
   size_t n, next;
-  volatile sig_atomic_t *stop;
 };
 
 static int lk_next(void *user, struct fetch_req *req)
@@ -519,36 +488,19 @@ static enum fetch_verdict lk_done(void *user, void *req_user, struct fetch_resul
   return imgurl_done(l->q, req_user, res);
 }
 
-static int lk_tick(void *user)
-{
-  struct lookup *l = user;
-  return l->stop && *l->stop;
-}
-
 enum mly_rc imgurl_lookup(const struct fetch_opts *fo, const struct imgurl_opts *o,
                           const uint64_t *ids, size_t n, imgurl_cb cb, void *user,
                           volatile sig_atomic_t *stop, struct mly_err *err)
 {
   struct imgurl *q = NULL;
-  struct fetch *f = NULL;
   enum mly_rc rc = imgurl_new(o, cb, user, &q, err);
   if(rc)
     return rc;
-  rc = fetch_new(fo, &f, err);
-  if(rc)
-    goto out;
-  struct lookup l = {q, ids, n, 0, stop};
+  struct lookup l = {q, ids, n, 0};
   struct fetch_source src = {.next = lk_next, .done = lk_done, .user = &l};
-  struct mly_err ferr = {0};
-  rc = fetch_run(f, &src, lk_tick, &ferr);
+  rc = fetch_run_once(fo, &src, stop, err);
   if(q->fail)
     rc = imgurl_failure(q, err);
-  else if(rc == MLY_ESTOP)
-    rc = mly_err_set(err, MLY_ESTOP, "interrupted");
-  else if(rc)
-    *err = ferr;
-out:
-  fetch_free(&f);
   imgurl_free(&q);
   return rc;
 }

@@ -102,8 +102,7 @@ static int next_orgname(struct job *j, struct fetch_req *req)
     j->orgnames[org].state = REPAIR_FAILED; /* no URL can carry it: no name */
     return 0;
   }
-  req->auth = FETCH_AUTH_HEADER;
-  req->user = REQ_USER(org, REQ_ORGNAME);
+  graph_request(req, REQ_USER(org, REQ_ORGNAME));
   return 1;
 }
 
@@ -187,8 +186,7 @@ static int next_repair(struct job *j, struct fetch_req *req)
     j->repairs[seq].state = REPAIR_FAILED; /* an absurd id: keep what the tile holds */
     return 0;
   }
-  req->auth = FETCH_AUTH_HEADER;
-  req->user = REQ_USER(seq, REQ_REPAIR);
+  graph_request(req, REQ_USER(seq, REQ_REPAIR));
   j->st->repair_requests++;
   return 1;
 }
@@ -239,32 +237,32 @@ static enum fetch_verdict stop_with(struct job *j, enum mly_rc rc, const char *w
   return FETCH_STOP;
 }
 
-/* A parsed Graph API body: a bad token or no memory stops the run, a rate
- * limit or a garbled body is retried like any transient failure. Returns
- * true with *v set when the answer decides that. */
-static bool graph_body_verdict(struct job *j, enum mly_rc rc, const struct mly_err *gerr,
-                               struct fetch_result *res, enum fetch_verdict *v)
+/* A Graph API request that came to an end, read by graph_outcome: an
+ * answer, an unknown id or a failure for good settles state (the
+ * REPAIR_* it gets in each case: answer, unknown, failed) and lets the
+ * tiles waiting for it go; a bad token, a lasting rate limit or no memory
+ * stops the run; a garbled body or a rate limit is asked again. */
+static enum fetch_verdict graph_settle(struct job *j, struct fetch_result *res, enum mly_rc parsed,
+                                       const struct mly_err *gerr, uint8_t *state,
+                                       const uint8_t states[3], uint64_t *failures)
 {
-  if(rc == MLY_EAUTH || rc == MLY_ENOMEM) {
-    *v = stop_with(j, rc, "graph api", rc == MLY_ENOMEM ? "out of memory" : gerr->msg);
-    return true;
+  enum mly_rc why = MLY_OK;
+  switch(graph_outcome(res, parsed, gerr, &why)) {
+  case GRAPH_RETRY:
+    return FETCH_RETRY;
+  case GRAPH_STOP:
+    return stop_with(j, why, "graph api", res->msg);
+  case GRAPH_ANSWER:
+    *state = states[0];
+    break;
+  case GRAPH_UNKNOWN:
+    *state = states[1];
+    break;
+  case GRAPH_FAILED:
+    *state = states[2];
+    (*failures)++;
+    break;
   }
-  if(rc == MLY_ERATE || rc == MLY_EFORMAT) {
-    snprintf(res->msg, sizeof(res->msg), "%.200s", gerr->msg);
-    *v = FETCH_RETRY;
-    return true;
-  }
-  return false;
-}
-
-/* A Graph API request that came to an end: an auth failure or a lasting
- * rate limit stops the run; anything else lets the waiting tiles go */
-static enum fetch_verdict graph_settled(struct job *j, const struct fetch_result *res)
-{
-  if(res->status == FETCH_AUTH)
-    return stop_with(j, MLY_EAUTH, "graph api", res->msg);
-  if(res->status == FETCH_RATE_LIMIT)
-    return stop_with(j, MLY_ERATE, "graph api", res->msg);
   enum mly_rc rc = mly__flush_ready(j);
   if(rc) {
     j->fail = rc;
@@ -277,45 +275,31 @@ static enum fetch_verdict repair_done(struct job *j, uint32_t seq, struct fetch_
 {
   struct repair *r = &j->repairs[seq];
   struct mly_err gerr = {0};
-  enum fetch_verdict v;
+  enum mly_rc rc = MLY_OK;
   if(res->status == FETCH_OK) {
     uint64_t *ids = NULL;
     size_t n = 0;
-    enum mly_rc rc = graph_parse_image_ids((const char *)res->body, res->n, &ids, &n, &gerr);
-    if(rc == MLY_OK)
-      rc = idrepair_new(ids, n, &r->r);
+    rc = graph_parse_image_ids((const char *)res->body, res->n, &ids, &n, &gerr);
+    if(rc == MLY_OK && (rc = idrepair_new(ids, n, &r->r)) == MLY_ETOOBIG)
+      mly_err_set(&gerr, rc, "more than %u image ids in a sequence", GRAPH_IDS_MAX);
     free(ids);
-    if(graph_body_verdict(j, rc, &gerr, res, &v))
-      return v;
-    r->state = rc ? REPAIR_UNKNOWN : REPAIR_DONE; /* other API errors: unknown sequence */
   }
-  else if(res->status == FETCH_EMPTY)
-    r->state = REPAIR_UNKNOWN;
-  else if(res->status == FETCH_FAILED || res->status == FETCH_TOOBIG) {
-    r->state = REPAIR_FAILED; /* keep the ids as held; the summary says so */
-    j->st->repair_failures++;
-  }
-  return graph_settled(j, res);
+  /* unknown: the API does not know the sequence; failed: keep the ids as
+   * held, the summary says so */
+  static const uint8_t states[3] = {REPAIR_DONE, REPAIR_UNKNOWN, REPAIR_FAILED};
+  return graph_settle(j, res, rc, &gerr, &r->state, states, &j->st->repair_failures);
 }
 
 static enum fetch_verdict orgname_done(struct job *j, uint32_t org, struct fetch_result *res)
 {
   struct orgname_state *o = &j->orgnames[org];
   struct mly_err gerr = {0};
-  enum fetch_verdict v;
-  if(res->status == FETCH_OK) {
-    enum mly_rc rc = graph_parse_org_name((const char *)res->body, res->n, &o->name, &gerr);
-    if(graph_body_verdict(j, rc, &gerr, res, &v))
-      return v;
-    o->state = REPAIR_DONE; /* other API errors: the organization is unknown */
-  }
-  else if(res->status == FETCH_EMPTY)
-    o->state = REPAIR_DONE;
-  else if(res->status == FETCH_FAILED || res->status == FETCH_TOOBIG) {
-    o->state = REPAIR_FAILED;
-    j->st->orgname_failures++;
-  }
-  return graph_settled(j, res);
+  enum mly_rc rc = MLY_OK;
+  if(res->status == FETCH_OK)
+    rc = graph_parse_org_name((const char *)res->body, res->n, &o->name, &gerr);
+  /* an organization the API does not know has no name: done all the same */
+  static const uint8_t states[3] = {REPAIR_DONE, REPAIR_DONE, REPAIR_FAILED};
+  return graph_settle(j, res, rc, &gerr, &o->state, states, &j->st->orgname_failures);
 }
 
 static enum fetch_verdict src_done(void *user, void *req_user, struct fetch_result *res)
