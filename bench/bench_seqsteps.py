@@ -4,6 +4,9 @@ and 10^6 points (10^3 and 10^4 sequences of 100 images): time, the child's own
 peak RSS (bench/maxrss.c), and how both grow for 10x the input.
 
     python3 bench/bench_seqsteps.py --binary build-bench/mapillary [--quick] [--runs 3]
+        [--steps simplify_sequence,create_custom_sequences]
+
+--steps runs only the steps named (comma-separated; default both).
 
 Inputs are generated under bench/data/seqsteps/ (git-ignored): sequences
 are random walks of 100 images 10 m apart, placed at a constant density
@@ -32,6 +35,7 @@ import bench  # noqa: E402  (run(): wall, CPU and the child's peak RSS)
 
 OUT = os.path.join(bench.DATA, "seqsteps")
 TOKEN = "MLY|bench|token"
+STEPS = ("simplify_sequence", "create_custom_sequences")
 
 
 def make_inputs(nseq, per_seq, seed=1):
@@ -115,7 +119,13 @@ def main():
     ap.add_argument("--binary", default=os.path.join(bench.REPO, "build-bench", "mapillary"))
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--quick", action="store_true", help="10^3 and 10^4 points")
+    ap.add_argument("--steps", default=",".join(STEPS),
+                    help="comma-separated steps to run (default: %s)" % ",".join(STEPS))
     a = ap.parse_args()
+    steps = [s for s in a.steps.split(",") if s]
+    unknown = [s for s in steps if s not in STEPS]
+    if unknown or not steps:
+        ap.error("--steps: unknown step %r (known: %s)" % (unknown[0] if unknown else a.steps, ", ".join(STEPS)))
     binary = os.path.abspath(a.binary)
     sizes = [(100, 10), (1000, 10)] if a.quick else [(1000, 100), (10000, 100)]
     rows = []
@@ -123,11 +133,13 @@ def main():
         pts, seqs = make_inputs(nseq, per)
         out = os.path.join(OUT, "%dx%d" % (nseq, per), "out")
         os.makedirs(out, exist_ok=True)
-        for buf in ("0.0001", "12m"):
+        for buf in ("0.0001", "12m") if "simplify_sequence" in steps else ():
             argv = [binary, "simplify_sequence", "--geojson_input", seqs, "--buffer", buf,
                     "--geojson_out", os.path.join(out, "simple.geojson")]
             wall, cpu, rss, err = measure(argv, a.runs)
             rows.append(("simplify_sequence --buffer " + buf, nseq * per, nseq, wall, cpu, rss, argv, None))
+        if "create_custom_sequences" not in steps:
+            continue
         with Server() as srv:
             argv = [binary, "create_custom_sequences", "--geojson_points", pts, "--output_file_sequence",
                     os.path.join(out, "custom.geojson"), "--graph_url", srv.url]
@@ -141,8 +153,9 @@ def main():
     for step, npts, nseq, wall, cpu, rss, argv, env in rows:
         print("| %s | %d | %d | %.2f s | %.2f s | %.1f MB | `%s` |" % (
             step, npts, nseq, wall, cpu, rss, bench.show(argv, env, time_it=False)))
-    print()
-    print("$PORT: a `tests/integration/server.py --root <empty dir> --token '%s' --port-file <f>`." % TOKEN)
+    if "create_custom_sequences" in steps:
+        print()
+        print("$PORT: a `tests/integration/server.py --root <empty dir> --token '%s' --port-file <f>`." % TOKEN)
     print()
     print("Growth for 10x the input (larger / smaller):")
     print()

@@ -55,8 +55,18 @@ enum mly_rc custseq_add(struct custseq *c, const struct feature *f, struct mly_e
 enum mly_rc custseq_pick(struct custseq *c, const uint64_t **ids, size_t *n,
                          struct mly_err *err) MLY_WARN_UNUSED;
 
-/* The thumbnail URL of ids[i] (copied). MLY_EINVAL when i is out of range. */
-enum mly_rc custseq_set_url(struct custseq *c, size_t i, const char *url) MLY_WARN_UNUSED;
+/* The thumbnail URL of ids[i] (copied; a later call for the same i
+ * replaces it). MLY_EINVAL when i is out of range; MLY_EIO when the URL
+ * text cannot go to its temporary file (see custseq_set_url_memory). */
+enum mly_rc custseq_set_url(struct custseq *c, size_t i, const char *url, struct mly_err *err)
+    MLY_WARN_UNUSED;
+
+/* The URLs' text is kept in memory up to this many bytes (default
+ * CUSTSEQ_URL_MEMORY); beyond, it goes to an unlinked temporary file
+ * (tmpfile) and is read back by custseq_write, so memory holds 24 bytes per
+ * review image, not its URL (some 300 bytes each for Mapillary's links). */
+#define CUSTSEQ_URL_MEMORY ((size_t)1 << 20)
+void custseq_set_url_memory(struct custseq *c, size_t bytes);
 
 /* Write the sequences to out (GeoJSON formats, or CSV opened with
  * OUTFILE_REVIEW_SEQUENCES); *nseq (OUT) how many. As seq_write. */

@@ -39,6 +39,8 @@ static inline bool wf_stopped(const struct wf_progress *p)
 struct wf_input {
   const char *path;
   FILE *spool; /* standard input's copy */
+  bool once;   /* wf_input_once: one pass, standard input read as it comes */
+  bool read;   /* a pass was opened */
 };
 
 /* Check that path can be read as features (opened and its first feature
@@ -46,6 +48,12 @@ struct wf_input {
  * MLY_EIO / MLY_EFORMAT with the reader's message. */
 enum mly_rc wf_input_init(struct wf_input *in, const char *path, struct mly_err *err)
     MLY_WARN_UNUSED;
+/* An input read in one pass that itself comes before any work (a command
+ * that reads all its input before its first request or output): nothing is
+ * checked ahead, since that pass finds a broken input as early, and
+ * standard input is read as it comes, not copied. A second pass over it is
+ * MLY_EINVAL. Needs no cleanup but may have it. */
+void wf_input_once(struct wf_input *in, const char *path);
 /* wf_input_init, then outfile_prepare_dir(output): the checks before any
  * work. On failure the input is cleaned up. */
 enum mly_rc wf_begin(struct wf_input *in, const char *path, const char *output, struct mly_err *err)
@@ -56,10 +64,14 @@ enum mly_rc wf_input_open(struct wf_input *in, struct featread **r, struct mly_e
 void wf_input_cleanup(struct wf_input *in);
 
 /* One pass: every feature of the input, in order, to fn (the feature is
- * borrowed for the call); fn's failure or the reader's ends the pass */
+ * borrowed for the call); fn's failure or the reader's ends the pass.
+ * With p (may be NULL): after every WF_EACH_STEP features, their count is
+ * reported as `what` (wf_report) and a stop asked for ends the pass with
+ * MLY_ESTOP "stopped". */
+#define WF_EACH_STEP 4096
 typedef enum mly_rc (*wf_feature_fn)(void *user, const struct feature *f, struct mly_err *err);
-enum mly_rc wf_each(struct wf_input *in, wf_feature_fn fn, void *user, struct mly_err *err)
-    MLY_WARN_UNUSED;
+enum mly_rc wf_each(struct wf_input *in, wf_feature_fn fn, void *user, const struct wf_progress *p,
+                    const char *what, struct mly_err *err) MLY_WARN_UNUSED;
 
 /* A features output (OUTFILE_FEATURES) with its record buffer and CSV
  * columns */

@@ -7,6 +7,7 @@
 #include "mly/job.h"
 #include "mly/outfile.h"
 #include "mly/paths.h"
+#include "mly/workflow.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -58,25 +59,23 @@ struct cs_run {
   size_t asked, answered;
   uint64_t unavailable, failed;
   char first_failure[200];
+  struct mly_err hit_err; /* why cs_hit stopped the lookup */
 };
 
+/* wf_feature_fn: one point to the sequences */
+static enum mly_rc cs_add(void *user, const struct feature *f, struct mly_err *err)
+{
+  return custseq_add(user, f, err);
+}
+
+/* The points, in one pass that comes before any request: standard input
+ * is read as it comes (workflow.h) */
 static enum mly_rc cs_read(struct cs_run *r, const char *input, struct mly_err *err)
 {
-  struct featread *fr = NULL;
-  enum mly_rc rc = featread_open(input, &fr, err);
-  uint64_t n = 0;
-  while(!rc) {
-    struct feature f;
-    bool got = false;
-    if((rc = featread_next(fr, &f, &got, err)) || !got)
-      break;
-    rc = custseq_add(r->cs, &f, err);
-    if(++n % 4096 == 0)
-      cli_progress_show(&r->pr, "reading points: %llu", (unsigned long long)n);
-    if(!rc && cli_stop_requested)
-      rc = mly_err_set(err, MLY_ESTOP, "stopped");
-  }
-  featread_close(&fr);
+  struct wf_input in;
+  wf_input_once(&in, input);
+  enum mly_rc rc = wf_each(&in, cs_add, r->cs, cli_progress_wf(&r->pr), "reading points", err);
+  wf_input_cleanup(&in);
   return rc;
 }
 
@@ -87,7 +86,7 @@ static enum mly_rc cs_hit(void *user, const struct imgurl_hit *hit)
   r->answered++;
   cli_progress_show(&r->pr, "review images: %zu/%zu answered", r->answered, r->asked);
   if(hit->state == IMGURL_FOUND)
-    return custseq_set_url(r->cs, (size_t)(uintptr_t)hit->item, hit->url);
+    return custseq_set_url(r->cs, (size_t)(uintptr_t)hit->item, hit->url, &r->hit_err);
   if(hit->state == IMGURL_UNAVAILABLE) {
     r->unavailable++;
     return MLY_OK;
@@ -114,6 +113,8 @@ static enum mly_rc cs_lookup(struct cs_run *r, const struct cs_opts *o, enum img
     fo.backoff_ms = (unsigned)strtoul(backoff, NULL, 10);
   struct imgurl_opts io = {.graph_url = o->net.graph_url, .size = size};
   rc = imgurl_lookup(&fo, &io, ids, n, cs_hit, r, &cli_stop_requested, err);
+  if(rc && r->hit_err.msg[0])
+    *err = r->hit_err;
   if(!rc && r->failed)
     rc = mly_err_set(err, MLY_EHTTP, "%llu review image URL%s could not be had (%s); nothing "
                      "written, run again", (unsigned long long)r->failed, r->failed == 1 ? "" : "s",

@@ -2539,6 +2539,21 @@ def create_custom_sequences_adds_review_images():
         r = run(["create_custom_sequences", "--geojson_points", "-", "--output_file_sequence", "-",
                  "--graph_url", srv.base + "/graph", "--quiet"], stdin=read(pts_path).decode())
         assert r.rc == 0 and unsign(r.out) == unsign(got), r
+        # standard input to a file, with progress lines and the review page: the same sequences
+        from_stdin, page = os.path.join(d, "stdin.geojson"), os.path.join(d, "stdin.html")
+        r = run(["create_custom_sequences", "--geojson_points", "-", "--output_file_sequence", from_stdin,
+                 "--review_html", page, "--graph_url", srv.base + "/graph", "--progress"],
+                stdin=read(pts_path).decode())
+        assert r.rc == 0 and unsign(read(from_stdin).decode()) == unsign(got), r
+        assert "%d points read" % len(pts) in r.err and "sequences to review" in r.err, r
+        assert review_data(page)["features"] == geojson(from_stdin)
+        # a broken standard input: status 2, one line naming it, nothing asked or written
+        asked = len(log_entries(srv.log))
+        r = run(["create_custom_sequences", "--geojson_points", "-", "--output_file_sequence",
+                 os.path.join(d, "broken", "cs.geojson"), "--graph_url", srv.base + "/graph"],
+                stdin=read(pts_path).decode()[:-200])
+        assert r.rc == 2 and "standard input" in r.err and len(r.err.strip().splitlines()) == 1, r
+        assert len(log_entries(srv.log)) == asked and not os.path.exists(os.path.join(d, "broken"))
     # no token for an http(s) Graph API: status 2, before anything
     gone = os.path.join(d, "none", "cs.geojson")
     r = run(args[:3] + ["--output_file_sequence", gone, "--graph_url", "http://127.0.0.1:9/graph"], token=False)

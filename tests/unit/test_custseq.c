@@ -106,11 +106,14 @@ static void test_picks_spread_evenly(void **state)
   custseq_free(&c);
 }
 
-/* custom_url: the first review image found; custom_urls: the others found */
-static void test_urls_written_after_the_sequence(void **state)
+/* custom_url: the first review image found; custom_urls: the others found.
+ * The URL text all in memory, or (url_memory small) partly or all in the
+ * temporary file: the same bytes. */
+static void urls_written_after_the_sequence(size_t url_memory)
 {
-  (void)state;
   struct custseq *c = custseq_new(0);
+  if(url_memory != CUSTSEQ_URL_MEMORY)
+    custseq_set_url_memory(c, url_memory);
   for(int i = 0; i < 6; i++) {
     char id[16];
     snprintf(id, sizeof(id), "%d", 200 + i);
@@ -131,10 +134,12 @@ static void test_urls_written_after_the_sequence(void **state)
       char url[64];
       snprintf(url, sizeof(url), "https://cdn.test/%llu.jpg?a=1&b=\"x\"",
                (unsigned long long)ids[i]);
-      assert_int_equal(custseq_set_url(c, i, url), MLY_OK);
+      if(ids[i] == 204) /* replaced by a later answer */
+        assert_int_equal(custseq_set_url(c, i, "https://cdn.test/stale", &err), MLY_OK);
+      assert_int_equal(custseq_set_url(c, i, url, &err), MLY_OK);
     }
   }
-  assert_int_equal(custseq_set_url(c, n, "x"), MLY_EINVAL);
+  assert_int_equal(custseq_set_url(c, n, "x", &err), MLY_EINVAL);
   size_t nseq;
   char *text = write_to(c, "s.geojsonl", OUTFILE_SEQUENCES, &nseq);
   assert_int_equal(nseq, 2);
@@ -163,6 +168,19 @@ static void test_urls_written_after_the_sequence(void **state)
   custseq_free(&c);
 }
 
+static void test_urls_written_after_the_sequence(void **state)
+{
+  (void)state;
+  urls_written_after_the_sequence(CUSTSEQ_URL_MEMORY);
+}
+
+static void test_urls_from_the_temporary_file(void **state)
+{
+  (void)state;
+  urls_written_after_the_sequence(0);  /* every URL to the file */
+  urls_written_after_the_sequence(70); /* some in the file, the last ones in memory */
+}
+
 /* The same points spilled to disk in runs of 3: the same bytes */
 static void test_runs_on_disk_same_bytes(void **state)
 {
@@ -182,7 +200,7 @@ static void test_runs_on_disk_same_bytes(void **state)
     assert_int_equal(custseq_pick(c, &ids, &n, &err), MLY_OK);
     assert_int_equal(n, 20);
     for(size_t i = 0; i < n; i += 2)
-      assert_int_equal(custseq_set_url(c, i, "u"), MLY_OK);
+      assert_int_equal(custseq_set_url(c, i, "u", &err), MLY_OK);
     text[pass] = write_to(c, "r.geojson", OUTFILE_SEQUENCES, &nseq);
     assert_int_equal(nseq, 4);
     custseq_free(&c);
@@ -244,6 +262,7 @@ int main(void)
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_picks_spread_evenly),
     cmocka_unit_test(test_urls_written_after_the_sequence),
+    cmocka_unit_test(test_urls_from_the_temporary_file),
     cmocka_unit_test(test_runs_on_disk_same_bytes),
     cmocka_unit_test(test_point_fields_read_back),
   };

@@ -1,8 +1,10 @@
 /* custseq.c -- sequences from points, with evenly spread review images */
 #include "mly/custseq.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "mly/csvw.h"
 #include "mly/dbuf.h"
@@ -12,14 +14,31 @@
 #include "mly/seqfeat.h"
 #include "mly/strtab.h"
 
+/* Where the URL of one review image is: bytes [off, off + len) of the URL
+ * text (file, then memory); off NO_URL when none was found */
+struct url_at {
+  uint64_t off;
+  uint32_t len;
+};
+#define NO_URL UINT64_MAX
+
 struct custseq {
   struct strtab *strings;
   struct seq_builder *seq;
   uint64_t *ids;   /* picked ids: all of them while picking, then distinct, ascending */
   size_t nids, capids;
-  char **urls;     /* per distinct id: its URL or NULL */
+  struct url_at *urls; /* per distinct id */
+  /* The URL text, in the order the URLs came: its first `spilled` bytes in
+   * `file` (an unlinked temporary file), the rest in `text`, which goes to
+   * the file whenever it would pass url_memory bytes */
+  struct dbuf text;
+  FILE *file;
+  uint64_t spilled;
+  bool unflushed;  /* the file has bytes stdio has not handed to the kernel */
+  size_t url_memory;
   bool picked;
   struct dbuf tmp; /* custom_urls of one sequence */
+  struct dbuf first; /* custom_url of one sequence */
   struct custseq_stats st;
 };
 
@@ -37,7 +56,15 @@ struct custseq *custseq_new(size_t max_points)
   }
   seq_set_memory_limit(c->seq, max_points);
   dbuf_init(&c->tmp, 1u << 20);
+  dbuf_init(&c->first, 1u << 20);
+  dbuf_init(&c->text, SIZE_MAX);
+  c->url_memory = CUSTSEQ_URL_MEMORY;
   return c;
+}
+
+void custseq_set_url_memory(struct custseq *c, size_t bytes)
+{
+  c->url_memory = bytes;
 }
 
 void custseq_free(struct custseq **pc)
@@ -47,12 +74,13 @@ void custseq_free(struct custseq **pc)
     return;
   seq_free(&c->seq);
   strtab_free(&c->strings);
-  if(c->urls)
-    for(size_t i = 0; i < c->nids; i++)
-      free(c->urls[i]);
   free(c->urls);
   free(c->ids);
+  if(c->file)
+    fclose(c->file);
+  dbuf_cleanup(&c->text);
   dbuf_cleanup(&c->tmp);
+  dbuf_cleanup(&c->first);
   free(c);
   *pc = NULL;
 }
@@ -144,34 +172,81 @@ enum mly_rc custseq_pick(struct custseq *c, const uint64_t **ids, size_t *n, str
     if(!o || c->ids[o - 1] != c->ids[i])
       c->ids[o++] = c->ids[i];
   c->nids = o;
-  c->urls = calloc(o ? o : 1, sizeof(*c->urls));
+  c->urls = malloc((o ? o : 1) * sizeof(*c->urls));
   if(!c->urls)
     return mly_err_set(err, MLY_ENOMEM, "out of memory for the review images");
+  for(size_t i = 0; i < o; i++)
+    c->urls[i].off = NO_URL;
   c->st.ids = o;
   *ids = c->ids;
   *n = o;
   return MLY_OK;
 }
 
-enum mly_rc custseq_set_url(struct custseq *c, size_t i, const char *url)
+static enum mly_rc url_file_error(struct mly_err *err)
 {
-  if(!c->urls || i >= c->nids || !url)
-    return MLY_EINVAL;
-  char *copy = strdup(url);
-  if(!copy)
-    return MLY_ENOMEM;
-  if(!c->urls[i])
-    c->st.urls++;
-  free(c->urls[i]);
-  c->urls[i] = copy;
+  return mly_err_set(err, MLY_EIO, "cannot use a temporary file for the review image URLs: %s",
+                     strerror(errno ? errno : EIO));
+}
+
+/* The URL text in memory to the file */
+static enum mly_rc spill_urls(struct custseq *c, struct mly_err *err)
+{
+  if(!c->file && !(c->file = tmpfile())) /* unlinked: nothing outlives the run */
+    return url_file_error(err);
+  if(fwrite(c->text.p, 1, c->text.n, c->file) != c->text.n)
+    return url_file_error(err);
+  c->spilled += c->text.n;
+  c->unflushed = true;
+  dbuf_reset(&c->text);
   return MLY_OK;
 }
 
-/* The URL of image id, or NULL */
-static const char *url_of(const struct custseq *c, uint64_t id)
+enum mly_rc custseq_set_url(struct custseq *c, size_t i, const char *url, struct mly_err *err)
+{
+  if(!c->urls || i >= c->nids || !url)
+    return mly_err_set(err, MLY_EINVAL, "custseq_set_url: no review image %zu", i);
+  size_t n = strlen(url);
+  if(n > UINT32_MAX)
+    return mly_err_set(err, MLY_ETOOBIG, "a review image URL is too long");
+  enum mly_rc rc = MLY_OK;
+  if(c->text.n && c->text.n + n > c->url_memory && (rc = spill_urls(c, err)))
+    return rc;
+  uint64_t off = c->spilled + c->text.n;
+  if((rc = dbuf_add(&c->text, url, n)))
+    return mly_err_set(err, rc, "out of memory for the review image URLs");
+  if(c->urls[i].off == NO_URL)
+    c->st.urls++;
+  c->urls[i] = (struct url_at){off, (uint32_t)n};
+  return MLY_OK;
+}
+
+/* Append the URL of image id to b; *found (OUT) whether it has one */
+static enum mly_rc url_of(struct custseq *c, uint64_t id, struct dbuf *b, bool *found)
 {
   const uint64_t *at = c->nids ? bsearch(&id, c->ids, c->nids, sizeof(id), cmp_u64) : NULL;
-  return at ? c->urls[at - c->ids] : NULL;
+  const struct url_at *u = at ? &c->urls[at - c->ids] : NULL;
+  *found = u && u->off != NO_URL;
+  if(!*found)
+    return MLY_OK;
+  if(u->off >= c->spilled)
+    return dbuf_add(b, c->text.p + (u->off - c->spilled), u->len);
+  if(c->unflushed && fflush(c->file) != 0)
+    return MLY_EIO;
+  c->unflushed = false;
+  enum mly_rc rc = dbuf_reserve(b, u->len);
+  if(rc)
+    return rc;
+  for(size_t got = 0; got < u->len;) {
+    ssize_t r = pread(fileno(c->file), b->p + b->n + got, u->len - got, (off_t)(u->off + got));
+    if(r < 0 && errno == EINTR)
+      continue;
+    if(r <= 0)
+      return MLY_EIO;
+    got += (size_t)r;
+  }
+  b->n += u->len;
+  return MLY_OK;
 }
 
 #define ADD_LIT(b, s) dbuf_add(b, s, sizeof(s) - 1)
@@ -182,31 +257,35 @@ static enum mly_rc extra(void *user, const struct seq_point *v, size_t n, bool c
 {
   struct custseq *c = user;
   size_t at[CUSTSEQ_PICKS], k = picks(v, n, at);
-  const char *first = NULL;
   enum mly_rc rc = MLY_OK;
+  dbuf_reset(&c->first);
   dbuf_reset(&c->tmp);
+  bool first = false;
   for(size_t i = 0; i < k && !rc; i++) {
-    const char *u = url_of(c, v[at[i]].id);
-    if(!u)
-      continue;
-    if(!first)
-      first = u;
-    else if(!(rc = c->tmp.n ? ADD_LIT(&c->tmp, ",") : MLY_OK))
-      rc = dbuf_add(&c->tmp, u, strlen(u));
+    struct dbuf *into = first ? &c->tmp : &c->first;
+    size_t mark = c->tmp.n;
+    if(first && c->tmp.n && (rc = ADD_LIT(&c->tmp, ",")))
+      break;
+    bool found;
+    if((rc = url_of(c, v[at[i]].id, into, &found)))
+      break;
+    if(!found)
+      c->tmp.n = mark; /* no URL: no comma either */
+    first = first || found;
   }
   if(rc)
     return rc;
   if(first)
     c->st.with_review++;
-  const char *url = first ? first : "";
+  const char *url = c->first.n ? c->first.p : "";
   const char *urls = c->tmp.n ? c->tmp.p : "";
   if(csv) {
-    if((rc = ADD_LIT(t, ",")) || (rc = csvw_field(t, url, strlen(url))) ||
+    if((rc = ADD_LIT(t, ",")) || (rc = csvw_field(t, url, c->first.n)) ||
        (rc = ADD_LIT(t, ",")))
       return rc;
     return csvw_field(t, urls, c->tmp.n);
   }
-  if((rc = ADD_LIT(t, ",\"custom_url\":")) || (rc = jsonw_string(t, url, strlen(url))) ||
+  if((rc = ADD_LIT(t, ",\"custom_url\":")) || (rc = jsonw_string(t, url, c->first.n)) ||
      (rc = ADD_LIT(t, ",\"custom_urls\":")))
     return rc;
   return jsonw_string(t, urls, c->tmp.n);

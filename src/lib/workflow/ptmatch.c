@@ -136,11 +136,7 @@ static enum mly_rc point_one(void *user, const struct feature *f, struct mly_err
 {
   struct match *m = user;
   enum mly_rc rc;
-  if((++m->st->points & 0xfff) == 0) {
-    wf_report(m->o->progress, "points", m->st->points);
-    if(wf_stopped(m->o->progress))
-      return mly_err_set(err, MLY_ESTOP, "stopped");
-  }
+  m->st->points++;
   if(matches(m, f, &rc)) {
     m->st->matched++;
     return wf_out_feature(m->out, f->properties, f->geometry, err);
@@ -186,13 +182,13 @@ enum mly_rc ptmatch_run(const struct ptmatch_opts *o, struct ptmatch_stats *st,
   if(!m.ctx || !m.ids || !m.reader)
     rc = mly_err_set(err, MLY_ENOMEM, "out of memory");
   if(!rc)
-    rc = wf_each(&polys, add_polygon, &m, err);
+    rc = wf_each(&polys, add_polygon, &m, NULL, NULL, err);
   if(!rc)
     m.nseqs = strtab_count(m.ids) < m.nseqs ? strtab_count(m.ids) : m.nseqs;
   if(!rc)
     rc = wf_out_open(&out, o->output, err);
   if(!rc)
-    rc = wf_each(&points, point_one, &m, err);
+    rc = wf_each(&points, point_one, &m, o->progress, "points", err);
   if(!rc)
     rc = wf_out_publish(&out, err);
   wf_out_cleanup(&out);

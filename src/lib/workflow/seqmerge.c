@@ -229,8 +229,8 @@ static enum mly_rc merge_one(void *user, const struct feature *f, struct mly_err
   struct merge *m = user;
   bool counting = m->out == NULL;
   enum mly_rc rc;
-  if(counting && (++m->st->features & 0xfff) == 0)
-    wf_report(m->o->progress, "reading", m->st->features);
+  if(counting)
+    m->st->features++; /* reported by wf_each */
   if(wf_stopped(m->o->progress))
     return mly_err_set(err, MLY_ESTOP, "stopped");
   uint32_t idx;
@@ -267,13 +267,13 @@ enum mly_rc seqmerge_run(const struct seqmerge_opts *o, struct seqmerge_stats *s
   if(!(m.ids = strtab_new()))
     rc = mly_err_set(err, MLY_ENOMEM, "out of memory");
   if(!rc)
-    rc = wf_each(&in, merge_one, &m, err);
+    rc = wf_each(&in, merge_one, &m, o->progress, "reading", err);
   if(!rc)
     rc = wf_out_open(&out, o->output, err);
   if(!rc)
     m.out = &out;
   if(!rc)
-    rc = wf_each(&in, merge_one, &m, err);
+    rc = wf_each(&in, merge_one, &m, NULL, NULL, err);
   if(!rc)
     rc = wf_out_publish(&out, err);
   wf_out_cleanup(&out);

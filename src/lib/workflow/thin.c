@@ -115,11 +115,6 @@ static enum mly_rc read_one(void *user, const struct feature *f, struct mly_err 
   if((rc = seq_add(t->seqs, &p)))
     return seq_add_error(t->seqs, err);
   t->st->points++;
-  if((t->st->features & 0xfff) == 0) {
-    wf_report(t->o->progress, "reading", t->st->features);
-    if(wf_stopped(t->o->progress))
-      return mly_err_set(err, MLY_ESTOP, "stopped");
-  }
   return MLY_OK;
 }
 
@@ -166,7 +161,7 @@ enum mly_rc thin_points(const struct thin_opts *o, struct thin_stats *st, struct
   else
     seq_set_memory_limit(t.seqs, o->max_points ? o->max_points : (size_t)1 << 19);
   if(!rc)
-    rc = wf_each(&in, read_one, &t, err);
+    rc = wf_each(&in, read_one, &t, o->progress, "reading", err);
   if(!rc && !(t.keep = calloc(st->points / 8 + 1, 1)))
     rc = mly_err_set(err, MLY_ENOMEM, "out of memory");
   if(!rc)
@@ -175,7 +170,7 @@ enum mly_rc thin_points(const struct thin_opts *o, struct thin_stats *st, struct
   if(!rc)
     rc = wf_out_open(&out, o->output, err);
   if(!rc)
-    rc = wf_each(&in, write_one, &t, err);
+    rc = wf_each(&in, write_one, &t, NULL, NULL, err);
   if(!rc)
     rc = wf_out_publish(&out, err);
   wf_out_cleanup(&out);

@@ -28,6 +28,11 @@ static enum mly_rc spool_stdin(struct wf_input *in, struct mly_err *err)
 
 enum mly_rc wf_input_open(struct wf_input *in, struct featread **r, struct mly_err *err)
 {
+  if(in->once && in->read)
+    return mly_err_set(err, MLY_EINVAL, "%s%s%s can be read only once",
+                       strcmp(in->path, "-") ? "'" : "", strcmp(in->path, "-") ? in->path : "standard input",
+                       strcmp(in->path, "-") ? "'" : "");
+  in->read = true;
   if(!in->spool)
     return featread_open(in->path, r, err);
   rewind(in->spool);
@@ -51,16 +56,30 @@ enum mly_rc wf_input_init(struct wf_input *in, const char *path, struct mly_err 
   return rc;
 }
 
-enum mly_rc wf_each(struct wf_input *in, wf_feature_fn fn, void *user, struct mly_err *err)
+void wf_input_once(struct wf_input *in, const char *path)
+{
+  memset(in, 0, sizeof(*in));
+  in->path = path;
+  in->once = true;
+}
+
+enum mly_rc wf_each(struct wf_input *in, wf_feature_fn fn, void *user, const struct wf_progress *p,
+                    const char *what, struct mly_err *err)
 {
   struct featread *r = NULL;
   enum mly_rc rc = wf_input_open(in, &r, err);
+  uint64_t n = 0;
   while(!rc) {
     struct feature f;
     bool got;
     if((rc = featread_next(r, &f, &got, err)) || !got)
       break;
     rc = fn(user, &f, err);
+    if(!rc && p && ++n % WF_EACH_STEP == 0) {
+      wf_report(p, what, n);
+      if(wf_stopped(p))
+        rc = mly_err_set(err, MLY_ESTOP, "stopped");
+    }
   }
   featread_close(&r);
   return rc;
