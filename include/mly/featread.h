@@ -68,6 +68,16 @@ const char *featread_format_name(const struct featread *r);
 enum mly_rc featread_open_stream(FILE *fp, const char *name, struct featread **out,
                                  struct mly_err *err) MLY_WARN_UNUSED;
 
+/* Read back an output that is closed but not published yet (outfile.h),
+ * in its format: its temporary file (a written-through output's spool is
+ * read from its start), named in messages by its final path. So a run can
+ * derive a second output from a first and publish both together. The
+ * output stays the caller's and must not be published or aborted before
+ * featread_close. MLY_EINVAL for a PostGIS table or a raw output. */
+struct outfile;
+enum mly_rc featread_open_outfile(struct outfile *o, struct featread **out, struct mly_err *err)
+    MLY_WARN_UNUSED;
+
 /* A GeoJSON position's longitude and latitude: true when pos is an array
  * of at least two numbers within [-180, 180] and [-90, 90] */
 bool feature_position(const json_t *pos, double *lon, double *lat);

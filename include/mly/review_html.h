@@ -55,6 +55,11 @@ enum mly_rc review_html_close(struct review_html *r, struct mly_err *err) MLY_WA
 /* Rename the closed page onto its path (outfile_publish) */
 enum mly_rc review_html_publish(struct review_html *r, struct mly_err *err) MLY_WARN_UNUSED;
 
+/* The page's output, once review_html_close has closed it: for
+ * outfile_publish_all, to publish the page together with other outputs
+ * (instead of review_html_publish) */
+struct outfile *review_html_outfile(struct review_html *r);
+
 /* Free; a page not published is removed (nothing is left at its path).
  * *r is cleared; NULL and *r == NULL are no-ops. */
 void review_html_free(struct review_html **r);

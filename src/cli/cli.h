@@ -72,6 +72,17 @@ int cli_exit_for(enum mly_rc rc, bool started);
  * also for create_custom_sequences --review_html). The exit status, after
  * printing any error (and, unless quiet, a summary) to stderr. */
 int cli_review_write(const char *input, const char *page, bool quiet);
+/* Its parts, for a command that publishes the page together with other
+ * outputs: the page of in's sequences (source: the name it shows) built
+ * and closed under a temporary name, *out (OUT; freed with
+ * review_html_free), *without (OUT) the sequences without review images.
+ * The exit status; on failure nothing is left and err says why. */
+struct featread;
+struct review_html;
+int cli_review_build(struct featread *in, const char *page, const char *source,
+                     struct review_html **out, uint64_t *without, struct mly_err *err);
+/* The page's summary line(s) on stderr, unless quiet */
+void cli_review_said(const char *page, const struct review_html *r, uint64_t without, bool quiet);
 
 /* Set by SIGINT/SIGTERM: the running command stops cleanly (status 3) */
 extern volatile sig_atomic_t cli_stop_requested;

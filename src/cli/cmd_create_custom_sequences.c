@@ -7,6 +7,7 @@
 #include "mly/job.h"
 #include "mly/outfile.h"
 #include "mly/paths.h"
+#include "mly/review_html.h"
 #include "mly/workflow.h"
 
 #include <stdlib.h>
@@ -26,7 +27,8 @@ static const struct cli_arg cs_args[] = {
                  "the sequences with custom_url and custom_urls (format by extension; - is\n"
                  "standard output; default data/sequences.geojson, as geokit)"),
   CLI_OPT_STRING("review_html", struct cs_opts, review_html, false, "<path>",
-                 "also write the review page of the sequences (as mapillary review does)"),
+                 "also write the review page of the sequences (as mapillary review does),\n"
+                 "published together with them"),
   CLI_OPT_STRING("image_size", struct cs_opts, image_size, false, "<size>",
                  "review thumbnails: 256, 1024 (default, geokit's), 2048 or original"),
   CLI_OPT_INT("concurrency", struct cs_opts, net.concurrency, false, "<n>",
@@ -122,19 +124,56 @@ static enum mly_rc cs_lookup(struct cs_run *r, const struct cs_opts *o, enum img
   return rc;
 }
 
-static enum mly_rc cs_write(struct cs_run *r, const char *output, size_t *nseq,
-                            struct mly_err *err)
+/* The sequences, and the review page read back from them, both written
+ * under temporary names and then published together (outfile.h): a failure
+ * in either leaves every output path as it was. The exit status. */
+static int cs_write(struct cs_run *r, const struct cs_opts *o, struct mly_err *err)
 {
-  struct outfile o = {0};
-  enum mly_rc rc = outfile_open_as(&o, output, OUTFILE_REVIEW_SEQUENCES, err);
+  struct outfile seqs = {0};
+  struct review_html *page = NULL;
+  uint64_t without = 0;
+  size_t nseq = 0;
+  int status = CLI_OK;
+  enum mly_rc rc = outfile_open_as(&seqs, o->output, OUTFILE_REVIEW_SEQUENCES, err);
   if(!rc)
-    rc = custseq_write(r->cs, &o, nseq, err);
+    rc = custseq_write(r->cs, &seqs, &nseq, err);
   if(!rc)
-    rc = outfile_close(&o, err);
-  if(!rc)
-    rc = outfile_publish(&o, err);
-  outfile_abort(&o);
-  return rc;
+    rc = outfile_close(&seqs, err);
+  struct custseq_stats st;
+  custseq_get_stats(r->cs, &st);
+  custseq_free(&r->cs); /* its memory and temporary files go before the page */
+  if(!rc && o->review_html) {
+    struct featread *in = NULL;
+    rc = featread_open_outfile(&seqs, &in, err);
+    if(!rc)
+      status = cli_review_build(in, o->review_html, strcmp(o->output, "-") ? o->output : NULL,
+                                &page, &without, err);
+    featread_close(&in);
+    if(status == CLI_USAGE)
+      status = CLI_FAILED; /* after the requests: not the command line's fault */
+  }
+  if(!rc && !status) {
+    struct outfile *all[] = {&seqs, page ? review_html_outfile(page) : NULL};
+    rc = outfile_publish_all(all, page ? 2 : 1, err);
+  }
+  if(rc)
+    status = cli_exit_for(rc, true);
+  if(!status) {
+    cli_progress_summary(
+        &r->pr,
+        "create_custom_sequences: %llu points read (%llu not points, %llu without "
+        "sequence_id), %zu sequences written to %s, %llu with review images; %llu images "
+        "asked, %llu URLs found, %llu unavailable (deleted, private or no such size); %.2f s",
+        (unsigned long long)st.read, (unsigned long long)st.not_point,
+        (unsigned long long)st.no_sequence, nseq, o->output, (unsigned long long)st.with_review,
+        (unsigned long long)st.ids, (unsigned long long)st.urls,
+        (unsigned long long)r->unavailable, cli_progress_elapsed(&r->pr));
+    if(page)
+      cli_review_said(o->review_html, page, without, o->net.quiet);
+  }
+  review_html_free(&page); /* the later first: the folders each made go empty */
+  outfile_abort(&seqs);
+  return status;
 }
 
 static int cs_main(const struct cs_opts *o, enum imgurl_size size, const char *token)
@@ -143,41 +182,33 @@ static int cs_main(const struct cs_opts *o, enum imgurl_size size, const char *t
   cli_progress_init(&r.pr, o->net.quiet, o->net.progress);
   struct mly_err err = {0};
   bool started = false;
-  size_t nseq = 0;
   r.cs = custseq_new(JOB_SEQ_MEMORY_POINTS);
-  enum mly_rc rc = r.cs ? outfile_prepare_dir(o->output, &err)
-                        : mly_err_set(&err, MLY_ENOMEM, "out of memory");
+  enum mly_rc rc = r.cs ? MLY_OK : mly_err_set(&err, MLY_ENOMEM, "out of memory");
+  /* the points first: a broken input leaves nothing on disk (the output
+   * folders are made by the checks), and reading comes before any request */
   if(!rc)
     rc = cs_read(&r, o->input, &err);
+  if(!rc)
+    rc = outfile_prepare_dir(o->output, &err);
+  if(!rc && o->review_html)
+    rc = outfile_prepare_dir(o->review_html, &err);
   if(!rc) {
     started = true;
     rc = cs_lookup(&r, o, size, token, &err);
   }
-  if(!rc)
-    rc = cs_write(&r, o->output, &nseq, &err);
-  struct custseq_stats st;
-  custseq_get_stats(r.cs, &st);
-  custseq_free(&r.cs);
+  int status = CLI_OK;
   if(rc) {
+    status = !started && (rc == MLY_EIO || rc == MLY_EFORMAT || rc == MLY_ETOOBIG)
+                 ? CLI_USAGE : cli_exit_for(rc, started);
+    custseq_free(&r.cs);
+  }
+  else
+    status = cs_write(&r, o, &err);
+  if(status) {
     cli_progress_clear(&r.pr);
     fprintf(stderr, "mapillary: create_custom_sequences: %s\n", err.msg);
-    if(!started && (rc == MLY_EIO || rc == MLY_EFORMAT || rc == MLY_ETOOBIG))
-      return CLI_USAGE;
-    return cli_exit_for(rc, started);
   }
-  cli_progress_summary(
-      &r.pr,
-      "create_custom_sequences: %llu points read (%llu not points, %llu without sequence_id), "
-      "%zu sequences written to %s, %llu with review images; %llu images asked, %llu URLs "
-      "found, %llu unavailable (deleted, private or no such size); %.2f s",
-      (unsigned long long)st.read, (unsigned long long)st.not_point,
-      (unsigned long long)st.no_sequence, nseq, o->output, (unsigned long long)st.with_review,
-      (unsigned long long)st.ids, (unsigned long long)st.urls, (unsigned long long)r.unavailable,
-      cli_progress_elapsed(&r.pr));
-  /* the review page, from the sequences just written (cmd_review.c) */
-  if(o->review_html)
-    return cli_review_write(o->output, o->review_html, o->net.quiet);
-  return CLI_OK;
+  return status;
 }
 
 int cmd_create_custom_sequences(int argc, char **argv)
@@ -203,11 +234,10 @@ int cmd_create_custom_sequences(int argc, char **argv)
     return CLI_USAGE;
   }
   if(o.review_html) {
-    /* the page reads the sequences back: they must be a file, and the page
-     * must overwrite neither them nor the points (checked before any work) */
-    if(!*o.review_html || strcmp(o.output, "-") == 0)
-      return cli_usage_error("create_custom_sequences", "--review_html needs a path and "
-                             "--output_file_sequence a file, not standard output");
+    /* the page overwrites neither the sequences nor the points (checked
+     * before any work) */
+    if(!*o.review_html)
+      return cli_usage_error("create_custom_sequences", "--review_html needs a path");
     const struct paths_use uses[] = {{o.input, "--geojson_points", false},
                                      {o.output, "--output_file_sequence", true},
                                      {o.review_html, "--review_html", true}};
@@ -219,12 +249,5 @@ int cmd_create_custom_sequences(int argc, char **argv)
   }
   if(cli_checking())
     return CLI_OK;
-  if(o.review_html) {
-    struct mly_err err = {0};
-    if(outfile_prepare_dir(o.review_html, &err)) {
-      fprintf(stderr, "mapillary: create_custom_sequences: %s\n", err.msg);
-      return CLI_USAGE;
-    }
-  }
   return cs_main(&o, size, http ? token : NULL);
 }

@@ -42,6 +42,59 @@ static bool has_images(const json_t *properties)
   return false;
 }
 
+int cli_review_build(struct featread *in, const char *page, const char *source,
+                     struct review_html **out, uint64_t *without, struct mly_err *err)
+{
+  struct review_html *r = NULL;
+  *out = NULL;
+  *without = 0;
+  enum mly_rc rc = review_html_open(&r, page, source, err);
+  if(rc)
+    return rc == MLY_EIO ? CLI_USAGE : CLI_FAILED; /* a folder that cannot be written */
+  int status = CLI_OK;
+  for(;;) {
+    struct feature f;
+    bool got = false;
+    rc = featread_next(in, &f, &got, err);
+    if(rc) {
+      status = rc == MLY_ENOMEM || rc == MLY_EIO ? CLI_FAILED : CLI_USAGE;
+      break;
+    }
+    if(!got)
+      break;
+    if(cli_stop_requested) {
+      mly_err_set(err, MLY_ESTOP, "interrupted; nothing written");
+      status = CLI_INCOMPLETE;
+      break;
+    }
+    *without += !has_images(f.properties);
+    if((rc = review_html_add(r, f.properties, f.geometry, err))) {
+      status = cli_exit_for(rc, true);
+      break;
+    }
+  }
+  if(!status && (rc = review_html_close(r, err)))
+    status = cli_exit_for(rc, true);
+  if(status)
+    review_html_free(&r);
+  *out = r;
+  return status;
+}
+
+void cli_review_said(const char *page, const struct review_html *r, uint64_t without, bool quiet)
+{
+  if(quiet)
+    return;
+  uint64_t n = review_html_count(r);
+  fprintf(stderr, "mapillary: %s: %llu sequences to review", page, (unsigned long long)n);
+  if(without)
+    fprintf(stderr, ", %llu without review images", (unsigned long long)without);
+  fputc('\n', stderr);
+  if(n && without == n)
+    fprintf(stderr, "mapillary: no sequence has review images (custom_url, custom_urls): "
+                    "create_custom_sequences adds them\n");
+}
+
 int cli_review_write(const char *input, const char *page, bool quiet)
 {
   struct mly_err err = {0};
@@ -61,50 +114,11 @@ int cli_review_write(const char *input, const char *page, bool quiet)
     status = rc == MLY_ENOMEM ? CLI_FAILED : CLI_USAGE;
     goto out;
   }
-  rc = review_html_open(&r, page, input, &err);
-  if(rc) {
-    status = rc == MLY_EIO ? CLI_USAGE : CLI_FAILED; /* a folder that cannot be written */
-    goto out;
-  }
-  for(;;) {
-    struct feature f;
-    bool got = false;
-    rc = featread_next(in, &f, &got, &err);
-    if(rc) {
-      status = rc == MLY_ENOMEM || rc == MLY_EIO ? CLI_FAILED : CLI_USAGE;
-      goto out;
-    }
-    if(!got)
-      break;
-    if(cli_stop_requested) {
-      rc = mly_err_set(&err, MLY_ESTOP, "interrupted; nothing written");
-      status = CLI_INCOMPLETE;
-      goto out;
-    }
-    without += !has_images(f.properties);
-    rc = review_html_add(r, f.properties, f.geometry, &err);
-    if(rc) {
-      status = cli_exit_for(rc, true);
-      goto out;
-    }
-  }
-  rc = review_html_close(r, &err);
-  if(!rc)
-    rc = review_html_publish(r, &err);
-  if(rc) {
+  status = cli_review_build(in, page, input, &r, &without, &err);
+  if(!status && (rc = review_html_publish(r, &err)))
     status = cli_exit_for(rc, true);
-    goto out;
-  }
-  if(!quiet) {
-    uint64_t n = review_html_count(r);
-    fprintf(stderr, "mapillary: %s: %llu sequences to review", page, (unsigned long long)n);
-    if(without)
-      fprintf(stderr, ", %llu without review images", (unsigned long long)without);
-    fputc('\n', stderr);
-    if(n && without == n)
-      fprintf(stderr, "mapillary: no sequence has review images (custom_url, custom_urls): "
-                      "create_custom_sequences adds them\n");
-  }
+  if(!status)
+    cli_review_said(page, r, without, quiet);
 out:
   if(status)
     fprintf(stderr, "mapillary: %s\n", err.msg);

@@ -2627,12 +2627,55 @@ def create_custom_sequences_writes_the_review_page():
         with urllib.request.urlopen(fresh, timeout=30) as resp:
             body = resp.read()
         assert body[:2] == b"\xff\xd8" and body[-2:] == b"\xff\xd9", body[:16]
-    # the page needs the sequences as a file, and overwrites no other path
-    for extra, said in ((["--output_file_sequence", "-"], "standard output"),
-                        (["--review_html", pts_path], "same file"),
-                        (["--review_html", out], "same file")):
+        # the sequences to standard output or written through (/dev/null: "no sequences,
+        # only the page"): the page holds them all the same
+        r = run(args[:-4] + ["--output_file_sequence", "-", "--graph_url", srv.base + "/graph",
+                             "--review_html", page, "--quiet"])
+        assert r.rc == 0 and r.err == "", r
+        assert review_data(page)["features"] == json.loads(r.out)["features"]
+        assert review_data(page)["source"] == ""
+        r = run(args[:-4] + ["--output_file_sequence", "/dev/null", "--graph_url", srv.base + "/graph",
+                             "--review_html", page, "--quiet"])
+        assert r.rc == 0 and r.err == "", r
+        assert unsign(json.dumps(review_data(page)["features"])) == unsign(json.dumps(geojson(out)))
+    # the page overwrites no other path
+    for extra, said in ((["--review_html", pts_path], "same file"),
+                        (["--review_html", out], "same file"),
+                        (["--review_html="], "needs a path")):
         r = run(args + ["--review_html", page] + extra)
         assert r.rc == 2 and said in r.err and len(r.err.strip().splitlines()) == 1, (extra, r)
+
+
+@case
+def create_custom_sequences_and_page_published_together():
+    # the page cannot be published (a folder appeared at its path while the review
+    # images were asked for): status 1, and neither output path changed
+    d = workdir()
+    sequences_file(d)
+    pts_path = os.path.join(d, "points.geojson")
+    out, page = os.path.join(d, "cs.geojson"), os.path.join(d, "pages", "review.html")
+    with open(out, "w") as f:
+        f.write("old")
+    root = tempfile.mkdtemp(prefix="mly-graph-", dir=ARGS.tmp)
+    with server(root, "--latency-ms", "1500") as srv:
+        e = dict(os.environ, MAPILLARY_ACCESS_TOKEN=TOKEN, MAPILLARY_BACKOFF_MS="20")
+        p = subprocess.Popen([ARGS.binary, "create_custom_sequences", "--geojson_points", pts_path,
+                              "--output_file_sequence", out, "--review_html", page, "--graph_url",
+                              srv.base + "/graph", "--concurrency", "1"], env=e,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        # the checks are done when the page's folder is there (made before the first request)
+        for _ in range(400):
+            if os.path.isdir(os.path.dirname(page)) or p.poll() is not None:
+                break
+            time.sleep(0.005)
+        os.mkdir(page)
+        err = p.communicate(timeout=120)[1]
+        asked = [x for x in log_entries(srv.log) if x["host"] == "api"]
+    assert asked, "the failure came before the requests: %r" % err
+    assert p.returncode == 1 and "review.html" in err and len(err.strip().splitlines()) == 1, (p.returncode, err)
+    assert TOKEN not in err
+    assert read(out) == b"old" and os.path.isdir(page)
+    assert all(".mly-tmp-" not in n for n in listing(d)), listing(d)
 
 
 def main():

@@ -12,6 +12,7 @@
 
 #include "mly/featread.h"
 #include "mly/jsonw.h"
+#include "mly/outfile.h"
 
 /* Every feature of text read as format `name` (by its extension), each
  * written back with feature_write_geojson on its own line, or "error: "
@@ -326,6 +327,58 @@ static void test_chunks(void **state)
   dbuf_cleanup(&want);
 }
 
+/* Read back a closed output before it is published: a CSV file (its format
+ * from the final path, not the temporary name), and one written through
+ * (/dev/null: the spool, read from its start); not a raw output */
+static int count_features(struct featread *r)
+{
+  int n = 0;
+  struct feature f;
+  bool got;
+  struct mly_err err = {0};
+  while(featread_next(r, &f, &got, &err) == MLY_OK && got)
+    n++;
+  return n;
+}
+
+static void test_open_outfile(void **state)
+{
+  (void)state;
+  char dir[] = "/tmp/mly-test-featread-XXXXXX";
+  assert_non_null(mkdtemp(dir));
+  char path[128];
+  snprintf(path, sizeof(path), "%s/s.csv", dir);
+  const char *paths[] = {path, "/dev/null"};
+  for(int k = 0; k < 2; k++) {
+    struct outfile o = {0};
+    struct mly_err err = {0};
+    assert_int_equal(outfile_open_as(&o, paths[k], OUTFILE_FEATURES, &err), MLY_OK);
+    const char *text = k ? "{\"type\":\"Feature\",\"properties\":{\"a\":1},\"geometry\":null}" : "lon,lat\r\n1,2\r\n3,4";
+    assert_int_equal(outfile_feature(&o, text, strlen(text), &err), MLY_OK);
+    struct featread *r = NULL;
+    assert_int_equal(featread_open_outfile(&o, &r, &err), MLY_EINVAL); /* not closed yet */
+    assert_int_equal(outfile_close(&o, &err), MLY_OK);
+    assert_int_equal(featread_open_outfile(&o, &r, &err), MLY_OK);
+    assert_int_equal(count_features(r), k ? 1 : 2);
+    featread_close(&r);
+    assert_int_equal(featread_open_outfile(&o, &r, &err), MLY_OK); /* again, from the start */
+    assert_int_equal(count_features(r), k ? 1 : 2);
+    featread_close(&r);
+    assert_int_equal(access(path, F_OK), -1); /* nothing published */
+    outfile_abort(&o);
+  }
+  struct outfile o = {0};
+  struct mly_err err = {0};
+  snprintf(path, sizeof(path), "%s/p.html", dir);
+  assert_int_equal(outfile_open_raw(&o, path, &err), MLY_OK);
+  assert_int_equal(outfile_close(&o, &err), MLY_OK);
+  struct featread *r = NULL;
+  assert_int_equal(featread_open_outfile(&o, &r, &err), MLY_EINVAL);
+  assert_null(r);
+  outfile_abort(&o);
+  assert_int_equal(rmdir(dir), 0);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -339,6 +392,7 @@ int main(void)
     cmocka_unit_test(test_too_big),
     cmocka_unit_test(test_write_csv),
     cmocka_unit_test(test_chunks),
+    cmocka_unit_test(test_open_outfile),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

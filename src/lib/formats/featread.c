@@ -1,6 +1,7 @@
 /* featread.c -- the features of a workflow input, one at a time: the core,
  * the streamed GeoJSON FeatureCollection and the line formats */
 #include "featread_internal.h"
+#include "mly/outfile.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -654,6 +655,26 @@ enum mly_rc featread_open_stream(FILE *fp, const char *name, struct featread **o
   }
   *out = r;
   return MLY_OK;
+}
+
+enum mly_rc featread_open_outfile(struct outfile *o, struct featread **out, struct mly_err *err)
+{
+  *out = NULL;
+  if(!o->closed || o->placed || o->fmt == OUTFMT_RAW || o->fmt == OUTFMT_PG)
+    return mly_err_set(err, MLY_EINVAL, "'%s' cannot be read back", o->final_path);
+  if(o->spooled) /* GDAL: the converted file, which keeps its extension */
+    return featread_open(o->tmp_path, out, err);
+  FILE *fp = o->copied ? o->fp : fopen(o->tmp_path, "rb");
+  if(!fp || (o->copied && fseek(fp, 0, SEEK_SET) != 0))
+    return mly_err_set(err, MLY_EIO, "cannot read back '%s': %s", o->final_path,
+                       strerror(errno));
+  enum mly_rc rc =
+      featread_open_stream(fp, o->to_stdout ? "standard output" : o->final_path, out, err);
+  if(rc && !o->copied)
+    fclose(fp);
+  else if(!rc)
+    (*out)->own_fp = !o->copied;
+  return rc;
 }
 
 const char *featread_format_name(const struct featread *r)

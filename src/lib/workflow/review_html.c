@@ -210,6 +210,11 @@ enum mly_rc review_html_publish(struct review_html *r, struct mly_err *err)
   return rc;
 }
 
+struct outfile *review_html_outfile(struct review_html *r)
+{
+  return &r->out;
+}
+
 void review_html_free(struct review_html **rp)
 {
   if(!rp || !*rp)
