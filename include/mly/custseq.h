@@ -62,8 +62,8 @@ enum mly_rc custseq_set_url(struct custseq *c, size_t i, const char *url, struct
     MLY_WARN_UNUSED;
 
 /* The URLs' text is kept in memory up to this many bytes (default
- * CUSTSEQ_URL_MEMORY); beyond, it goes to an unlinked temporary file
- * (tmpfile) and is read back by custseq_write, so memory holds 24 bytes per
+ * CUSTSEQ_URL_MEMORY); beyond, it goes to a temporary file
+ * (tempfile.h) and is read back by custseq_write, so memory holds 24 bytes per
  * review image, not its URL (some 300 bytes each for Mapillary's links). */
 #define CUSTSEQ_URL_MEMORY ((size_t)1 << 20)
 void custseq_set_url_memory(struct custseq *c, size_t bytes);

@@ -13,6 +13,7 @@
 #include "mly/seq.h"
 #include "mly/seqfeat.h"
 #include "mly/strtab.h"
+#include "mly/tempfile.h"
 
 /* Where the URL of one review image is: bytes [off, off + len) of the URL
  * text (file, then memory); off NO_URL when none was found */
@@ -192,8 +193,9 @@ static enum mly_rc url_file_error(struct mly_err *err)
 /* The URL text in memory to the file */
 static enum mly_rc spill_urls(struct custseq *c, struct mly_err *err)
 {
-  if(!c->file && !(c->file = tmpfile())) /* unlinked: nothing outlives the run */
-    return url_file_error(err);
+  enum mly_rc rc;
+  if(!c->file && (rc = tempfile_fopen("the review image URLs", &c->file, err)))
+    return rc;
   if(fwrite(c->text.p, 1, c->text.n, c->file) != c->text.n)
     return url_file_error(err);
   c->spilled += c->text.n;
