@@ -979,7 +979,7 @@ enum mly_rc seqbuffer_simplify(const struct seqbuffer_opts *o, struct seqbuffer_
   if(!run.b)
     rc = mly_err_set(err, MLY_ENOMEM, "out of memory");
   if(!rc)
-    rc = wf_each(&in, sb_file_add, &run, err);
+    rc = wf_each(&in, sb_file_add, &run, NULL, NULL, err); /* its own progress: per 1024 */
   wf_input_cleanup(&in);
   if(!rc)
     rc = wf_out_open(&run.out, o->output, err);
