@@ -942,10 +942,6 @@ struct sb_file {
 static enum mly_rc sb_file_add(void *user, const struct feature *f, struct mly_err *err)
 {
   struct sb_file *run = user;
-  if(wf_stopped(run->o->progress))
-    return mly_err_set(err, MLY_ESTOP, "stopped");
-  if(f->index % 1024 == 0)
-    wf_report(run->o->progress, "buffering", f->index);
   return seqbuffer_add(run->b, f, err);
 }
 
@@ -979,7 +975,7 @@ enum mly_rc seqbuffer_simplify(const struct seqbuffer_opts *o, struct seqbuffer_
   if(!run.b)
     rc = mly_err_set(err, MLY_ENOMEM, "out of memory");
   if(!rc)
-    rc = wf_each(&in, sb_file_add, &run, NULL, NULL, err); /* its own progress: per 1024 */
+    rc = wf_each(&in, sb_file_add, &run, o->progress, "buffering", err);
   wf_input_cleanup(&in);
   if(!rc)
     rc = wf_out_open(&run.out, o->output, err);
