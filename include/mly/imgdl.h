@@ -97,14 +97,19 @@ bool imgdl_safe_name(const char *s, size_t n, char *out, size_t cap);
 /* Whether p[0..n) is a whole JPEG by its markers: FF D8 first, FF D9 last */
 bool imgdl_is_jpeg(const uint8_t *p, size_t n);
 
-/* Whether path is a regular file (not followed through a symlink) that
- * starts and ends like a JPEG: an image a run finished */
-bool imgdl_on_disk(const char *path);
+/* Whether name in the sequence folder seq of DIR (dirfd) is a regular file
+ * that starts and ends like a JPEG: an image a run finished. Neither seq nor
+ * name is followed through a symlink. */
+bool imgdl_on_disk(int dirfd, const char *seq, const char *name);
 
-/* Write p[0..n) as dir/name, created whole or not at all (see above).
- * MLY_OK; MLY_EIO with a message (an existing name is EEXIST: *existed set,
- * MLY_OK, the file left as it is). */
-enum mly_rc imgdl_save(const char *dir, const char *name, const uint8_t *p, size_t n,
-                       bool *existed, struct mly_err *err) MLY_WARN_UNUSED;
+/* Write p[0..n) as name in the sequence folder seq of DIR (dirfd; made when
+ * missing), created whole or not at all (see above). seq and name are single
+ * names: a symlink under either is never followed nor replaced (MLY_EIO, "in
+ * the way"). shown is DIR as messages name it. MLY_OK; MLY_EIO with a
+ * message (an existing whole image: *existed set, MLY_OK, the file left as
+ * it is). */
+enum mly_rc imgdl_save(int dirfd, const char *shown, const char *seq, const char *name,
+                       const uint8_t *p, size_t n, bool *existed, struct mly_err *err)
+    MLY_WARN_UNUSED;
 
 #endif

@@ -398,6 +398,43 @@ def bad_inputs_are_status_2_and_nothing_is_made():
 
 
 @case
+def symlinks_planted_in_the_images_folder_are_never_followed():
+    # DIR is the user's; a sequence folder or an image name in it that is a
+    # symlink (planted by someone else) must not take a write, or the check of
+    # "already on disk", to the place it points at
+    d = rt.workdir()
+    points_file(os.path.join(d, "points.geojson"), 6)  # ids 1000..1005 in seq0..seq2
+    elsewhere = os.path.join(d, "elsewhere")
+    os.makedirs(elsewhere)
+    with open(os.path.join(elsewhere, "1000.jpg"), "wb") as f:
+        f.write(b"the victim's file, not an image")
+    with open(os.path.join(elsewhere, "1003.jpg"), "wb") as f:
+        f.write(b"\xff\xd8 a victim's jpeg \xff\xd9")
+    victim = os.path.join(d, "victim.txt")
+    with open(victim, "wb") as f:
+        f.write(b"secret")
+    os.makedirs(os.path.join(d, "images", "seq1"))
+    os.symlink(elsewhere, os.path.join(d, "images", "seq0"))
+    os.symlink(victim, os.path.join(d, "images", "seq1", "1001.jpg"))
+    before = {n: rt.read(os.path.join(elsewhere, n)) for n in os.listdir(elsewhere)}
+    s = start()
+    try:
+        r = dl(s, d, "--dry_run")
+        assert r.rc == 0 and "already on disk: 0" in r.out, r
+        r = dl(s, d)
+        assert r.rc == 1, r
+        last = r.err.strip().splitlines()[-1]  # after the summary line
+        assert "in the way" in last and ("seq0" in last or "1001.jpg" in last), r.err
+    finally:
+        stop(s)
+    assert {n: rt.read(os.path.join(elsewhere, n)) for n in os.listdir(elsewhere)} == before
+    assert rt.read(victim) == b"secret"
+    assert os.path.islink(os.path.join(d, "images", "seq0"))
+    assert os.path.islink(os.path.join(d, "images", "seq1", "1001.jpg"))
+    assert not os.path.exists(os.path.join(d, "out", "points_imgs.geojson"))
+
+
+@case
 def chained_after_get_mapillary_points():
     d = rt.workdir()
     root = os.path.join(d, "tiles")

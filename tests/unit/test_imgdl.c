@@ -83,54 +83,91 @@ static int entries(const char *dir)
 
 static void test_save_is_whole_or_nothing_and_never_replaces_an_image(void **state)
 {
-  char *d = tmpdir();
+  char *top = tmpdir();
+  int dfd = open(top, O_RDONLY | O_DIRECTORY);
+  assert_true(dfd >= 0);
   const uint8_t img[] = {0xFF, 0xD8, 0xFF, 0xE0, 'a', 'b', 0xFF, 0xD9};
   const uint8_t other[] = {0xFF, 0xD8, 'z', 'z', 'z', 0xFF, 0xD9};
-  char path[256];
+  char d[64], path[128];
+  snprintf(d, sizeof(d), "%s/s", top);
   snprintf(path, sizeof(path), "%s/1.jpg", d);
   struct mly_err err = {0};
   bool existed = true;
-  assert_false(imgdl_on_disk(path));
-  assert_int_equal(imgdl_save(d, "1.jpg", img, sizeof(img), &existed, &err), MLY_OK);
+  assert_false(imgdl_on_disk(dfd, "s", "1.jpg"));
+  /* the sequence folder is made */
+  assert_int_equal(imgdl_save(dfd, top, "s", "1.jpg", img, sizeof(img), &existed, &err), MLY_OK);
   assert_false(existed);
-  assert_true(imgdl_on_disk(path));
+  assert_true(imgdl_on_disk(dfd, "s", "1.jpg"));
   assert_int_equal(entries(d), 1); /* no temporary file left */
   /* the same name again: the whole image there stays */
-  assert_int_equal(imgdl_save(d, "1.jpg", other, sizeof(other), &existed, &err), MLY_OK);
+  assert_int_equal(imgdl_save(dfd, top, "s", "1.jpg", other, sizeof(other), &existed, &err),
+                   MLY_OK);
   assert_true(existed);
   struct stat sb;
   assert_int_equal(stat(path, &sb), 0);
   assert_int_equal(sb.st_size, sizeof(img));
   /* a file cut short (a crash before the disk had it) is replaced */
   put(path, img, 5);
-  assert_false(imgdl_on_disk(path));
-  assert_int_equal(imgdl_save(d, "1.jpg", img, sizeof(img), &existed, &err), MLY_OK);
+  assert_false(imgdl_on_disk(dfd, "s", "1.jpg"));
+  assert_int_equal(imgdl_save(dfd, top, "s", "1.jpg", img, sizeof(img), &existed, &err), MLY_OK);
   assert_false(existed);
-  assert_true(imgdl_on_disk(path));
+  assert_true(imgdl_on_disk(dfd, "s", "1.jpg"));
   assert_int_equal(entries(d), 1);
   /* a symlink under the name is neither followed nor replaced */
-  char link_path[256], target[256];
-  snprintf(target, sizeof(target), "%s/target.jpg", d);
+  char link_path[128], target[128];
+  snprintf(target, sizeof(target), "%s/target.jpg", top);
   put(target, img, sizeof(img));
   snprintf(link_path, sizeof(link_path), "%s/2.jpg", d);
   assert_int_equal(symlink(target, link_path), 0);
-  assert_false(imgdl_on_disk(link_path));
-  assert_int_equal(imgdl_save(d, "2.jpg", other, sizeof(other), &existed, &err), MLY_EIO);
+  assert_false(imgdl_on_disk(dfd, "s", "2.jpg"));
+  assert_int_equal(imgdl_save(dfd, top, "s", "2.jpg", other, sizeof(other), &existed, &err),
+                   MLY_EIO);
   assert_non_null(strstr(err.msg, "not a regular file"));
   struct stat lb;
   assert_int_equal(lstat(link_path, &lb), 0);
   assert_true(S_ISLNK(lb.st_mode));
   assert_int_equal(stat(target, &sb), 0);
   assert_int_equal(sb.st_size, sizeof(img));
-  /* a folder that is not there */
-  char missing[256];
-  snprintf(missing, sizeof(missing), "%s/nope", d);
-  assert_int_equal(imgdl_save(missing, "3.jpg", img, sizeof(img), &existed, &err), MLY_EIO);
+  /* a symlink as the sequence folder: not looked into, not written through,
+   * even to replace a file cut short there */
+  char elsewhere[64], victim[128], seq_link[128];
+  snprintf(elsewhere, sizeof(elsewhere), "%s/elsewhere", top);
+  assert_int_equal(mkdir(elsewhere, 0777), 0);
+  snprintf(victim, sizeof(victim), "%s/3.jpg", elsewhere);
+  put(victim, "victim", 6);
+  char whole[128];
+  snprintf(whole, sizeof(whole), "%s/4.jpg", elsewhere);
+  put(whole, img, sizeof(img));
+  snprintf(seq_link, sizeof(seq_link), "%s/t", top);
+  assert_int_equal(symlink(elsewhere, seq_link), 0);
+  assert_false(imgdl_on_disk(dfd, "t", "4.jpg"));
+  assert_int_equal(imgdl_save(dfd, top, "t", "3.jpg", img, sizeof(img), &existed, &err), MLY_EIO);
+  assert_non_null(strstr(err.msg, "in the way"));
+  assert_int_equal(imgdl_save(dfd, top, "t", "5.jpg", img, sizeof(img), &existed, &err), MLY_EIO);
+  assert_int_equal(stat(victim, &sb), 0);
+  assert_int_equal(sb.st_size, 6);
+  assert_int_equal(entries(elsewhere), 2);
+  /* a file where the sequence folder should be */
+  char plain[128];
+  snprintf(plain, sizeof(plain), "%s/u", top);
+  put(plain, "x", 1);
+  assert_int_equal(imgdl_save(dfd, top, "u", "6.jpg", img, sizeof(img), &existed, &err), MLY_EIO);
+  assert_non_null(strstr(err.msg, "in the way"));
+  /* a folder that cannot be made */
+  assert_int_equal(imgdl_save(dfd, top, "nope/deeper", "3.jpg", img, sizeof(img), &existed, &err),
+                   MLY_EIO);
+  unlink(plain);
+  unlink(seq_link);
+  unlink(victim);
+  unlink(whole);
+  rmdir(elsewhere);
   unlink(link_path);
   unlink(target);
   unlink(path);
   assert_int_equal(rmdir(d), 0);
-  free(d);
+  close(dfd);
+  assert_int_equal(rmdir(top), 0);
+  free(top);
 }
 
 int main(void)

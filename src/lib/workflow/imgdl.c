@@ -43,9 +43,17 @@ bool imgdl_is_jpeg(const uint8_t *p, size_t n)
   return n >= 4 && p[0] == 0xFF && p[1] == 0xD8 && p[n - 2] == 0xFF && p[n - 1] == 0xD9;
 }
 
-bool imgdl_on_disk(const char *path)
+/* The sequence folder seq in DIR (dirfd) as a descriptor, never through a
+ * symlink: a link planted in DIR would take the run's writes elsewhere.
+ * -1 with errno set (ELOOP or ENOTDIR when something else is in the way). */
+static int open_seq_dir(int dirfd, const char *seq)
 {
-  int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+  return openat(dirfd, seq, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+}
+
+static bool whole_jpeg_at(int sfd, const char *name)
+{
+  int fd = openat(sfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
   if(fd < 0)
     return false;
   struct stat sb;
@@ -54,6 +62,16 @@ bool imgdl_on_disk(const char *path)
             pread(fd, a, 2, 0) == 2 && pread(fd, z, 2, sb.st_size - 2) == 2 && a[0] == 0xFF &&
             a[1] == 0xD8 && z[0] == 0xFF && z[1] == 0xD9;
   close(fd);
+  return ok;
+}
+
+bool imgdl_on_disk(int dirfd, const char *seq, const char *name)
+{
+  int sfd = open_seq_dir(dirfd, seq);
+  if(sfd < 0)
+    return false;
+  bool ok = whole_jpeg_at(sfd, name);
+  close(sfd);
   return ok;
 }
 
@@ -71,49 +89,60 @@ static bool write_all(int fd, const uint8_t *p, size_t n)
   return true;
 }
 
-enum mly_rc imgdl_save(const char *dir, const char *name, const uint8_t *p, size_t n,
-                       bool *existed, struct mly_err *err)
+enum mly_rc imgdl_save(int dirfd, const char *shown, const char *seq, const char *name,
+                       const uint8_t *p, size_t n, bool *existed, struct mly_err *err)
 {
-  char path[PATH_MAX], tmp[PATH_MAX];
+  char tmp[IMGDL_SEQ_MAX + 64];
   *existed = false;
-  if(snprintf(path, sizeof(path), "%s/%s", dir, name) >= (int)sizeof(path))
-    return mly_err_set(err, MLY_EIO, "image path too long: %s/%s", dir, name);
+  if(mkdirat(dirfd, seq, 0777) != 0 && errno != EEXIST)
+    return mly_err_set(err, MLY_EIO, "cannot create %s/%s: %s", shown, seq, strerror(errno));
+  int sfd = open_seq_dir(dirfd, seq);
+  if(sfd < 0) {
+    int e = errno;
+    if(e == ELOOP || e == ENOTDIR)
+      return mly_err_set(err, MLY_EIO, "%s/%s is in the way: not a folder (a symlink is not "
+                         "followed)", shown, seq);
+    return mly_err_set(err, MLY_EIO, "cannot open %s/%s: %s", shown, seq, strerror(e));
+  }
   /* an unnamed file, linked under its name once whole: the name never
    * shows a part of an image, and a killed run leaves nothing */
-  int fd = open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0666);
+  int fd = openat(sfd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0666);
   bool named = fd < 0;
+  snprintf(tmp, sizeof(tmp), ".%s.%ld.part", name, (long)getpid());
   if(named) { /* a file system without O_TMPFILE: a named temporary file */
-    snprintf(tmp, sizeof(tmp), "%s/.%s.%ld.part", dir, name, (long)getpid());
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0666);
-    if(fd < 0)
-      return mly_err_set(err, MLY_EIO, "cannot create a file in %s: %s", dir, strerror(errno));
+    fd = openat(sfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0666);
+    if(fd < 0) {
+      int e = errno;
+      close(sfd);
+      return mly_err_set(err, MLY_EIO, "cannot create a file in %s/%s: %s", shown, seq,
+                         strerror(e));
+    }
   }
   int e = 0;
   if(!write_all(fd, p, n))
     e = errno ? errno : EIO;
   char proc[64];
   snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
-  if(!e && !named && linkat(AT_FDCWD, proc, AT_FDCWD, path, AT_SYMLINK_FOLLOW) != 0)
+  if(!e && !named && linkat(AT_FDCWD, proc, sfd, name, AT_SYMLINK_FOLLOW) != 0)
     e = errno;
   /* link, not rename: an existing name is never replaced... */
-  if(!e && named && link(tmp, path) != 0)
+  if(!e && named && linkat(sfd, tmp, sfd, name, 0) != 0)
     e = errno;
   if(e == EEXIST) {
     struct stat sb;
-    if(imgdl_on_disk(path)) /* a whole image already (the same id twice) */
+    if(whole_jpeg_at(sfd, name)) /* a whole image already (the same id twice) */
       *existed = true;
-    else if(lstat(path, &sb) == 0 && S_ISREG(sb.st_mode)) {
+    else if(fstatat(sfd, name, &sb, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(sb.st_mode)) {
       /* ...unless it is one a crash left cut short: a regular file under
        * our name in our folder, replaced by the whole one */
       e = 0;
       if(!named) {
-        snprintf(tmp, sizeof(tmp), "%s/.%s.%ld.part", dir, name, (long)getpid());
-        unlink(tmp);
-        if(linkat(AT_FDCWD, proc, AT_FDCWD, tmp, AT_SYMLINK_FOLLOW) != 0)
+        unlinkat(sfd, tmp, 0);
+        if(linkat(AT_FDCWD, proc, sfd, tmp, AT_SYMLINK_FOLLOW) != 0)
           e = errno;
         named = !e;
       }
-      if(!e && rename(tmp, path) != 0)
+      if(!e && renameat(sfd, tmp, sfd, name) != 0)
         e = errno;
     }
     else
@@ -124,11 +153,13 @@ enum mly_rc imgdl_save(const char *dir, const char *name, const uint8_t *p, size
   if(close(fd) != 0 && !e)
     e = errno;
   if(named)
-    unlink(tmp); /* gone after a rename; else the name was linked */
+    unlinkat(sfd, tmp, 0); /* gone after a rename; else the name was linked */
+  close(sfd);
   if(e == EEXIST)
-    return mly_err_set(err, MLY_EIO, "%s is in the way: not a regular file", path);
+    return mly_err_set(err, MLY_EIO, "%s/%s/%s is in the way: not a regular file", shown, seq,
+                       name);
   if(e)
-    return mly_err_set(err, MLY_EIO, "cannot write %s: %s", path, strerror(e));
+    return mly_err_set(err, MLY_EIO, "cannot write %s/%s/%s: %s", shown, seq, name, strerror(e));
   return MLY_OK;
 }
 
@@ -158,6 +189,7 @@ struct run {
   struct slot *ring;
   size_t cap, head, count;    /* window: count slots from head, in input order */
   struct slot *dlq, *dlq_tail; /* links known, waiting for a download slot */
+  int dirfd;                  /* DIR, opened once: sequence folders are found in it */
   struct outfile out;
   bool out_open;
   enum outfmt fmt;
@@ -214,11 +246,9 @@ static void dlq_push(struct run *r, struct slot *s)
   r->dlq_tail = s;
 }
 
-/* The image's folder and file name */
-static void image_paths(const struct run *r, const struct slot *s, char *dir, size_t dcap,
-                        char *name, size_t ncap)
+/* The image's file name in its sequence folder */
+static void image_name(const struct slot *s, char *name, size_t ncap)
 {
-  snprintf(dir, dcap, "%s/%s", r->o->images_dir, s->seq);
   snprintf(name, ncap, "%llu.jpg", (unsigned long long)s->id);
 }
 
@@ -301,10 +331,9 @@ static enum mly_rc read_one(struct run *r, bool *more)
     r->st->skipped++;
     return MLY_OK;
   }
-  char dir[PATH_MAX], name[32], path[PATH_MAX + 40];
-  image_paths(r, s, dir, sizeof(dir), name, sizeof(name));
-  snprintf(path, sizeof(path), "%s/%s", dir, name);
-  if(imgdl_on_disk(path)) {
+  char name[32];
+  image_name(s, name, sizeof(name));
+  if(r->dirfd >= 0 && imgdl_on_disk(r->dirfd, s->seq, name)) {
     r->st->on_disk++;
     s->image = true;
     return MLY_OK;
@@ -408,7 +437,7 @@ static enum mly_rc on_hit(void *user, const struct imgurl_hit *h)
 
 static enum fetch_verdict image_done(struct run *r, struct slot *s, struct fetch_result *res)
 {
-  char dir[PATH_MAX], name[32];
+  char name[32];
   switch(res->status) {
   case FETCH_OK: {
     if(!imgdl_is_jpeg(res->body, res->n) ||
@@ -417,13 +446,10 @@ static enum fetch_verdict image_done(struct run *r, struct slot *s, struct fetch
                (unsigned long long)s->id, res->n);
       return FETCH_RETRY;
     }
-    image_paths(r, s, dir, sizeof(dir), name, sizeof(name));
-    if(mkdir(dir, 0777) != 0 && errno != EEXIST) {
-      r->fail = mly_err_set(r->err, MLY_EIO, "cannot create %s: %s", dir, strerror(errno));
-      return FETCH_STOP;
-    }
+    image_name(s, name, sizeof(name));
     bool existed;
-    enum mly_rc rc = imgdl_save(dir, name, res->body, res->n, &existed, r->err);
+    enum mly_rc rc =
+        imgdl_save(r->dirfd, r->o->images_dir, s->seq, name, res->body, res->n, &existed, r->err);
     if(rc) {
       r->fail = rc;
       return FETCH_STOP;
@@ -594,8 +620,10 @@ static enum mly_rc setup(struct run *r)
   r->ring = calloc(r->cap, sizeof(*r->ring));
   if(!r->ring)
     return mly_err_set(r->err, MLY_ENOMEM, "out of memory");
-  if(o->dry_run)
+  if(o->dry_run) { /* DIR may not be there yet: then nothing is on disk */
+    r->dirfd = open(o->images_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     return MLY_OK;
+  }
   /* the folders: DIR made, OUT's made and checked, before any request */
   char probe[PATH_MAX];
   if(snprintf(probe, sizeof(probe), "%s/.probe", o->images_dir) >= (int)sizeof(probe))
@@ -607,6 +635,11 @@ static enum mly_rc setup(struct run *r)
     rc = relative_dir(r);
   if(rc)
     return rc;
+  /* DIR is the user's to name (a symlink there is followed); what is in it
+   * is reached through this descriptor, one name at a time */
+  r->dirfd = open(o->images_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if(r->dirfd < 0)
+    return mly_err_set(r->err, MLY_EIO, "cannot open %s: %s", o->images_dir, strerror(errno));
   struct imgurl_opts io = {.graph_url = o->graph_url, .size = o->size, .fields = o->fields};
   rc = imgurl_new(&io, on_hit, r, &r->q, r->err);
   if(rc)
@@ -629,6 +662,8 @@ static void cleanup(struct run *r)
   for(size_t i = 0; r->ring && i < r->cap; i++)
     slot_clear(&r->ring[i]);
   free(r->ring);
+  if(r->dirfd >= 0)
+    close(r->dirfd);
   fetch_free(&r->f);
   imgurl_free(&r->q);
   featread_close(&r->in);
@@ -691,7 +726,7 @@ static enum mly_rc finish(struct run *r, enum mly_rc frc, struct mly_err *ferr)
 
 enum mly_rc imgdl_run(const struct imgdl_opts *o, struct imgdl_stats *st, struct mly_err *err)
 {
-  struct run r = {.o = o, .st = st, .err = err};
+  struct run r = {.o = o, .st = st, .err = err, .dirfd = -1};
   memset(st, 0, sizeof(*st));
   dbuf_init(&r.text, 2 * (size_t)FEATREAD_FEATURE_MAX);
   enum mly_rc rc = setup(&r);
