@@ -6,7 +6,9 @@
  * not there yet is compared by where it would be created: its folder,
  * resolved as far as it exists (symlinks followed), plus the rest of the path
  * with "." and ".." applied. "-" is standard input for a file read and
- * standard output for a file written.
+ * standard output for a file written; when the shell made that stream a
+ * regular file (`< f`, `>> f`), "-" is that file and compares as it does
+ * (a pipe, terminal or device stays apart from every path).
  *
  * Every command checks all the paths of a run (its outputs, including derived
  * names such as --split_pano's and --field_name's, the files it reads, and

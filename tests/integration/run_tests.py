@@ -2047,6 +2047,27 @@ def workflow_errors_before_work():
         assert read(src) == before
         assert r.rc == 2 and text in r.err and len(r.err.strip().splitlines()) == 1, (args, r)
         assert not os.path.exists(os.path.join(d, "o")) or listing(os.path.join(d, "o")) == [], (args, listing(d))
+    # '-' is a file too when the shell made standard input or output one:
+    # `--input_points - < f --output_points f` and `--output_points - >> f`
+    # with f the input would write the input over or append to what is read
+    e = dict(os.environ, MAPILLARY_GRAPH_URL="file:///no-graph-in-tests")
+    e.pop("MAPILLARY_ACCESS_TOKEN", None)
+    for args, redirect in (
+            (["simplify_points", "--input_points", "-", "--points_distance", "5", "--output_points", src], "<"),
+            (["simplify_points", "--input_points", src, "--points_distance", "5", "--output_points", "-"], ">>"),
+            (["merge_sequences", "--geojson_input", src, "--geojson_output", "-"], ">>"),
+            (["match_point_sequences", "--geojson_polygons", "-", "--geojson_points", bad,
+              "--geojson_output", out], None)):
+        with open(src, "rb") as fin, open(src, "ab") as fout, open(os.devnull, "wb") as null:
+            p = subprocess.run([ARGS.binary] + args, env=e, stdin=fin if redirect == "<" else null,
+                               stdout=fout if redirect == ">>" else null, stderr=subprocess.PIPE,
+                               timeout=60)
+        err = p.stderr.decode()
+        if redirect is None:  # a pipe or a device: standard input as before
+            assert p.returncode == 2 and "same file" not in err, (args, err)
+            continue
+        assert p.returncode == 2 and "same file" in err and len(err.strip().splitlines()) == 1, (args, err)
+        assert read(src) == before, args
 
 
 @case

@@ -117,14 +117,25 @@ done:
   return out;
 }
 
-static enum mly_rc ident_of(const char *path, struct ident *id)
+/* stdio_fd: the descriptor "-" names here (0 read, 1 written), or -1 when
+ * "-" is just a name for standard streams */
+static enum mly_rc ident_of(const char *path, int stdio_fd, struct ident *id)
 {
   memset(id, 0, sizeof(*id));
+  struct stat st;
   if(!strcmp(path, "-")) {
+    /* a regular file the shell opened (`< f`, `>> f`) is that file: it may
+     * be another path of the run; a pipe, terminal or device is not */
+    if(stdio_fd >= 0 && fstat(stdio_fd, &st) == 0 && S_ISREG(st.st_mode)) {
+      id->kind = ID_FILE;
+      id->dev = st.st_dev;
+      id->ino = st.st_ino;
+      id->mode = st.st_mode;
+      return MLY_OK;
+    }
     id->kind = ID_STDIO;
     return MLY_OK;
   }
-  struct stat st;
   if(stat(path, &st) == 0) {
     id->kind = ID_FILE;
     id->dev = st.st_dev;
@@ -153,13 +164,21 @@ bool paths_same_file(const char *a, const char *b)
 {
   struct ident ia, ib;
   bool same = false;
-  if(ident_of(a, &ia) == MLY_OK && ident_of(b, &ib) == MLY_OK)
+  if(ident_of(a, -1, &ia) == MLY_OK && ident_of(b, -1, &ib) == MLY_OK)
     same = ident_same(&ia, &ib);
   else if(!strcmp(a, b))
     same = true; /* out of memory: at least the text */
   free(ia.where);
   free(ib.where);
   return same;
+}
+
+/* A path as messages name it */
+static const char *shown(const struct paths_use *u)
+{
+  if(strcmp(u->path, "-"))
+    return u->path;
+  return u->written ? "- (standard output)" : "- (standard input)";
 }
 
 enum mly_rc paths_check_distinct(const struct paths_use *uses, size_t n, struct mly_err *err)
@@ -169,26 +188,28 @@ enum mly_rc paths_check_distinct(const struct paths_use *uses, size_t n, struct 
     return mly_err_set(err, MLY_ENOMEM, "out of memory");
   enum mly_rc rc = MLY_OK;
   for(size_t i = 0; i < n && !rc; i++)
-    if(ident_of(uses[i].path, &ids[i]) != MLY_OK)
+    if(ident_of(uses[i].path, uses[i].written ? STDOUT_FILENO : STDIN_FILENO, &ids[i]) != MLY_OK)
       rc = mly_err_set(err, MLY_ENOMEM, "out of memory");
   for(size_t i = 0; i < n && !rc; i++)
     for(size_t k = i + 1; k < n && !rc; k++) {
       const struct paths_use *a = &uses[i], *b = &uses[k];
       if(!a->written && !b->written)
         continue;
-      /* "-" written is standard output, "-" read standard input */
+      /* "-" written is standard output, "-" read standard input (each
+       * compared as the file it is when the shell made it a regular one) */
       if(ids[i].kind == ID_STDIO && a->written != b->written)
         continue;
       if(!ident_same(&ids[i], &ids[k]))
         continue;
       if(ids[i].kind == ID_FILE && S_ISCHR(ids[i].mode) && a->written && b->written)
         continue; /* /dev/null twice overwrites nothing */
-      if(!strcmp(a->path, b->path))
+      const char *an = shown(a), *bn = shown(b);
+      if(!strcmp(an, bn))
         rc = mly_err_set(err, MLY_EINVAL, "%s and %s are the same file '%.100s'", b->option,
-                         a->option, a->path);
+                         a->option, an);
       else
         rc = mly_err_set(err, MLY_EINVAL, "%s '%.80s' is the same file as %s '%.80s'", b->option,
-                         b->path, a->option, a->path);
+                         bn, a->option, an);
     }
   for(size_t i = 0; i < n; i++)
     free(ids[i].where);
