@@ -217,13 +217,30 @@ const char *outfile_format_ext(enum outfmt fmt);
  * "GeoJSON text sequence", "CSV". */
 const char *outfile_format_name(enum outfmt fmt);
 
-/* Create the parent folders of path (like mkdir -p) and check that a file
- * can be created there and that the file at path (a symlink's target) can
- * be replaced or written through (see "Replacing" above), without creating
- * anything at path itself. MLY_EIO with a message naming the folder or
- * file on failure. For "-" and for a path written through, checks that the
+/* Check, creating nothing, that the parent folders of path could be made
+ * now (like mkdir -p: the nearest one there is a writable folder), that a
+ * file can be created in the parent when it is there, and that the file at
+ * path (a symlink's target) can be replaced or written through (see
+ * "Replacing" above). The folders are made by outfile_open_as, and removed
+ * again by outfile_abort when they stay empty, so a run that fails leaves
+ * no folder behind. MLY_EIO with a message naming the folder or file on
+ * failure. For "-" and for a path written through, checks that the
  * temporary folder is writable instead. */
 enum mly_rc outfile_prepare_dir(const char *path, struct mly_err *err) MLY_WARN_UNUSED;
+
+/* Folders a run made, outermost first */
+struct outfile_folders {
+  char **dirs;
+  size_t n;
+};
+
+/* mkdir -p dir, noting in *made each folder made. MLY_EIO naming dir. */
+enum mly_rc outfile_make_folder(const char *dir, struct outfile_folders *made,
+                                struct mly_err *err) MLY_WARN_UNUSED;
+
+/* Forget the folders of *made; with remove, first remove those that are
+ * empty (innermost first): what a failed run made and left unused. */
+void outfile_folders_done(struct outfile_folders *made, bool remove);
 
 /* Start an output of the given kind in a temporary file beside path (or in
  * the temporary folder for "-"), in the format outfile_format_for(path),

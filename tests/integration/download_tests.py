@@ -395,6 +395,7 @@ def bad_inputs_are_status_2_and_nothing_is_made():
     finally:
         stop(s)
     assert rt.listing(d) == ["broken.geojson", "points.geojson"], rt.listing(d)
+    assert sorted(os.listdir(d)) == ["broken.geojson", "points.geojson"], os.listdir(d)  # no folder either
 
 
 @case

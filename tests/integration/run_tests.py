@@ -2046,7 +2046,28 @@ def workflow_errors_before_work():
         r = run(args, token=False)
         assert read(src) == before
         assert r.rc == 2 and text in r.err and len(r.err.strip().splitlines()) == 1, (args, r)
-        assert not os.path.exists(os.path.join(d, "o")) or listing(os.path.join(d, "o")) == [], (args, listing(d))
+        # not even the output's folder is left behind
+        assert not os.path.exists(os.path.join(d, "o")), (args, listing(d))
+    # every workflow command: a broken feature found after the start leaves
+    # no folder that the output (or the page, the images) would have needed
+    new = os.path.join(d, "new")
+    for args in (["simplify_points", "--input_points", bad, "--points_distance", "5", "--output_points",
+                  os.path.join(new, "a", "x.geojson")],
+                 ["merge_sequences", "--geojson_input", bad, "--geojson_output", os.path.join(new, "x.gpkg")],
+                 ["simplify_sequence", "--geojson_input", bad, "--buffer", "5m", "--geojson_out",
+                  os.path.join(new, "x.geojson")],
+                 ["match_point_sequences", "--geojson_polygons", bad, "--geojson_points", src,
+                  "--geojson_output", os.path.join(new, "x.csv")],
+                 ["review", "--geojson_input", bad, "--review_html", os.path.join(new, "r.html")],
+                 ["create_custom_sequences", "--geojson_points", bad, "--output_file_sequence",
+                  os.path.join(new, "s", "x.geojson"), "--review_html", os.path.join(new, "p", "r.html"),
+                  "--graph_url", "file:///no-graph-in-tests"],
+                 ["download_mapillary_imgs", "--input_file_points", bad, "--output_images_path",
+                  os.path.join(new, "img"), "--output_file_points", os.path.join(new, "o", "x.geojson"),
+                  "--graph_url", "file:///no-graph-in-tests"]):
+        r = run(args, token=False)
+        assert r.rc == 2 and "feature 1" in r.err, (args, r)
+        assert not os.path.exists(new), (args, [w[0] for w in os.walk(new)])
     # '-' is a file too when the shell made standard input or output one:
     # `--input_points - < f --output_points f` and `--output_points - >> f`
     # with f the input would write the input over or append to what is read

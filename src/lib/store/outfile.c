@@ -186,6 +186,55 @@ static int make_dirs(const char *dir, struct made *m)
   return 0;
 }
 
+/* What mkdir -p of dir would meet, making nothing: 0 when every missing
+ * folder could be made now (the nearest folder there is writable), else
+ * the errno mkdir would give. *exists: dir is there. */
+static int could_make_dirs(const char *dir, bool *exists)
+{
+  struct stat st;
+  *exists = false;
+  if(stat(dir, &st) == 0) {
+    *exists = true;
+    return S_ISDIR(st.st_mode) ? 0 : ENOTDIR;
+  }
+  if(errno != ENOENT)
+    return errno;
+  char *parent = dir_of(dir);
+  if(!parent)
+    return ENOMEM;
+  int rc = ENOENT;
+  if(strcmp(parent, dir) != 0) {
+    bool there;
+    rc = could_make_dirs(parent, &there);
+    if(!rc && there && access(parent, W_OK | X_OK) != 0)
+      rc = errno;
+  }
+  free(parent);
+  return rc;
+}
+
+enum mly_rc outfile_make_folder(const char *dir, struct outfile_folders *made,
+                                struct mly_err *err)
+{
+  struct made m = {&made->dirs, &made->n};
+  int e = make_dirs(dir, &m);
+  if(e)
+    return mly_err_set(err, MLY_EIO, "cannot create folder '%s': %s", dir, strerror(e));
+  return MLY_OK;
+}
+
+void outfile_folders_done(struct outfile_folders *made, bool remove)
+{
+  for(size_t i = made->n; i-- > 0;) {
+    if(remove)
+      (void)rmdir(made->dirs[i]); /* only when empty */
+    free(made->dirs[i]);
+  }
+  free(made->dirs);
+  made->dirs = NULL;
+  made->n = 0;
+}
+
 static bool is_stdout(const char *path)
 {
   return strcmp(path, OUTFILE_STDOUT) == 0;
@@ -270,9 +319,11 @@ static enum mly_rc check_tmp_dir(struct mly_err *err)
   return MLY_OK;
 }
 
-/* outfile_prepare_dir, noting the folders made in m (may be NULL) and
- * whether the path is written through */
-static enum mly_rc prepare(const char *path, struct made *m, bool *through, struct mly_err *err)
+/* outfile_prepare_dir (create false: the folders are only checked) or
+ * outfile_open's preparation (create true: the folders are made, noted in
+ * m), and whether the path is written through */
+static enum mly_rc prepare(const char *path, struct made *m, bool create, bool *through,
+                           struct mly_err *err)
 {
   *through = false;
   if(is_stdout(path) || outfile_is_pg(path))
@@ -289,11 +340,16 @@ static enum mly_rc prepare(const char *path, struct made *m, bool *through, stru
   char *dir = dir_of(path);
   if(!dir)
     return mly_err_set(err, MLY_ENOMEM, "out of memory");
-  int e = make_dirs(dir, m);
+  bool there = true;
+  int e = create ? make_dirs(dir, m) : could_make_dirs(dir, &there);
   if(e) {
     mly_err_set(err, MLY_EIO, "cannot create output folder '%s': %s", dir, strerror(e));
     free(dir);
     return MLY_EIO;
+  }
+  if(!there) { /* made by the open, which the check above says it can */
+    free(dir);
+    return MLY_OK;
   }
   /* prove the folder is writable now, before any request is made */
   if(access(dir, W_OK | X_OK) != 0) {
@@ -314,11 +370,11 @@ enum mly_rc outfile_prepare_dir(const char *path, struct mly_err *err)
     char *real = realpath(path, NULL);
     if(!real)
       return mly_err_set(err, MLY_EIO, "output path '%s' is a symlink that leads nowhere", path);
-    enum mly_rc rc = prepare(real, NULL, &through, err);
+    enum mly_rc rc = prepare(real, NULL, false, &through, err);
     free(real);
     return rc;
   }
-  return prepare(path, NULL, &through, err);
+  return prepare(path, NULL, false, &through, err);
 }
 
 /* ---- temp files of runs that are gone ---------------------------------------- */
@@ -467,7 +523,7 @@ static enum mly_rc open_with(struct outfile *o, const char *path, const char *ta
   else if(!(o->final_path = strdup(path)))
     return mly_err_set(err, MLY_ENOMEM, "out of memory");
   struct made m = {&o->made_dirs, &o->nmade};
-  enum mly_rc rc = prepare(o->final_path, &m, &o->copied, err);
+  enum mly_rc rc = prepare(o->final_path, &m, true, &o->copied, err);
   o->copied |= o->to_stdout;
   if(!rc && o->spooled && o->copied)
     rc = mly_err_set(err, MLY_EIO, "output path '%s' is a stream: a %s file is written only "
@@ -910,12 +966,8 @@ static void *release_main(void *arg)
 
 static void free_made(struct outfile *o, bool remove)
 {
-  for(size_t i = o->nmade; i-- > 0;) {
-    if(remove)
-      (void)rmdir(o->made_dirs[i]); /* only when empty */
-    free(o->made_dirs[i]);
-  }
-  free(o->made_dirs);
+  struct outfile_folders f = {o->made_dirs, o->nmade};
+  outfile_folders_done(&f, remove);
   o->made_dirs = NULL;
   o->nmade = 0;
 }

@@ -190,6 +190,7 @@ struct run {
   size_t cap, head, count;    /* window: count slots from head, in input order */
   struct slot *dlq, *dlq_tail; /* links known, waiting for a download slot */
   int dirfd;                  /* DIR, opened once: sequence folders are found in it */
+  struct outfile_folders made; /* the folders of DIR this run made */
   struct outfile out;
   bool out_open;
   enum outfmt fmt;
@@ -624,22 +625,15 @@ static enum mly_rc setup(struct run *r)
     r->dirfd = open(o->images_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     return MLY_OK;
   }
-  /* the folders: DIR made, OUT's made and checked, before any request */
+  /* the folders: DIR's and OUT's checked before any request */
   char probe[PATH_MAX];
   if(snprintf(probe, sizeof(probe), "%s/.probe", o->images_dir) >= (int)sizeof(probe))
     return mly_err_set(r->err, MLY_EINVAL, "--output_images_path is too long");
   rc = outfile_prepare_dir(probe, r->err);
   if(!rc)
     rc = outfile_prepare_dir(o->output, r->err);
-  if(!rc)
-    rc = relative_dir(r);
   if(rc)
     return rc;
-  /* DIR is the user's to name (a symlink there is followed); what is in it
-   * is reached through this descriptor, one name at a time */
-  r->dirfd = open(o->images_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if(r->dirfd < 0)
-    return mly_err_set(r->err, MLY_EIO, "cannot open %s: %s", o->images_dir, strerror(errno));
   struct imgurl_opts io = {.graph_url = o->graph_url, .size = o->size, .fields = o->fields};
   rc = imgurl_new(&io, on_hit, r, &r->q, r->err);
   if(rc)
@@ -649,15 +643,27 @@ static enum mly_rc setup(struct run *r)
   rc = fetch_new(&fo, &r->f, r->err);
   if(rc)
     return rc;
+  /* then made: a run that fails removes them again when they stay empty */
+  rc = outfile_make_folder(o->images_dir, &r->made, r->err);
+  if(rc)
+    return rc;
   r->fmt = outfile_format_for(o->output);
   rc = outfile_open_as(&r->out, o->output, OUTFILE_FEATURES, r->err);
   if(rc)
     return rc;
   r->out_open = true;
+  rc = relative_dir(r);
+  if(rc)
+    return rc;
+  /* DIR is the user's to name (a symlink there is followed); what is in it
+   * is reached through this descriptor, one name at a time */
+  r->dirfd = open(o->images_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if(r->dirfd < 0)
+    return mly_err_set(r->err, MLY_EIO, "cannot open %s: %s", o->images_dir, strerror(errno));
   return MLY_OK;
 }
 
-static void cleanup(struct run *r)
+static void cleanup(struct run *r, bool failed)
 {
   for(size_t i = 0; r->ring && i < r->cap; i++)
     slot_clear(&r->ring[i]);
@@ -669,6 +675,7 @@ static void cleanup(struct run *r)
   featread_close(&r->in);
   if(r->out_open)
     outfile_abort(&r->out);
+  outfile_folders_done(&r->made, failed); /* after OUT's temporary file is gone */
   featcsv_cleanup(&r->csv);
   dbuf_cleanup(&r->text);
   free(r->field_names);
@@ -746,6 +753,6 @@ enum mly_rc imgdl_run(const struct imgdl_opts *o, struct imgdl_stats *st, struct
 out:
   if(o->progress)
     o->progress(o->progress_user, st);
-  cleanup(&r);
+  cleanup(&r, rc != MLY_OK);
   return rc;
 }
