@@ -169,6 +169,16 @@ static void test_csv_points(void **state)
   CHECK("p.csv", CSV_HEAD "9,1,2,\"s\r\n", "error: p.csv: line 2: a quoted field is not closed");
   CHECK("p.csv", CSV_HEAD "9,1,2,\"s\"x,1,,,,\r\n",
         "error: p.csv: line 2: text after a quoted field's closing quote");
+  /* a number is decimal: strtod's hexadecimal ("0x10" is 16), inf and nan are not numbers here */
+  CHECK("p.csv", CSV_HEAD "9,0x10,2,s,1,,,,\r\n", "error: p.csv: line 2: column 'lon': '0x10' is not a longitude");
+  CHECK("p.csv", CSV_HEAD "9,1,0x1p3,s,1,,,,\r\n", "error: p.csv: line 2: column 'lat': '0x1p3' is not a latitude");
+  CHECK("p.csv", CSV_HEAD "9,1,2,s,1,0x10,,,\r\n",
+        "error: p.csv: line 2: column 'compass_angle': '0x10' is not a number");
+  CHECK("p.csv", CSV_HEAD "9,1,2,s,1,infinity,,,\r\n",
+        "error: p.csv: line 2: column 'compass_angle': 'infinity' is not a number");
+  CHECK("p.csv", CSV_HEAD "9,1e1,-.5,s,1,5.,,,\r\n",
+        "{\"type\":\"Feature\",\"geometry\":{\"type\":\"Point\",\"coordinates\":[10.0000000,-0.5000000]},"
+        "\"properties\":{\"id\":\"9\",\"sequence_id\":\"s\",\"captured_at\":1,\"compass_angle\":5}}");
   CHECK("p.csv", "", "error: p.csv: empty file: no CSV header");
   CHECK("p.csv", "a,b\r\n", "error: p.csv: CSV header has no wkt column and no lon and lat columns");
   CHECK("p.csv", "lon,lat,lon\r\n", "error: p.csv: CSV header: column 'lon' twice");
@@ -196,6 +206,8 @@ static void test_csv_wkt(void **state)
   CHECK("g.csv", "wkt\n\"LINESTRING (1 2, 3)\"\n", "error: g.csv: line 2: column 'wkt': a position needs two numbers");
   CHECK("g.csv", "wkt\n\"LINESTRING (1 2, 3 x)\"\n", "error: g.csv: line 2: column 'wkt': a coordinate is not a number");
   CHECK("g.csv", "wkt\nPOINT (1 2) x\n", "error: g.csv: line 2: column 'wkt': text after the geometry");
+  CHECK("g.csv", "wkt\nPOINT (0x10 2)\n", "error: g.csv: line 2: column 'wkt': a coordinate is not a number");
+  CHECK("g.csv", "wkt\nPOINT (1 nan)\n", "error: g.csv: line 2: column 'wkt': a coordinate is not a number");
   CHECK("g.csv", "wkt\n\"POLYGON ((1 2, 3 4)\"\n", "error: g.csv: line 2: column 'wkt': ')' or ',' expected");
   /* other CSV: lon/lat columns, every other column a string */
   CHECK("g.csv", "longitude,latitude,n\n1.5,-2,007\n",

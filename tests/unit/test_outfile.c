@@ -286,14 +286,35 @@ static void test_creates_missing_folders(void **state)
   const char *dir = *state;
   char *path = join(dir, "a/b/c/points.geojson");
   struct mly_err err = {0};
+  /* preparing checks that the folders could be made, and makes nothing:
+   * a run that fails later leaves no folder */
   assert_int_equal(outfile_prepare_dir(path, &err), MLY_OK);
+  char *top = join(dir, "a");
+  assert_false(exists(top));
+  free(top);
+  /* the open makes them; an abort removes them again */
+  struct outfile ab;
+  assert_int_equal(outfile_open(&ab, path, &err), MLY_OK);
   char *sub = join(dir, "a/b/c");
   struct stat st;
   assert_int_equal(stat(sub, &st), 0);
   assert_true(S_ISDIR(st.st_mode));
-  /* preparing never creates the output itself */
-  assert_false(exists(path));
-  assert_int_equal(count_entries(sub, NULL), 0);
+  outfile_abort(&ab);
+  assert_false(exists(sub));
+  top = join(dir, "a");
+  assert_false(exists(top));
+  free(top);
+  /* a file where a folder should be: found by the check */
+  char *file = join(dir, "f");
+  FILE *fp = fopen(file, "w");
+  assert_non_null(fp);
+  fclose(fp);
+  char *under = join(dir, "f/g/points.geojson");
+  assert_int_equal(outfile_prepare_dir(under, &err), MLY_EIO);
+  assert_non_null(strstr(err.msg, "cannot create output folder"));
+  unlink(file);
+  free(under);
+  free(file);
 
   char *path2 = join(dir, "x/y/seq.geojson");
   struct outfile o;

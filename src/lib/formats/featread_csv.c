@@ -246,6 +246,35 @@ static bool wkt_char(struct wkt *w, char c)
   return true;
 }
 
+/* Length of the decimal number s starts with ([+-] digits [. digits]
+ * [e [+-] digits], a leading or trailing dot allowed), 0 if none: what a
+ * CSV or WKT number may be. strtod alone would also take hexadecimal
+ * ("0x10" is 16), "inf", "nan" and leading blanks. */
+static size_t decimal_len(const char *s)
+{
+  size_t i = 0, digits = 0;
+  if(s[i] == '-' || s[i] == '+')
+    i++;
+  while(s[i] >= '0' && s[i] <= '9')
+    i++, digits++;
+  if(s[i] == '.')
+    for(i++; s[i] >= '0' && s[i] <= '9'; i++)
+      digits++;
+  if(!digits)
+    return 0;
+  if(s[i] == 'e' || s[i] == 'E') {
+    size_t k = i + 1;
+    if(s[k] == '-' || s[k] == '+')
+      k++;
+    if(s[k] >= '0' && s[k] <= '9') {
+      while(s[k] >= '0' && s[k] <= '9')
+        k++;
+      i = k;
+    }
+  }
+  return i;
+}
+
 /* A position: two to four numbers separated by blanks */
 static json_t *wkt_position(struct wkt *w)
 {
@@ -254,11 +283,11 @@ static json_t *wkt_position(struct wkt *w)
     wkt_ws(w);
     if(*w->p == ',' || *w->p == ')' || !*w->p)
       break;
-    char *end;
-    errno = 0;
-    double v = strtod(w->p, &end);
-    if(end == w->p || !isfinite(v) || (*end && *end != ' ' && *end != ',' && *end != ')' &&
-                                       *end != '\t')) {
+    size_t len = decimal_len(w->p);
+    const char *end = w->p + len;
+    double v = len ? strtod(w->p, NULL) : 0;
+    if(!len || !isfinite(v) || (*end && *end != ' ' && *end != ',' && *end != ')' &&
+                                *end != '\t')) {
       w->why = "a coordinate is not a number";
       json_decref(pos);
       return NULL;
@@ -408,9 +437,11 @@ static bool parse_i64(const char *s, json_int_t *out)
 
 static bool parse_num(const char *s, double *out)
 {
-  char *end;
-  double v = strtod(s, &end);
-  if(end == s || *end || !isfinite(v) || s[0] == ' ')
+  size_t n = decimal_len(s);
+  if(!n || s[n])
+    return false;
+  double v = strtod(s, NULL);
+  if(!isfinite(v))
     return false;
   *out = v;
   return true;
