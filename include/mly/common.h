@@ -53,4 +53,12 @@ enum mly_rc mly_err_set(struct mly_err *err, enum mly_rc rc, const char *fmt, ..
 /* true when the view equals the NUL-terminated string s */
 bool mly_view_eq(struct mly_view v, const char *s);
 
+/* Length of the decimal number at the start of s[0..n): [+-] digits [.
+ * digits] [(e|E) [+-] digits], at least one digit in the mantissa (".5" and
+ * "5." are numbers); 0 when s does not start with one. The grammar every
+ * number typed or read as text must match before strtod reads it: strtod
+ * alone would also take "nan", "inf", hexadecimal ("0x10" is 16) and
+ * leading blanks. */
+size_t mly_decimal_len(const char *s, size_t n);
+
 #endif

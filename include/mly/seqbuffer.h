@@ -41,9 +41,16 @@ struct seqbuffer_width {
   bool metres;  /* false: degrees */
 };
 
-/* Parse a --buffer value: a number is degrees ("0.0001"), a number with
+/* The widths a --buffer may have */
+#define SEQBUFFER_MIN_DEG 1e-9
+#define SEQBUFFER_MAX_DEG 10.0
+#define SEQBUFFER_MIN_M 0.001
+#define SEQBUFFER_MAX_M 100000.0
+
+/* Parse a --buffer value: a decimal number is degrees ("0.0001"), one with
  * the unit m is metres ("12m", "12 m", "12.5M"). MLY_EINVAL with a
- * message when text is not a finite positive number (with or without m). */
+ * message when text is not a positive decimal number (with or without m)
+ * or is outside the SEQBUFFER_MIN/MAX range of its unit. */
 enum mly_rc seqbuffer_parse_width(const char *text, struct seqbuffer_width *out,
                                   struct mly_err *err) MLY_WARN_UNUSED;
 

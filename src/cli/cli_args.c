@@ -81,8 +81,9 @@ static int set_value(const struct cli_spec *spec, const struct cli_arg *a, const
   }
   case CLI_ARG_NUMBER: {
     errno = 0;
-    double x = strtod(v, &end);
-    if(end == v || *end || !isfinite(x) || x < a->lo || (a->lo_open && x == a->lo) || x > a->hi) {
+    size_t len = strlen(v);
+    double x = mly_decimal_len(v, len) == len ? strtod(v, &end) : NAN;
+    if(!len || !isfinite(x) || x < a->lo || (a->lo_open && x == a->lo) || x > a->hi) {
       char range[96];
       if(a->hi >= HUGE_VAL)
         snprintf(range, sizeof(range), "%s %g", a->lo_open ? "above" : "of at least", a->lo);

@@ -2023,6 +2023,11 @@ def workflow_errors_before_work():
     cases = [
         (["simplify_points", "--input_points", src], "--points_distance is required"),
         (["simplify_points", "--input_points", src, "--points_distance", "ten"], "--points_distance must be"),
+        # hexadecimal is no decimal number (strtod would read 16)
+        (["simplify_points", "--input_points", src, "--points_distance", "0x10"], "--points_distance must be"),
+        # widths GEOS fails on only after the work
+        (["simplify_sequence", "--geojson_input", src, "--buffer", "1e9m", "--geojson_out", out], "out of range"),
+        (["simplify_sequence", "--geojson_input", src, "--buffer", "1e-300", "--geojson_out", out], "out of range"),
         (["simplify_points", "--input_points", src, "--points_distance=5", "--quiet=yes"], "--quiet takes no value"),
         (["simplify_points", "--input_points", os.path.join(d, "none.geojson"), "--points_distance", "5",
           "--output_points", out], "cannot open"),

@@ -153,7 +153,12 @@ static void test_parse_width(void **state)
   assert_true(w.value == 12.0 && w.metres);
   assert_int_equal(seqbuffer_parse_width("12.5 M", &w, &err), MLY_OK);
   assert_true(w.value == 12.5 && w.metres);
-  const char *bad[] = {"", "m", "0", "-1", "-3m", "12km", "12mm", "abc", "1e999", "nan", "0x"};
+  assert_int_equal(seqbuffer_parse_width("1e-9", &w, &err), MLY_OK);
+  assert_int_equal(seqbuffer_parse_width("100000m", &w, &err), MLY_OK);
+  /* hexadecimal, blanks first, and widths GEOS fails on after the work */
+  const char *bad[] = {"", "m", "0", "-1", "-3m", "12km", "12mm", "abc", "1e999", "nan", "0x",
+                       "0x10", "0x1p-10", " 5m", "inf", "1e-300", "1e-10", "11", "1e9m", "100001m",
+                       "0.0009m"};
   for(size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
     assert_int_equal(seqbuffer_parse_width(bad[i], &w, &err), MLY_EINVAL);
     assert_non_null(strstr(err.msg, "--buffer"));

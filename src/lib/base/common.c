@@ -44,3 +44,34 @@ bool mly_view_eq(struct mly_view v, const char *s)
   size_t n = strlen(s);
   return v.n == n && (n == 0 || memcmp(v.p, s, n) == 0);
 }
+
+size_t mly_decimal_len(const char *s, size_t n)
+{
+  size_t i = 0, digits = 0;
+  if(i < n && (s[i] == '+' || s[i] == '-'))
+    i++;
+  while(i < n && s[i] >= '0' && s[i] <= '9') {
+    i++;
+    digits++;
+  }
+  if(i < n && s[i] == '.') {
+    i++;
+    while(i < n && s[i] >= '0' && s[i] <= '9') {
+      i++;
+      digits++;
+    }
+  }
+  if(digits == 0)
+    return 0;
+  if(i < n && (s[i] == 'e' || s[i] == 'E')) {
+    size_t k = i + 1;
+    if(k < n && (s[k] == '+' || s[k] == '-'))
+      k++;
+    if(k < n && s[k] >= '0' && s[k] <= '9') {
+      while(k < n && s[k] >= '0' && s[k] <= '9')
+        k++;
+      i = k; /* else the 'e' is not part of the number */
+    }
+  }
+  return i;
+}

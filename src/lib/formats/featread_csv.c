@@ -19,6 +19,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -246,33 +247,12 @@ static bool wkt_char(struct wkt *w, char c)
   return true;
 }
 
-/* Length of the decimal number s starts with ([+-] digits [. digits]
- * [e [+-] digits], a leading or trailing dot allowed), 0 if none: what a
- * CSV or WKT number may be. strtod alone would also take hexadecimal
- * ("0x10" is 16), "inf", "nan" and leading blanks. */
+/* Length of the decimal number the NUL-terminated s starts with
+ * (mly_decimal_len), 0 if none. No strlen: a WKT cell is read one
+ * coordinate at a time, and the NUL ends a number like any other byte. */
 static size_t decimal_len(const char *s)
 {
-  size_t i = 0, digits = 0;
-  if(s[i] == '-' || s[i] == '+')
-    i++;
-  while(s[i] >= '0' && s[i] <= '9')
-    i++, digits++;
-  if(s[i] == '.')
-    for(i++; s[i] >= '0' && s[i] <= '9'; i++)
-      digits++;
-  if(!digits)
-    return 0;
-  if(s[i] == 'e' || s[i] == 'E') {
-    size_t k = i + 1;
-    if(s[k] == '-' || s[k] == '+')
-      k++;
-    if(s[k] >= '0' && s[k] <= '9') {
-      while(s[k] >= '0' && s[k] <= '9')
-        k++;
-      i = k;
-    }
-  }
-  return i;
+  return mly_decimal_len(s, SIZE_MAX);
 }
 
 /* A position: two to four numbers separated by blanks */

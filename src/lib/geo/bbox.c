@@ -36,41 +36,12 @@ static void bbox_quote(const char *s, size_t n, char *out, size_t cap)
   out[o] = '\0';
 }
 
-/* The decimal grammar we accept: [+-] digits [. digits] [(e|E) [+-] digits]
- * with at least one digit in the mantissa. strtod alone would also take
- * "nan", "inf", hex floats and locale-specific forms; none of those is a
- * coordinate anyone means to type. */
+/* The decimal grammar of mly_decimal_len, the whole text: strtod alone
+ * would also take "nan", "inf", hex floats and locale-specific forms; none
+ * of those is a coordinate anyone means to type. */
 static bool bbox_is_decimal(const char *s, size_t n)
 {
-  size_t i = 0, digits = 0;
-  if(i < n && (s[i] == '+' || s[i] == '-'))
-    i++;
-  while(i < n && s[i] >= '0' && s[i] <= '9') {
-    i++;
-    digits++;
-  }
-  if(i < n && s[i] == '.') {
-    i++;
-    while(i < n && s[i] >= '0' && s[i] <= '9') {
-      i++;
-      digits++;
-    }
-  }
-  if(digits == 0)
-    return false;
-  if(i < n && (s[i] == 'e' || s[i] == 'E')) {
-    size_t edigits = 0;
-    i++;
-    if(i < n && (s[i] == '+' || s[i] == '-'))
-      i++;
-    while(i < n && s[i] >= '0' && s[i] <= '9') {
-      i++;
-      edigits++;
-    }
-    if(edigits == 0)
-      return false;
-  }
-  return i == n;
+  return n > 0 && mly_decimal_len(s, n) == n;
 }
 
 /* Parse field k (text s[0..n), already trimmed) into *out */

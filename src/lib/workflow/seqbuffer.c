@@ -79,10 +79,12 @@ static enum mly_rc sb_geos_fail(struct seqbuffer *b, struct mly_err *err, const 
 enum mly_rc seqbuffer_parse_width(const char *text, struct seqbuffer_width *out,
                                   struct mly_err *err)
 {
-  char *end = NULL;
-  double v = text ? strtod(text, &end) : 0.0;
+  size_t n = text ? strlen(text) : 0;
+  size_t len = text ? mly_decimal_len(text, n) : 0;
+  double v = len ? strtod(text, NULL) : 0.0;
+  const char *end = text ? text + len : NULL;
   bool metres = false;
-  if(end && end != text) {
+  if(len) {
     while(*end == ' ')
       end++;
     if(*end == 'm' || *end == 'M') {
@@ -90,9 +92,16 @@ enum mly_rc seqbuffer_parse_width(const char *text, struct seqbuffer_width *out,
       end++;
     }
   }
-  if(!text || !end || end == text || *end || !isfinite(v) || !(v > 0.0))
+  if(!len || *end || !isfinite(v) || !(v > 0.0))
     return mly_err_set(err, MLY_EINVAL, "--buffer '%.40s' is not a positive number of degrees "
                        "or of metres (e.g. 0.0001 or 12m)", text ? text : "");
+  /* beyond these GEOS fails after the work (a width of 1e-300 degrees, a
+   * buffer round half the earth), or the result means nothing */
+  if(metres ? v < SEQBUFFER_MIN_M || v > SEQBUFFER_MAX_M
+            : v < SEQBUFFER_MIN_DEG || v > SEQBUFFER_MAX_DEG)
+    return mly_err_set(err, MLY_EINVAL, "--buffer '%.40s' is out of range: degrees from %g to %g, "
+                       "metres from %g to %g", text, SEQBUFFER_MIN_DEG, SEQBUFFER_MAX_DEG,
+                       SEQBUFFER_MIN_M, SEQBUFFER_MAX_M);
   out->value = v;
   out->metres = metres;
   return MLY_OK;
