@@ -2710,12 +2710,16 @@ def create_custom_sequences_and_page_published_together():
                               "--output_file_sequence", out, "--review_html", page, "--graph_url",
                               srv.base + "/graph", "--concurrency", "1"], env=e,
                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        # the checks are done when the page's folder is there (made before the first request)
-        for _ in range(400):
-            if os.path.isdir(os.path.dirname(page)) or p.poll() is not None:
-                break
+        # the checks are done when the first request is in (the page's folder is
+        # made only when the page is written, so that a failed run leaves none)
+        for _ in range(4000):
+            try:
+                if [x for x in log_entries(srv.log) if x["host"] == "api"] or p.poll() is not None:
+                    break
+            except ValueError:
+                pass  # a line being written
             time.sleep(0.005)
-        os.mkdir(page)
+        os.makedirs(page)
         err = p.communicate(timeout=120)[1]
         asked = [x for x in log_entries(srv.log) if x["host"] == "api"]
     assert asked, "the failure came before the requests: %r" % err
