@@ -377,6 +377,7 @@ def bad_inputs_are_status_2_and_nothing_is_made():
             (["--concurrency", "0"], "concurrency"),
             (["--output_file_points", os.path.join(d, "points.geojson")], "input"),
             (["--bogus"], "bogus"),
+            (["--output_images_path="], "--output_images_path"),
         ]
         for extra, word in cases:
             args = [CMD, "--input_file_points", os.path.join(d, "points.geojson"),

@@ -627,6 +627,8 @@ static enum mly_rc setup(struct run *r)
   }
   /* the folders: DIR's and OUT's checked before any request */
   char probe[PATH_MAX];
+  if(!o->images_dir[0])
+    return mly_err_set(r->err, MLY_EINVAL, "--output_images_path needs a folder, not ''");
   if(snprintf(probe, sizeof(probe), "%s/.probe", o->images_dir) >= (int)sizeof(probe))
     return mly_err_set(r->err, MLY_EINVAL, "--output_images_path is too long");
   rc = outfile_prepare_dir(probe, r->err);
