@@ -29,9 +29,9 @@ static enum mly_rc spool_stdin(struct wf_input *in, struct mly_err *err)
 enum mly_rc wf_input_open(struct wf_input *in, struct featread **r, struct mly_err *err)
 {
   if(in->once && in->read)
-    return mly_err_set(err, MLY_EINVAL, "%s%s%s can be read only once",
-                       strcmp(in->path, "-") ? "'" : "", strcmp(in->path, "-") ? in->path : "standard input",
-                       strcmp(in->path, "-") ? "'" : "");
+    return strcmp(in->path, "-") == 0
+               ? mly_err_set(err, MLY_EINVAL, "standard input can be read only once")
+               : mly_err_set(err, MLY_EINVAL, "'%s' can be read only once", in->path);
   in->read = true;
   if(!in->spool)
     return featread_open(in->path, r, err);
