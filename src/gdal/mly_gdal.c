@@ -1,6 +1,7 @@
 /* mly_gdal.c -- libmly_gdal.so: GeoPackage and FlatGeobuf through GDAL's C
  * API (PostGIS through libpq's COPY: pgload.c), loaded by the binary only
  * when such a format is asked for (see include/mly/gdalmod.h) */
+#include "mly/featread.h"
 #include "mly/gdalmod.h"
 #include "spool.h"
 #include "pgload.h"
@@ -352,6 +353,25 @@ static enum mly_rc read_next(void *rv, json_t **properties, json_t **geometry, b
   if(!f)
     return CPLGetLastErrorType() >= CE_Failure ? gdal_err(err, "cannot read") : MLY_OK;
   OGRFeatureDefnH defn = OGR_L_GetLayerDefn(r->layer);
+  /* the cap a GeoJSON feature has: its text fields and geometry, as read,
+   * before any copy of them is made */
+  size_t bytes = 0;
+  OGRGeometryH g0 = OGR_F_GetGeometryRef(f);
+  if(g0)
+    bytes += (size_t)OGR_G_WkbSize(g0);
+  for(int i = 0; i < OGR_FD_GetFieldCount(defn); i++)
+    if(OGR_F_IsFieldSetAndNotNull(f, i)) {
+      OGRFieldType t = OGR_Fld_GetType(OGR_FD_GetFieldDefn(defn, i));
+      if(t == OFTString || t == OFTBinary || t == OFTStringList || t == OFTIntegerList ||
+         t == OFTInteger64List || t == OFTRealList)
+        bytes += strlen(OGR_F_GetFieldAsString(f, i));
+    }
+  if(bytes > FEATREAD_FEATURE_MAX) {
+    long long fid = (long long)OGR_F_GetFID(f);
+    OGR_F_Destroy(f);
+    return mly_err_set(err, MLY_ETOOBIG, "larger than %u MB (fid %lld)",
+                       FEATREAD_FEATURE_MAX >> 20, fid);
+  }
   json_t *props = json_object();
   enum mly_rc rc = props ? MLY_OK : MLY_ENOMEM;
   for(int i = 0; !rc && i < OGR_FD_GetFieldCount(defn); i++) {

@@ -135,6 +135,31 @@ def csv_properties_named_like_columns(binary, work):
           "csv: the properties named like columns are in the properties field (%s)" % cell)
 
 
+def oversized_gpkg_feature_is_refused(binary, work):
+    """A GeoPackage feature larger than a GeoJSON one may be (64 MB) is refused
+    as the reader finds it, naming the file and the feature: status 2, no
+    output (it was copied whole, then refused by the writer in a message that
+    said neither, after some 600 MB and half a minute)"""
+    d = os.path.join(work, "big")
+    os.makedirs(d)
+    with open(os.path.join(d, "small.geojson"), "w") as fh:
+        json.dump({"type": "Feature", "properties": {"id": "1", "sequence_id": "s", "x": "a"},
+                   "geometry": {"type": "Point", "coordinates": [1, 2]}}, fh)
+    big = os.path.join(d, "big.gpkg")
+    subprocess.run(["ogr2ogr", "-f", "GPKG", big, os.path.join(d, "small.geojson"), "-nln", "pts"],
+                   check=True, capture_output=True)
+    subprocess.run(["ogrinfo", big, "-sql", "UPDATE pts SET x = printf('%.*c', 70000000, 'a')"],
+                   check=True, capture_output=True)
+    out = os.path.join(d, "o", "out.geojson")
+    r = subprocess.run([binary, "simplify_points", "--input_points", big, "--points_distance", "1",
+                        "--output_points", out, "--quiet"], capture_output=True, text=True)
+    err = r.stderr.strip()
+    check(r.returncode == 2 and len(err.splitlines()) == 1 and "big.gpkg" in err and
+          "feature 0" in err and "larger than 64 MB" in err,
+          "oversized gpkg feature: status 2 naming file and feature (%d, %s)" % (r.returncode, err))
+    check(not os.path.exists(os.path.dirname(out)), "oversized gpkg feature: no output, no folder")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--binary", required=True)
@@ -235,6 +260,7 @@ def main():
         check(sorted(os.listdir(d)) == ["north_p.gpkg"],
               "failed conversion: nothing else on disk (%s)" % sorted(os.listdir(d)))
         csv_properties_named_like_columns(binary, work)
+        oversized_gpkg_feature_is_refused(binary, work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print("%d failed" % len(FAILS))
