@@ -80,18 +80,26 @@ def maxrss_tool():
     return _MAXRSS
 
 
-def run(argv, env=None, check=True):
+def run(argv, env=None, check=True, timeout=None):
     """Run argv to completion; its stdout is discarded. Peak RSS and CPU
-    times are the child's own (bench/maxrss.c forks it)."""
+    times are the child's own, with those of the processes it waited for
+    (bench/maxrss.c forks it). With timeout (seconds of wall time), a run
+    still going then is killed with all its processes and None returned."""
     full_env = dict(os.environ)
     full_env.update(env or {})
     report = os.path.join(DATA, "maxrss.%d.txt" % os.getpid())
     t0 = time.monotonic()
     p = subprocess.Popen([maxrss_tool(), report] + list(argv), env=full_env,
-                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=REPO)
-    err = p.stderr.read().decode("utf-8", "replace")
-    p.stderr.close()
-    p.wait()
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=REPO,
+                         start_new_session=timeout is not None)
+    try:
+        err = p.communicate(timeout=timeout)[1].decode("utf-8", "replace")
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL)
+        p.communicate()
+        if os.path.exists(report):
+            os.unlink(report)
+        return None
     wall = time.monotonic() - t0
     with open(report) as f:
         rss_kb, user, sys_ = f.read().split()
