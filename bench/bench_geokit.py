@@ -6,7 +6,8 @@ input, and what each wrote.
 
     python3 bench/bench_geokit.py --geokit-dir DIR [--python PY] \\
         [--binary build-bench/mapillary] [--sizes 100,300,1000] [--runs 3] \\
-        [--steps merge_sequences,simplify_sequence,simplify_points] [--cap 600]
+        [--steps merge_sequences,simplify_sequence,simplify_points] [--cap 600] \\
+        [--overlap]
 
 DIR is a checkout of geokit that you provide (its `python-scripts`
 directory, or the repository holding it); this script neither fetches nor
@@ -25,7 +26,9 @@ Inputs are bench_seqsteps.py's random walks (N sequences of 100 images,
 - simplify_points --points_distance 12: points.geojson, both tools.
 A geokit run still going after --cap seconds of wall time is killed and that
 step is not run at larger sizes. Runs are repeated (--runs, median) when the
-first took under 30 s of CPU. Prints Markdown tables; nothing is asserted."""
+first took under 30 s of CPU. With --overlap, PY's shapely also measures
+both simplify_sequence outputs against the buffers: the area each covers,
+covers twice, leaves out. Prints Markdown tables; nothing is asserted."""
 
 import argparse
 import json
@@ -58,6 +61,32 @@ if sys.argv[2] == "--check":
     sys.exit(0)
 from geokit_py.mapillary.main import cli
 cli(sys.argv[2:])
+"""
+
+
+# with --overlap: both simplify_sequence outputs measured with shapely (geokit's
+# own dependency, so in PY): `PY -c OVERLAP geokit_out ours_out merged_input`
+OVERLAP = r"""
+import json, sys
+from shapely.geometry import shape
+from shapely.ops import unary_union
+def load(p):
+    return json.load(open(p))["features"]
+g, o, m = load(sys.argv[1]), load(sys.argv[2]), load(sys.argv[3])
+buffers = unary_union([shape(f["geometry"]).buffer(0.0001) for f in m])
+res = {}
+for name, feats in (("geokit", g), ("ours", o)):
+    shapes = [shape(f["geometry"]) for f in feats]
+    union = unary_union(shapes)
+    per_seq = {}
+    for f in feats:
+        per_seq[f["properties"]["sequence_id"]] = per_seq.get(f["properties"]["sequence_id"], 0) + 1
+    res[name] = {"union": union.area, "overlap": sum(s.area for s in shapes) - union.area,
+                 "missing": buffers.difference(union).area, "extra": union.difference(buffers).area,
+                 "split": sum(1 for v in per_seq.values() if v > 1),
+                 "flagged": len({f["properties"]["sequence_id"] for f in feats if f["properties"].get("is_exclude")})}
+res["buffers"] = buffers.area
+print(json.dumps(res))
 """
 
 
@@ -141,6 +170,8 @@ def main():
     ap.add_argument("--sizes", default="100,300,1000", help="sequences of 100 images, comma-separated")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--steps", default="merge_sequences,simplify_sequence,simplify_points")
+    ap.add_argument("--overlap", action="store_true",
+                    help="also measure simplify_sequence's outputs with shapely in PY (overlaps, coverage)")
     ap.add_argument("--cap", type=float, default=600.0, help="seconds of wall time before a geokit run is stopped")
     a = ap.parse_args()
     gdir = find_geokit(a.geokit_dir) if a.geokit_dir else None
@@ -182,6 +213,12 @@ def main():
                     got[tool] = ("stopped after %.0f s wall" % a.cap, None)
                 else:
                     got[tool] = (m, describe(res))
+            if a.overlap and step == "simplify_sequence" and got["geokit"][1]:
+                r = subprocess.run([a.python, "-c", OVERLAP, os.path.join(out, "geokit_simplified.geojson"),
+                                    os.path.join(out, "ours_simplified.geojson"),
+                                    os.path.join(out, "ours_merged.geojson")],
+                                   capture_output=True, text=True, check=True)
+                got["overlap"] = json.loads(r.stdout)
             rows.append((step, nseq, got))
             print("bench_geokit: %s at %d sequences done" % (step, nseq), file=sys.stderr)
     print("geokit: %s at commit %s, run by %s" % (gdir, git_commit(gdir), a.python))
@@ -211,7 +248,7 @@ def main():
         print()
         print("simplify_sequence outputs (area: sum of the polygons' planar areas, degrees^2; ours do not overlap):")
         print()
-        print("| sequences | geokit features / sequences / flagged is_exclude / area | ours features / sequences / area |")
+        print("| sequences | geokit features / sequences / features flagged is_exclude / area | ours features / sequences / area |")
         print("|---|---|---|")
         for step, nseq, got in rows:
             if step != "simplify_sequence":
@@ -219,6 +256,25 @@ def main():
             gd, od = got["geokit"][1], got["ours"][1]
             g = "%d / %d / %d / %.4g" % (gd["features"], gd["sequences"], gd["excluded"], gd["area"]) if gd else "—"
             print("| %d | %s | %d / %d / %.4g |" % (nseq, g, od["features"], od["sequences"], od["area"]))
+    if a.overlap:
+        print()
+        print("simplify_sequence outputs measured with shapely (degrees^2; the buffers: the union of every "
+              "input line buffered by 0.0001):")
+        print()
+        print("| sequences | buffers' area | tool | area covered | covered twice or more | of the buffers, "
+              "not covered | outside the buffers | sequences written as several features | sequences "
+              "flagged is_exclude |")
+        print("|---|---|---|---|---|---|---|---|---|")
+        for step, nseq, got in rows:
+            ov = got.get("overlap")
+            if step != "simplify_sequence" or not ov:
+                continue
+            for tool in ("geokit", "ours"):
+                t = ov[tool]
+                t["overlap"] = max(0.0, t["overlap"])  # rounding: ours is disjoint
+                print("| %d | %.4e | %s | %.4e | %.3e (%.2f%%) | %.3e (%.4f%%) | %.3e | %d | %d |" % (
+                    nseq, ov["buffers"], tool, t["union"], t["overlap"], 100 * t["overlap"] / t["union"],
+                    t["missing"], 100 * t["missing"] / ov["buffers"], t["extra"], t["split"], t["flagged"]))
     print()
     print("Commands (from the repository root; D = bench/data/seqsteps/<N>x100):")
     print()
