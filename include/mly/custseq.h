@@ -13,7 +13,7 @@
  * sequence order. (geokit picked at random; these are the same every run.)
  *
  * The URLs are asked for by the caller between custseq_pick and
- * custseq_write (custseq_lookup does it through imgurl.h), so this module
+ * custseq_write (create_custom_sequences does it through imgurl.h), so this module
  * is tested without a network. */
 #ifndef MLY_CUSTSEQ_H
 #define MLY_CUSTSEQ_H

@@ -1,7 +1,8 @@
 /* gdalmod.h -- the GDAL-backed formats, in a module loaded only when asked for
  *
- * GeoPackage (.gpkg), FlatGeobuf (.fgb) and PostGIS ("PG:<libpq conninfo>")
- * are written through GDAL's C API. GDAL brings ~150 shared libraries and
+ * GeoPackage (.gpkg) and FlatGeobuf (.fgb) are written through GDAL's C
+ * API, PostGIS ("PG:<libpq conninfo>") through libpq's COPY (pgload.c says
+ * why). GDAL brings ~150 shared libraries and
  * ~90 ms of start-up, which runs that write GeoJSON or CSV must not pay, so
  * the code that calls GDAL lives in a separate shared module,
  * libmly_gdal.so, which the binary does not link: gdalmod_load() dlopen()s

@@ -32,9 +32,10 @@
  *                      only complete: loaded as a new table in one
  *                      transaction that publish commits after dropping the
  *                      old table and renaming the new one in its place.
- *                      The three are written through GDAL by the module
- *                      gdalmod.h loads on demand: their Feature text is the
- *                      GeoJSON one, spooled as GeoJSONL and converted at
+ *                      The three are written by the module gdalmod.h
+ *                      loads on demand (GDAL; PostGIS through libpq):
+ *                      their Feature text is the GeoJSON one, spooled as
+ *                      GeoJSONL and converted at
  *                      close with typed fields (strings, 64-bit integers,
  *                      reals, booleans) and a spatial index.
  *

@@ -111,9 +111,10 @@ struct seqbuffer_opts {
   const struct wf_progress *progress; /* may be NULL */
 };
 
-/* Check the input and the output's folder (wf_begin: a failure there
- * leaves st->started false), read every line into a seqbuffer, then run
- * it writing each result to the output as it is made; the output is
+/* Check the output's folder, read every line of the input into a
+ * seqbuffer in one pass (standard input as it comes; a failure up to here
+ * leaves st->started false: the input's fault, nothing done), then run it
+ * writing each result to the output as it is made; the output is
  * published complete, or left absent on any failure. *st is filled in
  * either case. */
 enum mly_rc seqbuffer_simplify(const struct seqbuffer_opts *o, struct seqbuffer_stats *st,

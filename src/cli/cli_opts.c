@@ -193,8 +193,10 @@ static enum cli_exit set_option(struct cli_opts *o, int id, const char *name, co
     o->max_tiles = v;
     break;
   case OPT_TIMEOUT: {
-    char *end;
-    double t = strtod(arg, &end);
+    /* decimal only, as every number the tool reads (no hexadecimal) */
+    size_t len = strlen(arg);
+    char *end = (char *)arg;
+    double t = len && mly_decimal_len(arg, len) == len ? strtod(arg, &end) : NAN;
     if(end == arg || *end || !isfinite(t) || t <= 0 || t > 86400)
       return usage_error("--%s must be a number of seconds above 0, not '%s'", name, arg);
     o->timeout_s = t;

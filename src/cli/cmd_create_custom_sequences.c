@@ -184,8 +184,8 @@ static int cs_main(const struct cs_opts *o, enum imgurl_size size, const char *t
   bool started = false;
   r.cs = custseq_new(JOB_SEQ_MEMORY_POINTS);
   enum mly_rc rc = r.cs ? MLY_OK : mly_err_set(&err, MLY_ENOMEM, "out of memory");
-  /* the points first: a broken input leaves nothing on disk (the output
-   * folders are made by the checks), and reading comes before any request */
+  /* the points first: a broken input leaves nothing on disk (no output
+   * is open yet), and reading comes before any request */
   if(!rc)
     rc = cs_read(&r, o->input, &err);
   if(!rc)
@@ -233,19 +233,17 @@ int cmd_create_custom_sequences(int argc, char **argv)
                     "needed to ask the Graph API for the review images\n");
     return CLI_USAGE;
   }
-  if(o.review_html) {
-    /* the page overwrites neither the sequences nor the points (checked
-     * before any work) */
-    if(!*o.review_html)
-      return cli_usage_error("create_custom_sequences", "--review_html needs a path");
-    const struct paths_use uses[] = {{o.input, "--geojson_points", false},
-                                     {o.output, "--output_file_sequence", true},
-                                     {o.review_html, "--review_html", true}};
-    struct mly_err err = {0};
-    if(paths_check_distinct(uses, 3, &err)) {
-      fprintf(stderr, "mapillary: create_custom_sequences: %s\n", err.msg);
-      return CLI_USAGE;
-    }
+  if(o.review_html && !*o.review_html)
+    return cli_usage_error("create_custom_sequences", "--review_html needs a path");
+  /* no output overwrites the points or the other output (checked before
+   * any part of a chained command line runs) */
+  const struct paths_use uses[] = {{o.input, "--geojson_points", false},
+                                   {o.output, "--output_file_sequence", true},
+                                   {o.review_html, "--review_html", true}};
+  struct mly_err err = {0};
+  if(paths_check_distinct(uses, o.review_html ? 3 : 2, &err)) {
+    fprintf(stderr, "mapillary: create_custom_sequences: %s\n", err.msg);
+    return CLI_USAGE;
   }
   if(cli_checking())
     return CLI_OK;

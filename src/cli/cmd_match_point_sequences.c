@@ -33,14 +33,17 @@ int cmd_match_point_sequences(int argc, char **argv)
   o.geojson_output = "data/mapillary_match_point_sequences.geojson";
   cli_net_defaults(&o.m);
   int rc = cli_args_parse(&cmd_match_point_sequences_spec, argc, argv, &o);
-  if(rc || cli_checking())
+  if(rc)
     return rc;
-  /* an output that is one of the inputs would overwrite it */
+  /* an output that is one of the inputs would overwrite it (checked with
+   * the other parts of a chained command line, before any part runs) */
   struct paths_use uses[] = {{o.geojson_polygons, "--geojson_polygons", false},
                              {o.geojson_points, "--geojson_points", false},
                              {o.geojson_output, "--geojson_output", true}};
   if((rc = cli_check_paths(uses, sizeof(uses) / sizeof(uses[0]))))
     return rc;
+  if(cli_checking())
+    return CLI_OK;
   struct cli_progress pr;
   cli_progress_init(&pr, o.m.quiet, o.m.progress);
   struct ptmatch_opts po = {o.geojson_polygons, o.geojson_points, o.geojson_output, cli_progress_wf(&pr)};

@@ -32,13 +32,16 @@ int cmd_merge_sequences(int argc, char **argv)
   o.geojson_output = "data/mapillary_merge_sequences.geojson";
   cli_net_defaults(&o.m);
   int rc = cli_args_parse(&cmd_merge_sequences_spec, argc, argv, &o);
-  if(rc || cli_checking())
+  if(rc)
     return rc;
-  /* an output that is one of the inputs would overwrite it */
+  /* an output that is one of the inputs would overwrite it (checked with
+   * the other parts of a chained command line, before any part runs) */
   struct paths_use uses[] = {{o.geojson_input, "--geojson_input", false},
                              {o.geojson_output, "--geojson_output", true}};
   if((rc = cli_check_paths(uses, sizeof(uses) / sizeof(uses[0]))))
     return rc;
+  if(cli_checking())
+    return CLI_OK;
   struct cli_progress pr;
   cli_progress_init(&pr, o.m.quiet, o.m.progress);
   struct seqmerge_opts so = {o.geojson_input, o.geojson_output, cli_progress_wf(&pr)};

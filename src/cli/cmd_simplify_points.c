@@ -36,13 +36,16 @@ int cmd_simplify_points(int argc, char **argv)
   o.output_points = "data/mapillary_simplify_points.geojson";
   cli_net_defaults(&o.m);
   int rc = cli_args_parse(&cmd_simplify_points_spec, argc, argv, &o);
-  if(rc || cli_checking())
+  if(rc)
     return rc;
-  /* an output that is one of the inputs would overwrite it */
+  /* an output that is one of the inputs would overwrite it (checked with
+   * the other parts of a chained command line, before any part runs) */
   struct paths_use uses[] = {{o.input_points, "--input_points", false},
                              {o.output_points, "--output_points", true}};
   if((rc = cli_check_paths(uses, sizeof(uses) / sizeof(uses[0]))))
     return rc;
+  if(cli_checking())
+    return CLI_OK;
   struct cli_progress pr;
   cli_progress_init(&pr, o.m.quiet, o.m.progress);
   struct thin_opts to = {o.input_points, o.output_points, o.points_distance, 0, cli_progress_wf(&pr)};

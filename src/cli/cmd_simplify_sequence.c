@@ -39,13 +39,14 @@ int cmd_simplify_sequence(int argc, char **argv)
   struct mly_err err = {0};
   if(seqbuffer_parse_width(o.buffer, &so.width, &err))
     return cli_usage_error("simplify_sequence", "%s", err.msg);
-  if(cli_checking())
-    return CLI_OK;
-  /* an output that is the input would overwrite it */
+  /* an output that is the input would overwrite it (checked with the
+   * other parts of a chained command line, before any part runs) */
   const struct paths_use uses[] = {{o.input, "--geojson_input", false},
                                    {o.output, "--geojson_out", true}};
   if((rc = cli_check_paths(uses, sizeof(uses) / sizeof(uses[0]))))
     return rc;
+  if(cli_checking())
+    return CLI_OK;
   struct cli_progress pr;
   cli_progress_init(&pr, o.msg.quiet, o.msg.progress);
   so.progress = cli_progress_wf(&pr);

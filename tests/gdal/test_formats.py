@@ -160,6 +160,29 @@ def oversized_gpkg_feature_is_refused(binary, work):
     check(not os.path.exists(os.path.dirname(out)), "oversized gpkg feature: no output, no folder")
 
 
+def symlinked_gis_outputs_are_followed(binary, work):
+    """A symlink named as a .gpkg/.fgb output is followed, as for GeoJSON:
+    its target gets the new file, the link stays (it was refused as "no
+    longer a regular file" at the end, after all the work)"""
+    d = os.path.join(work, "links")
+    os.makedirs(d)
+    src = os.path.join(d, "p.geojson")
+    with open(src, "w") as fh:
+        json.dump({"type": "FeatureCollection", "features": [
+            {"type": "Feature", "properties": {"id": str(i), "sequence_id": "s", "captured_at": 1000 + i},
+             "geometry": {"type": "Point", "coordinates": [0.001 * i, 0.0]}} for i in range(5)]}, fh)
+    for ext in ("gpkg", "fgb"):
+        target, link = os.path.join(d, "real." + ext), os.path.join(d, "link." + ext)
+        with open(target, "w") as fh:
+            fh.write("old")
+        os.symlink("real." + ext, link)
+        r = subprocess.run([binary, "simplify_points", "--input_points", src, "--points_distance", "1",
+                            "--output_points", link, "--quiet"], capture_output=True, text=True)
+        check(r.returncode == 0, "symlinked .%s output: status 0 (%s)" % (ext, r.stderr.strip()))
+        check(os.path.islink(link) and len(gdal_features(target)) == 5,
+              "symlinked .%s output: the link stays, its target has the 5 points" % ext)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--binary", required=True)
@@ -261,6 +284,7 @@ def main():
               "failed conversion: nothing else on disk (%s)" % sorted(os.listdir(d)))
         csv_properties_named_like_columns(binary, work)
         oversized_gpkg_feature_is_refused(binary, work)
+        symlinked_gis_outputs_are_followed(binary, work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print("%d failed" % len(FAILS))

@@ -325,17 +325,21 @@ def killed_run_resumes_and_leaves_no_partial_file():
             time.sleep(0.05)
         p.send_signal(signal.SIGKILL)
         p.wait()
-        time.sleep(0.5)  # answers of the killed run still on their way are logged by then
         names = rt.listing(os.path.join(d, "images"))
         assert 0 < len(names) < 200, len(names)
         for n in names:  # every name is a whole image; no temporary file is left
             assert n.endswith(".jpg"), n
             jpeg_ok(os.path.join(d, "images", n))
         assert not os.path.exists(os.path.join(d, "out", "points_imgs.geojson"))
-        before = len(cdn_requests(s))
+    finally:
+        stop(s)
+    # a fresh server for the rerun: the killed run's answers still on their
+    # way, logged late, cannot be counted as the rerun's
+    s = start("--latency-ms", "40")
+    try:
         r = dl(s, d, "--image_size", "2048")
         assert r.rc == 0, r
-        assert len(cdn_requests(s)) - before == 200 - len(names), (len(cdn_requests(s)) - before, len(names))
+        assert len(cdn_requests(s)) == 200 - len(names), (len(cdn_requests(s)), len(names))
     finally:
         stop(s)
     assert len(out_features(d)) == 200
@@ -378,6 +382,7 @@ def bad_inputs_are_status_2_and_nothing_is_made():
             (["--output_file_points", os.path.join(d, "points.geojson")], "input"),
             (["--bogus"], "bogus"),
             (["--output_images_path="], "--output_images_path"),
+            (["--output_images_path=", "--dry_run"], "--output_images_path"),
         ]
         for extra, word in cases:
             args = [CMD, "--input_file_points", os.path.join(d, "points.geojson"),

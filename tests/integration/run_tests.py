@@ -632,6 +632,7 @@ BAD_INPUTS = [
     ("bad concurrency", ["get_mapillary_points", "--input_aoi", SUB, "--concurrency", "0"]),
     ("bad retries", ["get_mapillary_points", "--input_aoi", SUB, "--retries", "x"]),
     ("bad timeout", ["get_mapillary_points", "--input_aoi", SUB, "--timeout", "-1"]),
+    ("hexadecimal timeout", ["get_mapillary_points", "--input_aoi", SUB, "--timeout", "0x10"]),
     ("field_name with bbox", ["get_mapillary_points", "--input_aoi", SUB, "--field_name", "area"]),
     ("bad org ids", ["get_mapillary_points", "--input_aoi", SUB, "--organization_ids", "12,,3"]),
     ("template without y", ["get_mapillary_points", "--input_aoi", SUB, "--tiles_url",
@@ -1548,6 +1549,15 @@ def same_file_outputs_and_inputs_are_refused():
         assert "same file" in r.err and len(r.err.strip().splitlines()) == 1, "%s: %r" % (name, r.err)
         assert listing(d) == before, "%s changed the folder: %r" % (name, listing(d))
         assert read(aoi) == aoi_bytes and read(os.path.join(d, "old.geojson")) == b"old", name
+    # two PostGIS outputs on one table: refused without naming the connection
+    # string, which may hold a password
+    conn = "PG:dbname=mly password=hunter2"
+    r = run(["get_mapillary_points", "--tiles_url", url, "--input_aoi", SUB, "--output_file_point", conn,
+             "--output_file_sequence", conn, "--table_point", "t", "--table_sequence", "t"],
+            token=False, cwd=d)
+    assert r.rc == 2 and "same file" in r.err and "table t" in r.err, r
+    assert "hunter2" not in r.err + r.out and "dbname" not in r.err, r.err
+    assert listing(d) == before, listing(d)
     # --field_name's names: out/A_p.geojson twice
     fc = {"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {"n": "A"},
           "geometry": json.load(open(aoi))}]}
@@ -1988,6 +1998,26 @@ def workflow_simplify_points():
     assert [order[f["properties"]["id"]] for f in kept] == sorted(order[f["properties"]["id"]] for f in kept)
     byid = {f["properties"]["id"]: f for f in feats}
     assert all(f == byid[f["properties"]["id"]] for f in kept)
+    # the vertex order is get_mapillary_points' (seqfeat.h) whatever form the
+    # fields take: captured_at and ids as digit strings order as the numbers
+    # (geokit's files and CSV inputs carry them so), as create_custom_sequences
+    # reads them
+    def thinned(times, ids):
+        path = os.path.join(d, "forms.geojson")
+        with open(path, "w") as fh:
+            json.dump({"type": "FeatureCollection", "features": [
+                {"type": "Feature", "geometry": {"type": "Point", "coordinates": [0.00009 * k, 0.0]},
+                 "properties": {"id": i, "sequence_id": "s", "captured_at": t}}
+                for k, (i, t) in enumerate(zip(ids, times))]}, fh)
+        o = os.path.join(d, "forms-out.geojson")
+        r = run(["simplify_points", "--input_points", path, "--points_distance", "15", "--output_points", o],
+                token=False)
+        assert r.rc == 0, r
+        return [f["properties"]["id"] for f in geojson(o)]
+    times = [4000, 1000, 2000, 3000]
+    as_numbers = thinned(times, [1, 2, 3, 4])
+    assert len(as_numbers) < 4, as_numbers
+    assert thinned([str(t) for t in times], ["1", "2", "3", "4"]) == [str(i) for i in as_numbers]
     # byte-identical run to run; the same from CSV, GeoJSONL and stdin
     first = read(out)
     r = run(["simplify-points", "--input-points=" + src, "--points-distance=10", "--output-points", out,
@@ -2094,6 +2124,21 @@ def workflow_errors_before_work():
             continue
         assert p.returncode == 2 and "same file" in err and len(err.strip().splitlines()) == 1, (args, err)
         assert read(src) == before, args
+    # a chained command line whose later part would write over its input is
+    # refused before any part runs: the first part's output is not made
+    first_out = os.path.join(d, "chain-thin.geojson")
+    for later in (["merge_sequences", "--geojson_input", src, "--geojson_output", src],
+                  ["simplify_points", "--input_points", src, "--points_distance", "5",
+                   "--output_points", os.path.join(d, ".", "pts.geojson")],
+                  ["match_point_sequences", "--geojson_polygons", bad, "--geojson_points", src,
+                   "--geojson_output", src],
+                  ["simplify_sequence", "--geojson_input", src, "--buffer", "5m", "--geojson_out", src],
+                  ["create_custom_sequences", "--geojson_points", src, "--output_file_sequence", src,
+                   "--graph_url", "file:///no-graph-in-tests"]):
+        r = run(["simplify_points", "--input_points", src, "--points_distance", "5", "--output_points",
+                 first_out] + later, token=False)
+        assert r.rc == 2 and "same file" in r.err and len(r.err.strip().splitlines()) == 1, (later, r)
+        assert not os.path.exists(first_out) and read(src) == before, later
 
 
 @case
@@ -2637,6 +2682,12 @@ def create_custom_sequences_failures_write_nothing():
                                                       "--graph_url", "file:///no-graph-in-tests"])
         assert r.rc == 2 and word in r.err and len(r.err.strip().splitlines()) == 1, (args, r)
         assert read(out) == b"old"
+    # the sequences written over the points (no --review_html): refused, the points kept
+    pts_bytes = read(pts_path)
+    r = run(["create_custom_sequences", "--geojson_points", pts_path, "--output_file_sequence",
+             os.path.join(d, ".", "points.geojson"), "--graph_url", "file:///no-graph-in-tests"])
+    assert r.rc == 2 and "same file" in r.err and len(r.err.strip().splitlines()) == 1, r
+    assert read(pts_path) == pts_bytes
 
 
 @case

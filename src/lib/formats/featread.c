@@ -661,7 +661,8 @@ enum mly_rc featread_open_outfile(struct outfile *o, struct featread **out, stru
 {
   *out = NULL;
   if(!o->closed || o->placed || o->fmt == OUTFMT_RAW || o->fmt == OUTFMT_PG)
-    return mly_err_set(err, MLY_EINVAL, "'%s' cannot be read back", o->final_path);
+    return mly_err_set(err, MLY_EINVAL, "'%s' cannot be read back",
+                       o->fmt == OUTFMT_PG ? o->table : o->final_path); /* no conninfo */
   if(o->spooled) /* GDAL: the converted file, which keeps its extension */
     return featread_open(o->tmp_path, out, err);
   FILE *fp = o->copied ? o->fp : fopen(o->tmp_path, "rb");

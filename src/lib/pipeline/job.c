@@ -138,8 +138,8 @@ static char *output_table(const char *path, const char *table, enum outfile_kind
   return t;
 }
 
-/* An output as check_distinct_paths compares it: the path, and for a
- * PostGIS destination (one connection string for both) its table too */
+/* An output as check_distinct_paths compares it: the path, or for a
+ * PostGIS destination its table and connection */
 static char *output_key(const char *path, const char *table, enum outfile_kind kind,
                         const char *value, int cls)
 {
@@ -153,8 +153,13 @@ static char *output_key(const char *path, const char *table, enum outfile_kind k
     }
     return p;
   }
+  /* the connection string may hold a password, and a clash is reported
+   * with this key: the string is named by a hash of it */
+  uint64_t h = 14695981039346656037ull; /* FNV-1a */
+  for(const unsigned char *c = (const unsigned char *)p; *c; c++)
+    h = (h ^ *c) * 1099511628211ull;
   char *k = NULL;
-  if(asprintf(&k, "%s table %s", p, t) < 0)
+  if(asprintf(&k, "PostGIS table %s (connection %016llx)", t, (unsigned long long)h) < 0)
     k = NULL;
   free(p);
   free(t);

@@ -515,7 +515,7 @@ static enum mly_rc open_with(struct outfile *o, const char *path, const char *ta
   /* a symlink is followed: its target is the file replaced */
   o->spooled = o->fmt == OUTFMT_GPKG || o->fmt == OUTFMT_FGB || o->fmt == OUTFMT_PG;
   struct stat lst;
-  if(!o->to_stdout && !o->spooled && lstat(path, &lst) == 0 && S_ISLNK(lst.st_mode)) {
+  if(!o->to_stdout && lstat(path, &lst) == 0 && S_ISLNK(lst.st_mode)) {
     o->final_path = realpath(path, NULL);
     if(!o->final_path)
       return mly_err_set(err, MLY_EIO, "output path '%s' is a symlink that leads nowhere", path);
@@ -543,7 +543,7 @@ static enum mly_rc open_with(struct outfile *o, const char *path, const char *ta
     setvbuf(o->fp, o->iobuf, _IOFBF, OUTFILE_IOBUF);
   o->bytes = strlen(header_of(o->fmt, kind));
   if(fputs(header_of(o->fmt, kind), o->fp) == EOF) {
-    mly_err_set(err, MLY_EIO, "cannot write beside '%s'", path);
+    mly_err_set(err, MLY_EIO, "cannot write beside '%s'", shown(o));
     outfile_abort(o);
     return MLY_EIO;
   }

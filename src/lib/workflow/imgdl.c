@@ -621,14 +621,14 @@ static enum mly_rc setup(struct run *r)
   r->ring = calloc(r->cap, sizeof(*r->ring));
   if(!r->ring)
     return mly_err_set(r->err, MLY_ENOMEM, "out of memory");
+  if(!o->images_dir[0])
+    return mly_err_set(r->err, MLY_EINVAL, "--output_images_path needs a folder, not ''");
   if(o->dry_run) { /* DIR may not be there yet: then nothing is on disk */
     r->dirfd = open(o->images_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     return MLY_OK;
   }
   /* the folders: DIR's and OUT's checked before any request */
   char probe[PATH_MAX];
-  if(!o->images_dir[0])
-    return mly_err_set(r->err, MLY_EINVAL, "--output_images_path needs a folder, not ''");
   if(snprintf(probe, sizeof(probe), "%s/.probe", o->images_dir) >= (int)sizeof(probe))
     return mly_err_set(r->err, MLY_EINVAL, "--output_images_path is too long");
   rc = outfile_prepare_dir(probe, r->err);

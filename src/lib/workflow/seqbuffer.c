@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "mly/featread.h"
+#include "mly/jsonw.h"
 #include "mly/localproj.h"
 
 /* shapely's default resolution, which geokit's buffers had */
@@ -186,15 +187,16 @@ static bool sb_has_extent(const double *xy, size_t n)
   return false;
 }
 
-/* The lines of a LineString (1) or MultiLineString (its members), as JSON
- * coordinate arrays; *nlines (OUT) 0 when the geometry is not a line */
+/* Line i of a LineString (only 0) or MultiLineString (its members), as a
+ * JSON coordinate array */
 static const json_t *sb_line_at(const json_t *geometry, bool multi, size_t i)
 {
   const json_t *coords = json_object_get(geometry, "coordinates");
   return multi ? json_array_get(coords, i) : coords;
 }
 
-/* Which kind of line geometry is: 1 LineString, 2 MultiLineString, 0 neither */
+/* Which kind of line geometry is: 1 LineString, 2 MultiLineString, 0
+ * neither; *nlines (OUT) its lines, 0 when it is not a line */
 static int sb_line_kind(const json_t *geometry, size_t *nlines)
 {
   const char *type = json_string_value(json_object_get(geometry, "type"));
@@ -305,18 +307,13 @@ static int sb_project(double *x, double *y, void *user)
   return 1;
 }
 
-/* sequence_id as text (string as is, a number as written), for ties */
+/* sequence_id as text, as the other workflow commands read it, for ties */
 static char *sb_seq_text(const json_t *props)
 {
-  const json_t *v = json_object_get(props, "sequence_id");
-  if(json_is_string(v))
-    return strdup(json_string_value(v));
-  if(json_is_integer(v)) {
-    char t[32];
-    snprintf(t, sizeof(t), "%lld", (long long)json_integer_value(v));
-    return strdup(t);
-  }
-  return strdup("");
+  char buf[JSONW_NUM_MAX];
+  size_t n;
+  const char *t = wf_prop_text(props, "sequence_id", buf, sizeof(buf), &n);
+  return t ? strndup(t, n) : strdup("");
 }
 
 static enum mly_rc sb_push(struct seqbuffer *b, struct sb_item *it, struct mly_err *err)
@@ -976,16 +973,20 @@ enum mly_rc seqbuffer_simplify(const struct seqbuffer_opts *o, struct seqbuffer_
   struct sb_file run = {.o = o};
   struct wf_input in;
   memset(st, 0, sizeof(*st));
-  enum mly_rc rc = wf_begin(&in, o->input, o->output, err);
+  /* the input is read whole, once, before any output: standard input is
+   * not copied, and a broken input is found by that pass */
+  enum mly_rc rc = outfile_prepare_dir(o->output, err);
   if(rc)
     return rc;
-  st->started = true;
+  wf_input_once(&in, o->input);
   run.b = seqbuffer_new(&o->width);
   if(!run.b)
     rc = mly_err_set(err, MLY_ENOMEM, "out of memory");
   if(!rc)
     rc = wf_each(&in, sb_file_add, &run, o->progress, "buffering", err);
   wf_input_cleanup(&in);
+  if(!rc)
+    st->started = true;
   if(!rc)
     rc = wf_out_open(&run.out, o->output, err);
   if(!rc)

@@ -106,7 +106,6 @@ static bool sequence_of(struct merge *m, const struct feature *f, uint32_t *idx,
   return true;
 }
 
-/* The merged feature of group g (its sequence_id sid) */
 static enum mly_rc parts_error(struct mly_err *err)
 {
   return mly_err_set(err, MLY_EIO, "cannot use a temporary file for sequences split over the "

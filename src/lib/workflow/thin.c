@@ -1,12 +1,11 @@
 /* thin.c -- simplify_points: the points of each sequence thinned to a
  * geodesic distance, in two passes over the input (see thin.h) */
 #include "mly/thin.h"
+#include "mly/seqfeat.h"
 #include "mly/geodesic.h"
-#include "mly/image.h"
 #include "mly/seq.h"
 #include "mly/strtab.h"
 
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -34,9 +33,13 @@ static double double_of(uint64_t u)
   return d;
 }
 
-/* A feature as a sequence point: false when it belongs to no sequence */
+/* A feature as a sequence point: false when it belongs to no sequence
+ * (no sequence_id, or not a valid Point: skipped, not an error). With
+ * intern, *p is its record, read as create_custom_sequences reads one
+ * (seqfeat.h: so the order is get_mapillary_points'), with the position as
+ * the doubles' bits for the distances. */
 static bool as_point(struct thin *t, const struct feature *f, struct seq_point *p, bool intern,
-                     enum mly_rc *rc)
+                     enum mly_rc *rc, struct mly_err *err)
 {
   char buf[JSONW_NUM_MAX];
   size_t n;
@@ -47,33 +50,11 @@ static bool as_point(struct thin *t, const struct feature *f, struct seq_point *
     return false;
   if(!intern)
     return true;
-  memset(p, 0, sizeof(*p));
-  if((*rc = strtab_intern(t->strings, sid, n, &p->seq)))
+  enum seqfeat_what what;
+  if((*rc = seqfeat_point(t->strings, f, p, &what, err)))
     return false;
   p->lon = bits_of(lon);
   p->lat = bits_of(lat);
-  const json_t *c = json_object_get(f->properties, "captured_at");
-  if(json_is_integer(c)) {
-    p->captured_at = (int64_t)json_integer_value(c);
-    p->flags |= SEQP_CAPTURED_KNOWN;
-  }
-  else if(json_is_real(c) && isfinite(json_real_value(c)) && fabs(json_real_value(c)) < 9e18) {
-    p->captured_at = (int64_t)json_real_value(c);
-    p->flags |= SEQP_CAPTURED_KNOWN;
-  }
-  const char *id = wf_prop_text(f->properties, "id", buf, sizeof(buf), &n);
-  uint64_t u;
-  if(id && n && image_parse_u64(id, n, &u)) {
-    p->id = u;
-    p->flags |= SEQP_ID_KNOWN;
-  }
-  else if(id && n) {
-    uint32_t k;
-    if((*rc = strtab_intern(t->strings, id, n, &k)))
-      return false;
-    p->id = k;
-    p->flags |= SEQP_ID_KNOWN | SEQP_ID_STR;
-  }
   return true;
 }
 
@@ -106,9 +87,9 @@ static enum mly_rc read_one(void *user, const struct feature *f, struct mly_err 
   enum mly_rc rc;
   struct seq_point p;
   t->st->features++;
-  if(!as_point(t, f, &p, true, &rc)) {
+  if(!as_point(t, f, &p, true, &rc, err)) {
     if(rc)
-      return mly_err_set(err, rc, "out of memory");
+      return rc;
     t->st->skipped++;
     return MLY_OK;
   }
@@ -124,7 +105,7 @@ static enum mly_rc write_one(void *user, const struct feature *f, struct mly_err
   struct thin *t = user;
   enum mly_rc rc;
   struct seq_point p;
-  if(!as_point(t, f, &p, false, &rc))
+  if(!as_point(t, f, &p, false, &rc, err))
     return MLY_OK; /* in no sequence: no ordinal */
   uint64_t ordinal = t->ordinal++;
   if(!(t->keep[ordinal >> 3] & (1u << (ordinal & 7))))
